@@ -1,0 +1,86 @@
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+from bizosaas.infra import Infra, InfraError
+from bizosaas.management.commands.infra import describe
+
+
+def processes(*, bind: str, portal: bool) -> dict[str, str]:
+    bin_dir = Path(sys.executable).parent
+    python = sys.executable
+    procs = {
+        "gateway": f"{bin_dir / 'gunicorn'} bizosaas.wsgi --bind {bind} --worker-class gthread --workers 1 "
+        "--threads 8 --timeout 60 --access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s %(M)sms'",
+        "celery": f"{bin_dir / 'celery'} -A bizosaas worker --loglevel INFO --concurrency 2 --without-gossip "
+        "--without-mingle",
+        "temporal": f"{python} manage.py temporal_worker",
+    }
+    if portal:
+        procs["portal"] = "npm --prefix portal run start"
+    return procs
+
+
+class Command(BaseCommand):
+    help = (
+        "Runs everything for local use: embedded servers, migrations, the demo tenant, then the gateway, the "
+        "Celery worker and the Temporal worker (and the portal once built) with prefixed output. Ctrl-C stops "
+        "them all, and the embedded servers this command started."
+    )
+    requires_system_checks: list = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=os.environ.get("GATEWAY_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--keep-infra", action="store_true", help="leave the embedded servers running on exit")
+
+    def handle(self, *args, bind: str, keep_infra: bool, **options):
+        infra = Infra.from_env()
+        already_up = {status.name for status in infra.status() if status.running}
+        try:
+            infra.up(on_ready=lambda status: self.stdout.write(describe(status)))
+        except InfraError as exc:
+            raise CommandError(str(exc)) from None
+        try:
+            call_command("migrate_schemas", interactive=False, verbosity=0)
+            call_command("seed_demo")
+            call_command("collectstatic", interactive=False, verbosity=0)
+            portal = (Path(settings.BASE_DIR) / "portal" / "package.json").exists() and shutil.which("npm")
+            self.banner(bind=bind, portal=bool(portal))
+            manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty(), prefix=True))
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            for name, command in processes(bind=bind, portal=bool(portal)).items():
+                manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
+            manager.loop()
+        finally:
+            if not keep_infra:
+                stopped = [c.name for c in infra.components() if c.name not in already_up and c.down()]
+                if stopped:
+                    self.stdout.write("stopped embedded servers: " + ", ".join(stopped))
+        sys.exit(manager.returncode)
+
+    def banner(self, *, bind: str, portal: bool) -> None:
+        host, port = bind.rsplit(":", 1)
+        host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104 (display only)
+        lines = [
+            "",
+            "BizOSaaS is starting:",
+            f"  gateway API     http://{host}:{port}/  (health /healthz, readiness /readyz, metrics /metrics)",
+            f"  super admin     http://{host}:{port}/admin/",
+            f"  demo tenant     http://{settings.DEMO_TENANT_SLUG}.{settings.TENANT_BASE_DOMAIN}:{port}/",
+            f"  demo login      {settings.DEMO_OWNER_EMAIL} / {settings.DEMO_OWNER_PASSWORD}",
+        ]
+        if portal:
+            lines.append("  client portal   http://localhost:3000/")
+        if "temporal" not in Infra.from_env().external:
+            ui = os.environ.get("BIZOSAAS_TEMPORAL_UI_PORT", "8233")
+            if ui != "0":
+                lines.append(f"  Temporal UI     http://localhost:{ui}/")
+        lines += ["  Ctrl-C stops everything.", ""]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,89 @@
+"""Request ids, JSON logs carrying request id / tenant / user, and the per-request log line."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+tenant_var: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="-")
+user_var: contextvars.ContextVar[str] = contextvars.ContextVar("user", default="-")
+
+request_logger = logging.getLogger("bizosaas.request")
+
+
+class ContextFilter(logging.Filter):
+    """Stamps every record with the current request id, tenant and user (or '-' outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.tenant = tenant_var.get()
+        record.user = user_var.get()
+        return True
+
+
+class JsonFormatter(_JsonFormatter):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("fmt", "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s %(user)s")
+        kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
+        super().__init__(*args, **kwargs)
+
+
+def _user_label(user) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "-"
+    return str(getattr(user, "pk", "-"))
+
+
+class RequestContextMiddleware:
+    """Accepts a well-formed incoming X-Request-ID (or makes one), exposes it to logs, echoes it on the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        tokens = [request_id_var.set(request_id), tenant_var.set("-"), user_var.set("-")]
+        try:
+            response = self.get_response(request)
+        finally:
+            for var, token in zip((request_id_var, tenant_var, user_var), tokens, strict=True):
+                var.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class RequestLogMiddleware:
+    """One structured line per request: method, path, status, duration, with tenant and user known by then."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        tenant = getattr(request, "tenant", None)
+        tenant_var.set(tenant.schema_name if tenant is not None else "public")
+        user_var.set(_user_label(getattr(request, "user", None)))
+        response = self.get_response(request)
+        user_var.set(_user_label(getattr(request, "user", None)))  # DRF authenticates inside the view
+        if request.path not in ("/healthz", "/metrics"):
+            request_logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+        return response

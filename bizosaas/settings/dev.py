@@ -1,0 +1,5 @@
+from bizosaas.settings.base import *
+from bizosaas.settings.base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

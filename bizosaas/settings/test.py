@@ -1,0 +1,24 @@
+"""Test settings: real embedded servers in a fresh temporary folder, started by the session fixture."""
+
+import os
+import tempfile
+
+# Decided before `base` is imported so that the embedded addresses derive from them. Subprocesses started by
+# tests inherit the same values through the environment.
+if not os.environ.get("BIZOSAAS_LOCAL_DIR"):
+    os.environ["BIZOSAAS_LOCAL_DIR"] = tempfile.mkdtemp(prefix="bzs-test-")
+    os.environ["BIZOSAAS_TEST_OWNS_LOCAL_DIR"] = "1"
+if not os.environ.get("BIZOSAAS_TEMPORAL_PORT"):
+    from bizosaas.infra import free_port
+
+    os.environ["BIZOSAAS_TEMPORAL_PORT"] = str(free_port())
+os.environ.setdefault("BIZOSAAS_TEMPORAL_UI_PORT", "0")
+
+from bizosaas.settings.base import *
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TEMPORAL_TASK_QUEUE = "bizosaas-test"
+DEBUG = False
+STATIC_ROOT = os.path.join(os.environ["BIZOSAAS_LOCAL_DIR"], "static")
+os.makedirs(STATIC_ROOT, exist_ok=True)

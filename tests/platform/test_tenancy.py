@@ -1,0 +1,76 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import connection
+from django_tenants.utils import schema_context, schema_exists
+
+from apps.accounts.models import Domain, Membership, Tenant, User
+from apps.accounts.services import tenant_create
+
+pytestmark = pytest.mark.django_db
+
+
+def tables_in(schema: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_creating_a_tenant_creates_and_migrates_its_own_schema():
+    tenant = tenant_create(name="Acme Agency", slug="acme-agency")
+
+    assert tenant.schema_name == "acme_agency"
+    assert schema_exists("acme_agency")
+    tables = tables_in("acme_agency")
+    assert "django_migrations" in tables
+    assert "django_content_type" in tables  # a tenant app's table
+    assert "accounts_user" not in tables  # shared apps stay in public
+    assert "accounts_user" in tables_in("public")
+    assert Domain.objects.get(tenant=tenant).domain == "acme-agency.localhost"
+
+
+def test_a_duplicate_or_malformed_slug_is_rejected_and_creates_no_schema():
+    tenant_create(name="Acme", slug="acme")
+
+    with pytest.raises(ValidationError) as duplicate:
+        tenant_create(name="Acme again", slug="acme")
+    with pytest.raises(ValidationError) as malformed:
+        tenant_create(name="Bad", slug="Bad_Slug!")
+
+    assert "slug" in duplicate.value.message_dict
+    assert "slug" in malformed.value.message_dict
+    assert Tenant.objects.filter(name__in=["Acme again", "Bad"]).count() == 0
+    assert not schema_exists("bad_slug_")
+
+
+def test_pgvector_is_usable_from_a_tenant_schema():
+    tenant = tenant_create(name="Vectors", slug="vectors")
+
+    with schema_context(tenant.schema_name), connection.cursor() as cursor:
+        cursor.execute("SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector")
+        assert cursor.fetchone()[0] == 1.0
+
+
+def test_seed_demo_is_idempotent(capsys):
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    out = capsys.readouterr().out
+    assert "created" in out.splitlines()[0]
+    assert "already present" in out.splitlines()[1]
+    demo = Tenant.objects.get(slug="demo")
+    assert schema_exists(demo.schema_name)
+    owner = User.objects.get(email="owner@demo.localhost")
+    assert owner.check_password("demo-owner-pass-2026")
+    assert Membership.objects.filter(tenant=demo).count() == 1
+    assert Membership.objects.get(tenant=demo).role == "owner"
+    assert Domain.objects.filter(domain="demo.localhost", tenant=demo).exists()
+
+
+def test_a_request_on_a_tenant_domain_runs_in_that_tenants_schema(client):
+    tenant_create(name="Globex", slug="globex")
+
+    response = client.get("/healthz", HTTP_HOST="globex.localhost")
+
+    assert response.status_code == 200
+    assert response.wsgi_request.tenant.schema_name == "globex"
