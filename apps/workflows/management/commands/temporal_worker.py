@@ -1,6 +1,8 @@
 import asyncio
 import logging
+import os
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -21,6 +23,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, task_queue: str, threads: int, **options):
         asyncio.run(self.run(task_queue=task_queue, threads=threads))
+        # The worker has drained; skip interpreter finalisation, during which the SDK's native runtime threads
+        # can still call back into Python and abort the process.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     async def run(self, *, task_queue: str, threads: int) -> None:
         client = await self.connect_with_retry()
