@@ -16,6 +16,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 tenant_var: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="-")
 user_var: contextvars.ContextVar[str] = contextvars.ContextVar("user", default="-")
+client_var: contextvars.ContextVar[tuple[str | None, str]] = contextvars.ContextVar("client", default=(None, ""))
 
 request_logger = logging.getLogger("bizosaas.request")
 
@@ -40,7 +41,7 @@ class JsonFormatter(_JsonFormatter):
 def _user_label(user) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "-"
-    return str(getattr(user, "pk", "-"))
+    return str(user.pk) if getattr(user, "pk", None) is not None else str(user)
 
 
 class RequestContextMiddleware:
@@ -53,11 +54,13 @@ class RequestContextMiddleware:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        tokens = [request_id_var.set(request_id), tenant_var.set("-"), user_var.set("-")]
+        client = (request.META.get("REMOTE_ADDR") or None, request.META.get("HTTP_USER_AGENT", "")[:512])
+        variables = (request_id_var, tenant_var, user_var, client_var)
+        tokens = [var.set(value) for var, value in zip(variables, (request_id, "-", "-", client), strict=True)]
         try:
             response = self.get_response(request)
         finally:
-            for var, token in zip((request_id_var, tenant_var, user_var), tokens, strict=True):
+            for var, token in zip(variables, tokens, strict=True):
                 var.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response

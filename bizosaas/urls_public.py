@@ -1,13 +1,14 @@
-"""URLs of the public domain: platform admin, health, metrics (and, later, auth, sign-up and inbound webhooks)."""
+"""URLs of the platform's own domains: everything of urls_tenant, plus the super-admin console and API docs."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bizosaas import health
+from bizosaas.urls_tenant import urlpatterns as common
 
 urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    path("", include("django_prometheus.urls")),
+    *common,
     path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -1,4 +1,4 @@
-"""URLs served on a tenant's own domain (e.g. demo.localhost)."""
+"""URLs served on every host: health, metrics and the API (the tenant comes from the token, key or domain)."""
 
 from django.urls import include, path
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),
+    path("api/v1/", include("apps.accounts.api.urls")),
 ]

@@ -51,3 +51,19 @@ def public_client(client):
     """A test client speaking to the public domain."""
     client.defaults["HTTP_HOST"] = "localhost"
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and cached reads live in the real Redis; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def api(client):
+    """A JSON client on the public domain (where the portal and external apps call the gateway)."""
+    from django.test import Client
+
+    return Client(HTTP_HOST="localhost", content_type="application/json")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
@@ -10,6 +11,9 @@ SLUG_VALIDATOR = RegexValidator(
     r"^[a-z][a-z0-9-]{1,46}[a-z0-9]$",
     "3-48 characters: lower-case letters, digits and hyphens, starting with a letter.",
 )
+
+
+RESERVED_SLUGS = {"public", "www", "admin", "api", "app", "static", "tenant-template", "pg-catalog"}
 
 
 class Tenant(TenantMixin):
@@ -29,6 +33,10 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    def clean(self) -> None:
+        if self.slug in RESERVED_SLUGS and self.schema_name != "public":
+            raise ValidationError({"slug": "This slug is reserved."})
 
 
 class Domain(DomainMixin):
@@ -87,3 +95,87 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant.slug}: {self.role}"
+
+
+class Invitation(models.Model):
+    """An emailed, single-use, expiring offer to join a tenant with a role. Only the token's hash is stored."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Membership.Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.tenant.slug} ({self.role})"
+
+
+class ApiKey(models.Model):
+    """A tenant's key for an external app: `bzs_<prefix>_<secret>`, shown once, stored as a SHA-256 hash."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} (bzs_{self.prefix}_…)"
+
+
+class AuditEventBase(models.Model):
+    """Who did what to which object, from where. Rows are append-only (a database trigger refuses UPDATE/DELETE)."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor_type = models.CharField(max_length=16)  # user | api_key | system
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit events are append-only")
+
+
+class PlatformAuditEvent(AuditEventBase):
+    """Platform-level events (tenant created or suspended, super-admin access), in the public schema."""
+
+    tenant_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    tenant_slug = models.CharField(max_length=48, blank=True)
+
+    class Meta(AuditEventBase.Meta):
+        verbose_name = "platform audit event"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bizosaas.env import BASE_DIR, database_url, env, redis_url, temporal_address
 
-SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-change-me")
+SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-local-only-key-never-used-in-production")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", ".localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -24,11 +24,14 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "django_prometheus",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
+    "apps.accounts.audit",
     "apps.connectors",
     "apps.integrations",
     "apps.agents",
@@ -45,7 +48,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "bizosaas.observability.RequestContextMiddleware",
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "apps.accounts.access.TenantResolutionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -91,7 +94,8 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        # a Redis outage degrades caching and throttling instead of failing requests
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
     }
 }
 
@@ -126,11 +130,33 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.api_keys.ApiKeyAuthentication",
+        "apps.accounts.tokens.TenantJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "bizosaas.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="10/min"),
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/min"),
+        "register": env.str("THROTTLE_REGISTER", default="20/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BizOSaaS gateway API",
+    "DESCRIPTION": "Multi-tenant AI integration hub. Authenticate with a JWT (`/api/v1/auth/login/`) or an API key "
+    "(`Authorization: Bearer bzs_...`).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.models.Membership.Role"},
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -182,3 +208,7 @@ DEMO_OWNER_PASSWORD = env.str("DEMO_OWNER_PASSWORD", default="demo-owner-pass-20
 GATEWAY_URL = env.str("GATEWAY_URL", default="http://localhost:8000")
 TENANT_BASE_DOMAIN = env.str("TENANT_BASE_DOMAIN", default="localhost")
 PUBLIC_DOMAINS = env.list("PUBLIC_DOMAINS", default=["localhost", "127.0.0.1"])
+PORTAL_URL = env.str("PORTAL_URL", default="http://localhost:3000")
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+TENANT_BASE_SCHEMA = "tenant_template"  # new tenants clone this migrated schema instead of migrating from zero
+TENANT_CREATION_FAKES_MIGRATIONS = True

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
+from django_tenants.utils import schema_exists
 
 
 def require_pgvector() -> None:
@@ -23,6 +25,15 @@ def require_pgvector() -> None:
 
 
 class Command(MigrateSchemasCommand):
+    """migrate_schemas, plus: pgvector is checked first, and a full run also migrates the tenant template schema
+    that new tenants are cloned from (so creating a tenant copies tables instead of replaying migrations)."""
+
     def handle(self, *args, **options):
         require_pgvector()
         super().handle(*args, **options)
+        if not options.get("schema_name") and not options.get("shared") and not options.get("app_label"):
+            template = settings.TENANT_BASE_SCHEMA
+            if not schema_exists(template):
+                with connection.cursor() as cursor:
+                    cursor.execute(f'CREATE SCHEMA "{template}"')
+            super().handle(*args, **{**options, "schema_name": template, "tenant": True, "shared": False})

@@ -1,0 +1,115 @@
+"""Which tenant a request acts on, and as whom. Resolution order: the JWT `tenant` claim, an API key's tenant,
+the request's domain. Anything else the client says about tenants (headers, bodies) is ignored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.urls import set_urlconf
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+
+from apps.accounts.models import ApiKey, Domain, Membership, Tenant
+
+
+@dataclass(frozen=True)
+class Access:
+    tenant: Tenant
+    role: str | None = None
+    api_key: ApiKey | None = None
+    is_superuser: bool = False
+
+
+def _bearer(request) -> str:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def _tenant_from_jwt(raw: str) -> Tenant | None:
+    from rest_framework_simplejwt.exceptions import TokenError
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    try:
+        token = AccessToken(raw)
+    except TokenError:
+        return None  # authentication answers 401 later
+    slug = token.get("tenant")
+    return Tenant.objects.filter(slug=slug).exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).first() if slug else None
+
+
+def _tenant_from_domain(hostname: str) -> Tenant | None:
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    if domain is None or domain.tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        return None
+    return domain.tenant
+
+
+class TenantResolutionMiddleware:
+    """Sets request.tenant (None on the platform), the connection's schema, and the URL conf of the host."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from apps.accounts.api_keys import api_key_lookup
+
+        connection.set_schema_to_public()
+        hostname = request.get_host().split(":")[0].lower()
+        domain_tenant = _tenant_from_domain(hostname)
+        tenant, request.api_key = None, None
+        token = _bearer(request)
+        if token.startswith("bzs_"):
+            request.api_key = api_key_lookup(token)
+            tenant = request.api_key.tenant if request.api_key else None
+        elif token:
+            tenant = _tenant_from_jwt(token)
+        tenant = tenant or domain_tenant
+        request.tenant = tenant
+        if tenant is not None:
+            connection.set_tenant(tenant)
+        request.urlconf = settings.ROOT_URLCONF if domain_tenant else settings.PUBLIC_SCHEMA_URLCONF
+        set_urlconf(request.urlconf)
+        try:
+            return self.get_response(request)
+        finally:
+            connection.set_schema_to_public()
+
+
+def tenant_access(request) -> Access:
+    """The caller's standing in request.tenant, or the DRF error that ends the request (401/403)."""
+    cached = getattr(request, "_tenant_access", None)
+    if cached is not None:
+        return cached
+    tenant: Tenant | None = getattr(request, "tenant", None)
+    user = request.user
+    if not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated()
+    if tenant is None:
+        raise PermissionDenied(
+            "No tenant selected: use a token issued for a tenant (login or switch-tenant), an API key, "
+            "or the tenant's own domain.",
+            code="no_tenant",
+        )
+    api_key = request.auth if isinstance(request.auth, ApiKey) else None
+    if tenant.status == Tenant.Status.SUSPENDED and not (api_key is None and user.is_superuser):
+        raise PermissionDenied("This tenant is suspended.", code="tenant_suspended")
+    if api_key is not None:
+        access = Access(tenant=tenant, api_key=api_key)
+    else:
+        role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+        if role is None and not user.is_superuser:
+            raise PermissionDenied("You are not a member of this tenant.", code="not_a_member")
+        access = Access(tenant=tenant, role=role, is_superuser=role is None and user.is_superuser)
+        if access.is_superuser:
+            from apps.accounts.audit.services import Actor, platform_audit_record
+
+            platform_audit_record(
+                actor=Actor.for_user(user),
+                action="superadmin.tenant_access",
+                tenant=tenant,
+                changes={"method": request.method, "path": request.path},
+            )
+    request._tenant_access = access
+    return access

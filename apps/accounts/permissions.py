@@ -1,0 +1,118 @@
+"""The one permission matrix: which role may do which action on which resource, and which API-key scope allows it.
+
+Roles are ordered: viewer reads, member uses (runs, tests, triggers), admin configures, owner also manages
+people and tenant-level settings. Every tenant API view names its `resource`; DRF actions map to matrix actions.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from rest_framework.permissions import BasePermission
+
+
+class Role(IntEnum):
+    VIEWER = 1
+    MEMBER = 2
+    ADMIN = 3
+    OWNER = 4
+
+    @classmethod
+    def parse(cls, value: str) -> Role:
+        return cls[value.upper()]
+
+
+READ, USE, CONFIGURE, MANAGE = "read", "use", "configure", "manage"
+
+# resource -> action -> (least role, API-key scope or None when keys may never do it)
+MATRIX: dict[str, dict[str, tuple[Role, str | None]]] = {
+    "tenant": {READ: (Role.VIEWER, "tenant:read"), MANAGE: (Role.OWNER, None)},
+    "members": {READ: (Role.VIEWER, "members:read"), MANAGE: (Role.OWNER, None)},
+    "invitations": {READ: (Role.ADMIN, None), CONFIGURE: (Role.ADMIN, None)},
+    "api_keys": {READ: (Role.ADMIN, None), CONFIGURE: (Role.ADMIN, None)},
+    "audit_log": {READ: (Role.ADMIN, "audit:read")},
+    "connections": {
+        READ: (Role.VIEWER, "connections:read"),
+        USE: (Role.MEMBER, "connections:use"),
+        CONFIGURE: (Role.ADMIN, "connections:write"),
+    },
+    "events": {READ: (Role.VIEWER, "events:read"), USE: (Role.MEMBER, "events:write")},
+    "webhooks": {READ: (Role.VIEWER, "webhooks:read"), CONFIGURE: (Role.ADMIN, "webhooks:write")},
+    "rules": {
+        READ: (Role.VIEWER, "rules:read"),
+        USE: (Role.MEMBER, "rules:run"),
+        CONFIGURE: (Role.ADMIN, "rules:write"),
+    },
+    "agents": {
+        READ: (Role.VIEWER, "agents:read"),
+        USE: (Role.MEMBER, "agents:run"),
+        CONFIGURE: (Role.ADMIN, "agents:write"),
+    },
+    "knowledge": {READ: (Role.VIEWER, "knowledge:read"), CONFIGURE: (Role.MEMBER, "knowledge:write")},
+    "workflows": {
+        READ: (Role.VIEWER, "workflows:read"),
+        USE: (Role.MEMBER, "workflows:run"),
+        CONFIGURE: (Role.ADMIN, "workflows:write"),
+    },
+}
+
+SCOPES: frozenset[str] = frozenset(
+    scope for actions in MATRIX.values() for _role, scope in actions.values() if scope is not None
+)
+
+DEFAULT_ACTIONS = {
+    "list": READ,
+    "retrieve": READ,
+    "create": CONFIGURE,
+    "update": CONFIGURE,
+    "partial_update": CONFIGURE,
+    "destroy": CONFIGURE,
+}
+
+
+def requirement(resource: str, action: str) -> tuple[Role, str | None]:
+    try:
+        return MATRIX[resource][action]
+    except KeyError:
+        raise LookupError(f"no permission rule for {resource}:{action}") from None
+
+
+def role_allows(role: str | None, resource: str, action: str) -> bool:
+    least, _scope = requirement(resource, action)
+    return role is not None and Role.parse(role) >= least
+
+
+def scope_allows(scopes: list[str], resource: str, action: str) -> bool:
+    _least, scope = requirement(resource, action)
+    return scope is not None and scope in scopes
+
+
+def view_action(view) -> str:
+    action = getattr(view, "action", None) or {"GET": "retrieve"}.get(view.request.method, "update")
+    actions = {**DEFAULT_ACTIONS, **getattr(view, "action_permissions", {})}
+    return actions[action]
+
+
+class TenantPermission(BasePermission):
+    """Allows a request when its principal may perform the view's action on the view's resource in request.tenant.
+
+    The tenant itself (resolved, member-checked and not suspended) is settled by `TenantAccess` before this runs.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        from apps.accounts.access import tenant_access
+
+        access = tenant_access(request)
+        action = view_action(view)
+        if access.api_key is not None:
+            allowed = scope_allows(access.api_key.scopes, view.resource, action)
+        else:
+            allowed = access.is_superuser or role_allows(access.role, view.resource, action)
+        if not allowed:
+            _least, scope = requirement(view.resource, action)
+            self.message = (
+                f"This API key lacks the scope {scope!r}."
+                if access.api_key is not None and scope
+                else f"Your role may not {action} {view.resource.replace('_', ' ')}."
+            )
+        return allowed
