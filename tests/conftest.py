@@ -61,9 +61,27 @@ def _fresh_cache():
     cache.clear()
 
 
-@pytest.fixture
-def api(client):
-    """A JSON client on the public domain (where the portal and external apps call the gateway)."""
-    from django.test import Client
+class JsonClient:
+    """Django's test client speaking JSON to the public domain (where the portal and external apps call)."""
 
-    return Client(HTTP_HOST="localhost", content_type="application/json")
+    def __init__(self):
+        from django.test import Client
+
+        self.client = Client(HTTP_HOST="localhost")
+
+    def get(self, path, data=None, **extra):
+        return self.client.get(path, data, **extra)
+
+    def delete(self, path, **extra):
+        return self.client.delete(path, **extra)
+
+    def post(self, path, data=None, **extra):
+        return self.client.post(path, data or {}, content_type="application/json", **extra)
+
+    def patch(self, path, data=None, **extra):
+        return self.client.patch(path, data or {}, content_type="application/json", **extra)
+
+
+@pytest.fixture
+def api():
+    return JsonClient()
