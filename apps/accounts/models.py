@@ -35,7 +35,7 @@ class Tenant(TenantMixin):
         return f"{self.name} ({self.slug})"
 
     def clean(self) -> None:
-        if self.slug in RESERVED_SLUGS and self.schema_name != "public":
+        if self.slug in RESERVED_SLUGS:
             raise ValidationError({"slug": "This slug is reserved."})
 
 

@@ -73,6 +73,10 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+
+    def get_authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'  # so that wrong credentials answer 401, not 403
+
     throttle_classes = [ScopedRateThrottle, LoginEmailThrottle]
     throttle_scope = "login"
 
