@@ -31,6 +31,23 @@ class Tenant(TenantMixin):
     auto_create_schema = True
     auto_drop_schema = False
 
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """Builds the schema from the template snapshot (see tenant_template); migrations replay only without one."""
+        from django.db import connection
+        from django_tenants.utils import schema_exists
+
+        from apps.accounts.tenant_template import template_sql_for
+
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        sql = template_sql_for(self.schema_name) if sync_schema else None
+        if sql is None:
+            return super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+        connection.set_schema_to_public()
+        return True
+
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
@@ -179,3 +196,14 @@ class PlatformAuditEvent(AuditEventBase):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+
+
+class TenantTemplate(models.Model):
+    """The SQL that creates a fully migrated tenant schema (captured from `schema` after every migrate)."""
+
+    schema = models.CharField(max_length=63)
+    sql = models.TextField()
+    captured_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.schema} snapshot ({len(self.sql)} bytes)"

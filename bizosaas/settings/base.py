@@ -210,6 +210,5 @@ TENANT_BASE_DOMAIN = env.str("TENANT_BASE_DOMAIN", default="localhost")
 PUBLIC_DOMAINS = env.list("PUBLIC_DOMAINS", default=["localhost", "127.0.0.1"])
 PORTAL_URL = env.str("PORTAL_URL", default="http://localhost:3000")
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
-TENANT_BASE_SCHEMA = "tenant_template"  # new tenants clone this migrated schema instead of migrating from zero
-TENANT_CREATION_FAKES_MIGRATIONS = True
+TENANT_TEMPLATE_SCHEMA = "tenant_template"  # migrated on every migrate; new tenants are made from its snapshot
 TENANT_LIMIT_SET_CALLS = True  # one `SET search_path` per schema switch, not one per query

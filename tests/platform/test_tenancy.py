@@ -76,7 +76,7 @@ def test_a_request_on_a_tenant_domain_runs_in_that_tenants_schema(client):
     assert response.wsgi_request.tenant.schema_name == "globex"
 
 
-def test_new_tenants_are_cloned_from_the_migrated_template_schema():
+def test_new_tenant_schemas_match_the_migrated_template_schema():
     assert schema_exists("tenant_template")
 
     tenant = tenant_create(name="Clone", slug="clone")
@@ -87,3 +87,19 @@ def test_new_tenants_are_cloned_from_the_migrated_template_schema():
         assert cursor.fetchone()[0] >= 2  # migrations recorded, so later ones apply normally
         cursor.execute("SELECT count(*) FROM audit_auditevent")
         assert cursor.fetchone()[0] == 0  # no data copied over from the template
+
+
+def test_tenant_schemas_are_built_from_the_template_snapshot_with_its_triggers():
+    from apps.accounts.models import TenantTemplate
+
+    snapshot = TenantTemplate.objects.get()
+    assert snapshot.schema == "tenant_template"
+    assert "CREATE TABLE tenant_template.audit_auditevent" in snapshot.sql
+
+    tenant = tenant_create(name="Snap", slug="snap")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.triggers WHERE event_object_schema = %s", [tenant.schema_name]
+        )
+        assert cursor.fetchone()[0] == 2  # the audit log's append-only rule (UPDATE and DELETE)

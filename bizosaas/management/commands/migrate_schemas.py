@@ -26,14 +26,18 @@ def require_pgvector() -> None:
 
 class Command(MigrateSchemasCommand):
     """migrate_schemas, plus: pgvector is checked first, and a full run also migrates the tenant template schema
-    that new tenants are cloned from (so creating a tenant copies tables instead of replaying migrations)."""
+    and captures it as the SQL new tenants are made from (see apps.accounts.tenant_template)."""
 
     def handle(self, *args, **options):
         require_pgvector()
         super().handle(*args, **options)
         if not options.get("schema_name") and not options.get("shared") and not options.get("app_label"):
-            template = settings.TENANT_BASE_SCHEMA
+            from apps.accounts.tenant_template import template_capture
+
+            template = settings.TENANT_TEMPLATE_SCHEMA
             if not schema_exists(template):
                 with connection.cursor() as cursor:
                     cursor.execute(f'CREATE SCHEMA "{template}"')
             super().handle(*args, **{**options, "schema_name": template, "tenant": True, "shared": False})
+            connection.set_schema_to_public()
+            template_capture(schema=template)
