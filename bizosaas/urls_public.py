@@ -1,10 +1,18 @@
 """URLs of the platform's own domains: everything of urls_tenant, plus the super-admin console and API docs."""
 
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from bizosaas.urls_tenant import urlpatterns as common
+
+# Registered by third-party apps after ours and unaudited (deleting a BlacklistedToken would revive a revoked
+# token); the console manages people through memberships and roles instead.
+for _model in (Group, BlacklistedToken, OutstandingToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 urlpatterns = [
     *common,

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from apps.accounts.api_keys import api_key_generate
 from apps.accounts.audit.services import Actor, audit_record, diff, platform_audit_record
@@ -39,6 +39,8 @@ def tenant_create(*, name: str, slug: str, actor: Actor | None = None) -> Tenant
     with schema_context(get_public_schema_name()), transaction.atomic():
         tenant = Tenant(name=name, slug=slug, schema_name=slug.replace("-", "_"))
         tenant.full_clean()
+        if schema_exists(tenant.schema_name):  # left by a deleted tenant: never hand its data to a new one
+            raise ValidationError({"slug": ["A schema with this name already exists; choose another slug."]})
         tenant.save(verbosity=0)
         Domain.objects.create(domain=tenant_domain(slug), tenant=tenant, is_primary=True)
         platform_audit_record(
@@ -53,7 +55,9 @@ def tenant_update(*, tenant: Tenant, actor: Actor, name: str) -> Tenant:
     tenant.name = name
     tenant.full_clean(exclude=["slug", "schema_name"])
     tenant.save(update_fields=["name"])
-    audit_record(tenant=tenant, actor=actor, action="tenant.updated", obj=tenant, changes=diff(before, {"name": name}))
+    changes = diff(before, {"name": name})
+    audit_record(tenant=tenant, actor=actor, action="tenant.updated", obj=tenant, changes=changes)
+    platform_audit_record(actor=actor, action="tenant.updated", tenant=tenant, changes=changes)
     return tenant
 
 

@@ -103,3 +103,14 @@ def test_tenant_schemas_are_built_from_the_template_snapshot_with_its_triggers()
             "SELECT count(*) FROM information_schema.triggers WHERE event_object_schema = %s", [tenant.schema_name]
         )
         assert cursor.fetchone()[0] == 2  # the audit log's append-only rule (UPDATE and DELETE)
+
+
+def test_a_leftover_schema_is_never_handed_to_a_new_tenant():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA leftover")
+
+    with pytest.raises(ValidationError) as refused:
+        tenant_create(name="Leftover", slug="leftover")
+
+    assert "slug" in refused.value.message_dict
+    assert not Tenant.objects.filter(slug="leftover").exists()

@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_audit_append_only'),
+        ("accounts", "0004_audit_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TenantTemplate',
+            name="TenantTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('schema', models.CharField(max_length=63)),
-                ('sql', models.TextField()),
-                ('captured_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("schema", models.CharField(max_length=63)),
+                ("sql", models.TextField()),
+                ("captured_at", models.DateTimeField(auto_now=True)),
             ],
         ),
     ]
