@@ -205,6 +205,8 @@ LOGGING = {
 DEMO_TENANT_SLUG = "demo"
 DEMO_OWNER_EMAIL = env.str("DEMO_OWNER_EMAIL", default="owner@demo.localhost")
 DEMO_OWNER_PASSWORD = env.str("DEMO_OWNER_PASSWORD", default="demo-owner-pass-2026")
+DEMO_ADMIN_EMAIL = env.str("DEMO_ADMIN_EMAIL", default="admin@platform.localhost")
+DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="local-superadmin-2026")
 GATEWAY_URL = env.str("GATEWAY_URL", default="http://localhost:8000")
 TENANT_BASE_DOMAIN = env.str("TENANT_BASE_DOMAIN", default="localhost")
 PUBLIC_DOMAINS = env.list("PUBLIC_DOMAINS", default=["localhost", "127.0.0.1"])

@@ -49,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         try:
             call_command("migrate_schemas", interactive=False, verbosity=0)
-            call_command("seed_demo")
+            call_command("seed_demo", superadmin=True)
             call_command("collectstatic", interactive=False, verbosity=0)
             portal = (Path(settings.BASE_DIR) / "portal" / "package.json").exists() and shutil.which("npm")
             self.banner(bind=bind, portal=bool(portal))
@@ -73,7 +73,7 @@ class Command(BaseCommand):
             "BizOSaaS is starting:",
             f"  gateway API     http://{host}:{port}/  (health /healthz, readiness /readyz, metrics /metrics)",
             f"  API docs        http://{host}:{port}/api/docs/  (OpenAPI schema /api/schema/)",
-            f"  super admin     http://{host}:{port}/admin/  (create one: manage.py create_superadmin)",
+            f"  super admin     http://{host}:{port}/admin/  {settings.DEMO_ADMIN_EMAIL} / {settings.DEMO_ADMIN_PASSWORD}",
             f"  demo tenant     http://{settings.DEMO_TENANT_SLUG}.{settings.TENANT_BASE_DOMAIN}:{port}/",
             f"  demo login      {settings.DEMO_OWNER_EMAIL} / {settings.DEMO_OWNER_PASSWORD}",
         ]
