@@ -73,7 +73,8 @@ class Command(BaseCommand):
             "BizOSaaS is starting:",
             f"  gateway API     http://{host}:{port}/  (health /healthz, readiness /readyz, metrics /metrics)",
             f"  API docs        http://{host}:{port}/api/docs/  (OpenAPI schema /api/schema/)",
-            f"  super admin     http://{host}:{port}/admin/  {settings.DEMO_ADMIN_EMAIL} / {settings.DEMO_ADMIN_PASSWORD}",
+            f"  super admin     http://{host}:{port}/admin/",
+            f"  admin login     {settings.DEMO_ADMIN_EMAIL} / {settings.DEMO_ADMIN_PASSWORD}",
             f"  demo tenant     http://{settings.DEMO_TENANT_SLUG}.{settings.TENANT_BASE_DOMAIN}:{port}/",
             f"  demo login      {settings.DEMO_OWNER_EMAIL} / {settings.DEMO_OWNER_PASSWORD}",
         ]
