@@ -114,3 +114,12 @@ def test_a_leftover_schema_is_never_handed_to_a_new_tenant():
 
     assert "slug" in refused.value.message_dict
     assert not Tenant.objects.filter(slug="leftover").exists()
+
+
+def test_seed_demo_with_superadmin_creates_one_console_account_once():
+    call_command("seed_demo", superadmin=True)
+    call_command("seed_demo", superadmin=True)
+
+    admins = User.objects.filter(is_superuser=True)
+    assert [a.email for a in admins] == ["admin@platform.localhost"]
+    assert admins[0].check_password("local-superadmin-2026")
