@@ -214,3 +214,15 @@ PORTAL_URL = env.str("PORTAL_URL", default="http://localhost:3000")
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 TENANT_TEMPLATE_SCHEMA = "tenant_template"  # migrated on every migrate; new tenants are made from its snapshot
 TENANT_LIMIT_SET_CALLS = True  # one `SET search_path` per schema switch, not one per query
+
+# Connectors
+CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=15.0)
+CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
+CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=0.5)
+CONNECTOR_MAX_RETRY_AFTER = env.float("CONNECTOR_MAX_RETRY_AFTER", default=30.0)
+CONNECTOR_MAX_CONCURRENCY = env.int("CONNECTOR_MAX_CONCURRENCY", default=4)
+CONNECTOR_CACHE_TTL = env.int("CONNECTOR_CACHE_TTL", default=60)
+CONNECTORS_ALLOW_LOOPBACK = env.bool("CONNECTORS_ALLOW_LOOPBACK", default=False)
+CONNECTORS_ALLOW_PRIVATE = env.bool("CONNECTORS_ALLOW_PRIVATE", default=False)
+# Fernet keys, comma-separated: the first encrypts, all decrypt (rotate with `manage.py rotate_credentials_key`).
+CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[])

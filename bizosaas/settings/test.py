@@ -22,3 +22,5 @@ TEMPORAL_TASK_QUEUE = "bizosaas-test"
 DEBUG = False
 STATIC_ROOT = os.path.join(os.environ["BIZOSAAS_LOCAL_DIR"], "static")
 os.makedirs(STATIC_ROOT, exist_ok=True)
+CONNECTORS_ALLOW_LOOPBACK = True  # provider fakes listen on loopback
+CONNECTOR_BACKOFF_BASE = 0.05

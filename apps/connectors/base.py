@@ -1,0 +1,276 @@
+"""What a connector is: a static provider class declaring identity, auth, config fields, resources, actions and
+webhook verification, plus the methods that do the work against a `ConnectionContext`."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+
+if TYPE_CHECKING:
+    from apps.connectors.http import ProviderHTTP
+
+CATEGORIES = ("cms", "crm", "ecommerce", "ads", "analytics", "email", "support")
+FIELD_TYPES = ("string", "text", "url", "email", "integer", "boolean", "choice", "secret")
+AUTH_TYPES = ("none", "api_key", "basic", "app_password", "token", "oauth2")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A typed setting a user fills in. `secret=True` fields are stored encrypted and never returned."""
+
+    name: str
+    label: str
+    type: str = "string"
+    required: bool = True
+    secret: bool = False
+    help: str = ""
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    max_length: int = 2000
+
+    def clean(self, value: Any) -> Any:
+        if value is None or value == "":
+            if self.required and self.default is None:
+                raise ValidationError("This field is required.")
+            return self.default
+        if self.type in ("string", "text", "secret", "url", "email", "choice"):
+            if not isinstance(value, str):
+                raise ValidationError("Must be a string.")
+            value = value.strip()
+            if len(value) > self.max_length:
+                raise ValidationError(f"At most {self.max_length} characters.")
+        if self.type == "url":
+            URLValidator(schemes=["https", "http"])(value)
+            value = value.rstrip("/")
+        elif self.type == "email":
+            validate_email(value)
+        elif self.type == "choice" and value not in self.choices:
+            raise ValidationError(f"One of: {', '.join(self.choices)}.")
+        elif self.type == "integer":
+            if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).lstrip("-").isdigit():
+                raise ValidationError("Must be an integer.")
+            value = int(value)
+        elif self.type == "boolean" and not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "type": self.type,
+            "required": self.required,
+            "secret": self.secret,
+            "help": self.help,
+            "default": self.default,
+            "choices": list(self.choices),
+        }
+
+
+@dataclass(frozen=True)
+class OAuth2Spec:
+    """Authorisation-code flow. URLs may name config fields in braces, e.g. `https://accounts.zoho.{region}/...`."""
+
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...] = ()
+    pkce: bool = True
+    scope_separator: str = " "
+    token_auth_method: str = "client_secret_post"  # or client_secret_basic
+    extra_authorize_params: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, url: str, config: dict) -> str:
+        return url.format(**{key: value for key, value in config.items() if isinstance(value, str)})
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    type: str
+    oauth2: OAuth2Spec | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    name: str
+    model: str  # a key of apps.connectors.unified.MODELS
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    description: str
+    input: tuple[Field, ...] = ()
+
+    def clean(self, payload: dict) -> dict:
+        if not isinstance(payload, dict):
+            raise ValidationError({"input": ["Must be an object."]})
+        errors: dict[str, list[str]] = {}
+        cleaned = {}
+        known = {f.name for f in self.input}
+        for name in sorted(set(payload) - known):
+            errors[name] = ["Unknown field."]
+        for spec in self.input:
+            try:
+                cleaned[spec.name] = spec.clean(payload.get(spec.name))
+            except ValidationError as exc:
+                errors[spec.name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return {key: value for key, value in cleaned.items() if value is not None}
+
+
+@dataclass
+class Record:
+    id: str
+    data: dict
+    raw: dict
+
+
+@dataclass
+class Page:
+    records: list[Record]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event_id: str
+    event_type: str
+    payload: Any
+
+
+class WebhookVerificationError(Exception):
+    """The request is not a genuine webhook from the provider (bad or missing signature, stale timestamp)."""
+
+
+@dataclass
+class ConnectionContext:
+    """Everything a provider needs for one unit of work on one connection. `credentials` holds the decrypted
+    secret fields and OAuth tokens; providers never persist them themselves."""
+
+    provider: Provider
+    config: dict
+    credentials: dict
+    http: ProviderHTTP
+
+
+class Provider:
+    key: ClassVar[str]
+    name: ClassVar[str]
+    category: ClassVar[str]
+    description: ClassVar[str] = ""
+    logo: ClassVar[str] = ""
+    docs_url: ClassVar[str] = ""
+    auth: ClassVar[AuthSpec] = AuthSpec("none")
+    config_fields: ClassVar[tuple[Field, ...]] = ()
+    resources: ClassVar[tuple[ResourceSpec, ...]] = ()
+    actions: ClassVar[tuple[ActionSpec, ...]] = ()
+    webhook_verification: ClassVar[str] = ""  # human description; empty when the platform does not sign webhooks
+
+    # --- declared shape -------------------------------------------------------------------------------------
+
+    @classmethod
+    def field(cls, name: str) -> Field:
+        return next(f for f in cls.config_fields if f.name == name)
+
+    @classmethod
+    def resource(cls, name: str) -> ResourceSpec | None:
+        return next((r for r in cls.resources if r.name == name), None)
+
+    @classmethod
+    def action(cls, name: str) -> ActionSpec | None:
+        return next((a for a in cls.actions if a.name == name), None)
+
+    @classmethod
+    def clean_config(cls, values: dict, *, partial: bool = False, existing_secrets: frozenset[str] = frozenset()):
+        """Splits validated input into (config, secrets). On update, omitted secrets keep their stored value."""
+        if not isinstance(values, dict):
+            raise ValidationError({"config": ["Must be an object."]})
+        errors: dict[str, list[str]] = {}
+        config, secrets = {}, {}
+        known = {f.name for f in cls.config_fields}
+        for name in sorted(set(values) - known):
+            errors[name] = ["Unknown field."]
+        for spec in cls.config_fields:
+            if spec.name not in values and (partial or (spec.secret and spec.name in existing_secrets)):
+                continue
+            try:
+                value = spec.clean(values.get(spec.name))
+            except ValidationError as exc:
+                errors[spec.name] = exc.messages
+                continue
+            if value is not None:
+                (secrets if spec.secret else config)[spec.name] = value
+        if errors:
+            raise ValidationError(errors)
+        return config, secrets
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {
+            "key": cls.key,
+            "name": cls.name,
+            "category": cls.category,
+            "description": cls.description,
+            "logo": cls.logo,
+            "docs_url": cls.docs_url,
+            "auth_type": cls.auth.type,
+            "oauth_scopes": list(cls.auth.oauth2.scopes) if cls.auth.oauth2 else [],
+            "config_schema": [f.describe() for f in cls.config_fields],
+            "resources": [{"name": r.name, "model": r.model, "description": r.description} for r in cls.resources],
+            "actions": [
+                {"name": a.name, "description": a.description, "input_schema": [f.describe() for f in a.input]}
+                for a in cls.actions
+            ],
+            "webhooks": cls.webhook_verification or None,
+        }
+
+    # --- behaviour (override) -------------------------------------------------------------------------------
+
+    def base_url(self, config: dict) -> str:
+        raise NotImplementedError
+
+    def auth_headers(self, config: dict, credentials: dict) -> dict[str, str]:
+        """Headers that authenticate a request (called before every attempt, so refreshed tokens apply)."""
+        return {}
+
+    def basic_auth(self, config: dict, credentials: dict) -> tuple[str, str] | None:
+        return None
+
+    def check(self, ctx: ConnectionContext) -> None:
+        """A cheap authenticated call; raises a ConnectorError when the connection does not work."""
+        raise NotImplementedError
+
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+        raise NotImplementedError
+
+    def perform(self, ctx: ConnectionContext, action: str, payload: dict) -> dict:
+        raise NotImplementedError
+
+    def verify_webhook(
+        self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
+    ) -> WebhookEvent:
+        raise WebhookVerificationError(f"{self.name} does not sign webhooks")
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+SLUGGISH = re.compile(r"^[a-z][a-z0-9_]{1,40}$")

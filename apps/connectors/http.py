@@ -1,0 +1,287 @@
+"""The one HTTP client for every outbound provider call.
+
+Timeouts; retries with exponential backoff and jitter on 429 (always) and on 5xx or network errors (only for
+idempotent requests, so a write is never sent twice); `Retry-After` and reset headers honoured up to a cap;
+a per-connection concurrency cap; redirects followed only on the same host; hosts that resolve to private,
+loopback or link-local addresses refused (settings allow loopback for tests and local development);
+Prometheus metrics per provider and outcome. Errors become the typed exceptions of `exceptions.py`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from django.conf import settings
+from prometheus_client import Counter, Histogram
+
+from apps.connectors.exceptions import (
+    AuthenticationError,
+    BadResponseError,
+    BlockedHostError,
+    NotFoundError,
+    ProviderRequestError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "bizosaas_connector_requests_total", "Provider HTTP requests by provider and outcome", ["provider", "outcome"]
+)
+LATENCY = Histogram("bizosaas_connector_request_seconds", "Provider HTTP request latency", ["provider"])
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+_semaphores: dict[str, threading.BoundedSemaphore] = {}
+_semaphores_lock = threading.Lock()
+
+
+def _semaphore(key: str) -> threading.BoundedSemaphore:
+    with _semaphores_lock:
+        if key not in _semaphores:
+            _semaphores[key] = threading.BoundedSemaphore(settings.CONNECTOR_MAX_CONCURRENCY)
+        return _semaphores[key]
+
+
+def guard_host(url: str) -> None:
+    """Refuses URLs whose host is, or resolves to, a non-public address (SSRF)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BlockedHostError(f"Not an http(s) URL: {url!r}")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror:
+        raise ProviderUnavailableError(f"Cannot resolve {parts.hostname}.") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.is_global:
+            continue
+        if address.is_loopback and settings.CONNECTORS_ALLOW_LOOPBACK:
+            continue
+        if (
+            address.is_private
+            and not (address.is_loopback or address.is_link_local)
+            and settings.CONNECTORS_ALLOW_PRIVATE
+        ):
+            continue
+        raise BlockedHostError(f"{parts.hostname} resolves to a non-public address ({address}); refused.")
+
+
+def provider_message(response: httpx.Response) -> str:
+    """The provider's own error text, short, for users."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] if text and "<html" not in text[:200].lower() else response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "detail", "error", "title", "code"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:300]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return value["message"][:300]
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message") or errors[0].get("detail") or errors[0])[:300]
+        if isinstance(body.get("data"), list) and body["data"] and isinstance(body["data"][0], dict):
+            return str(body["data"][0].get("message", ""))[:300] or response.reason_phrase
+    if isinstance(body, list) and body and isinstance(body[0], dict) and "message" in body[0]:
+        return str(body[0]["message"])[:300]
+    return response.reason_phrase
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    for header in ("X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset"):
+        value = response.headers.get(header)
+        if value and value.replace(".", "", 1).isdigit():
+            seconds = float(value)
+            return max(0.0, seconds - time.time()) if seconds > 1_000_000_000 else seconds
+    return None
+
+
+class ProviderHTTP:
+    """One provider's HTTP session for one connection. Use as a context manager, or call close()."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        connection_key: str = "",
+        headers: Callable[[], dict[str, str]] | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        on_unauthorized: Callable[[], bool] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ):
+        guard_host(base_url)
+        self.provider = provider
+        self.base_url = base_url.rstrip("/") + "/"
+        self._host = urlsplit(self.base_url).netloc.lower()
+        self.connection_key = connection_key or base_url
+        self._headers = headers or (lambda: {})
+        self._on_unauthorized = on_unauthorized
+        self.max_retries = settings.CONNECTOR_MAX_RETRIES if max_retries is None else max_retries
+        self._client = httpx.Client(
+            timeout=timeout or settings.CONNECTOR_TIMEOUT,
+            follow_redirects=False,
+            auth=httpx.BasicAuth(*basic_auth) if basic_auth else None,
+            headers={"User-Agent": "BizOSaaS/1 (+integration hub)", "Accept": "application/json"},
+        )
+
+    def __enter__(self) -> ProviderHTTP:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | list | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        method = method.upper()
+        url = self.url(path)
+        if urlsplit(url).netloc.lower() != self._host:
+            guard_host(url)  # an absolute URL from a provider response (e.g. a `next` link)
+        safe_to_repeat = method in IDEMPOTENT if idempotent is None else idempotent
+        refreshed = False
+        attempt = 0
+        with _semaphore(self.connection_key):
+            while True:
+                attempt += 1
+                started = time.perf_counter()
+                try:
+                    response = self._send(method, url, params=params, json_body=json_body, data=data, headers=headers)
+                except httpx.TransportError as exc:
+                    self._record("network_error", started)
+                    if safe_to_repeat and attempt <= self.max_retries:
+                        self._sleep(self._backoff(attempt))
+                        continue
+                    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+                    raise ProviderUnavailableError(
+                        f"{self.provider} {kind}; try again later.", retry_after=self._backoff(attempt)
+                    ) from None
+                status = response.status_code
+                if status == 401 and self._on_unauthorized and not refreshed:
+                    self._record("auth_error", started)
+                    refreshed = True
+                    if self._on_unauthorized():
+                        continue
+                if status == 429 or (status in RETRYABLE_STATUS and safe_to_repeat):
+                    self._record("rate_limited" if status == 429 else "server_error", started)
+                    wait = retry_after_seconds(response)
+                    if attempt <= self.max_retries and (wait is None or wait <= settings.CONNECTOR_MAX_RETRY_AFTER):
+                        self._sleep(wait if wait is not None else self._backoff(attempt))
+                        continue
+                    if status == 429:
+                        raise RateLimitedError(
+                            f"{self.provider} rate limit reached: {provider_message(response)}",
+                            provider_status=429,
+                            retry_after=wait,
+                        )
+                    raise ProviderUnavailableError(
+                        f"{self.provider} is failing ({status}); try again later.",
+                        provider_status=status,
+                        retry_after=wait,
+                    )
+                self._record(self._outcome(status), started)
+                return self._raise_for_status(response)
+
+    def _send(self, method, url, *, params, json_body, data, headers) -> httpx.Response:
+        merged = {**self._headers(), **(headers or {})}
+        for _hop in range(4):
+            response = self._client.request(method, url, params=params, json=json_body, data=data, headers=merged)
+            if not response.is_redirect:
+                return response
+            location = urljoin(str(response.request.url), response.headers.get("Location", ""))
+            if urlsplit(location).netloc.lower() != urlsplit(url).netloc.lower():
+                raise ProviderRequestError(f"{self.provider} redirected to another host; refused.")
+            url, params = location, None
+            if response.status_code in (301, 302, 303) and method != "HEAD":
+                method, json_body, data = "GET", None, None
+        raise ProviderRequestError(f"{self.provider} redirected too many times.")
+
+    def _raise_for_status(self, response: httpx.Response) -> httpx.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        message = provider_message(response)
+        if status in (401, 403):
+            raise AuthenticationError(f"{self.provider} rejected the credentials: {message}", provider_status=status)
+        if status == 404:
+            raise NotFoundError(f"{self.provider}: not found ({message})", provider_status=status)
+        if status >= 500:
+            raise ProviderUnavailableError(f"{self.provider} is failing ({status}): {message}", provider_status=status)
+        raise ProviderRequestError(f"{self.provider} refused the request: {message}", provider_status=status)
+
+    def json(self, method: str, path: str, **kwargs) -> Any:
+        response = self.request(method, path, **kwargs)
+        return parse_json(response, provider=self.provider)
+
+    def _backoff(self, attempt: int) -> float:
+        base = settings.CONNECTOR_BACKOFF_BASE * (2 ** (attempt - 1))
+        return min(base, 30.0) * (0.5 + random.random() / 2)  # noqa: S311 (jitter, not crypto)
+
+    @staticmethod
+    def _sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    def _outcome(self, status: int) -> str:
+        if status < 400:
+            return "ok"
+        if status in (401, 403):
+            return "auth_error"
+        return "server_error" if status >= 500 else "client_error"
+
+    def _record(self, outcome: str, started: float) -> None:
+        REQUESTS.labels(self.provider, outcome).inc()
+        LATENCY.labels(self.provider).observe(time.perf_counter() - started)
+
+
+def parse_json(response: httpx.Response, *, provider: str) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        raise BadResponseError(
+            f"{provider} answered with a body that is not valid JSON (HTTP {response.status_code})."
+        ) from None
