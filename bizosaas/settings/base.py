@@ -226,3 +226,5 @@ CONNECTORS_ALLOW_LOOPBACK = env.bool("CONNECTORS_ALLOW_LOOPBACK", default=False)
 CONNECTORS_ALLOW_PRIVATE = env.bool("CONNECTORS_ALLOW_PRIVATE", default=False)
 # Fernet keys, comma-separated: the first encrypts, all decrypt (rotate with `manage.py rotate_credentials_key`).
 CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[])
+# Per-provider OAuth endpoint overrides, e.g. {"hubspot": {"authorize_url": ..., "token_url": ...}} (tests, proxies)
+OAUTH_ENDPOINT_OVERRIDES: dict = {}
