@@ -46,6 +46,9 @@ class ConnectionCheck(models.Model):
     class Meta:
         ordering = ["-checked_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.connection_id} {'ok' if self.ok else 'failed'} at {self.checked_at:%Y-%m-%d %H:%M}"
+
 
 class OAuthState(models.Model):
     """One authorisation attempt: single use, expiring, bound to the connection and the user who started it."""
@@ -58,3 +61,6 @@ class OAuthState(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"OAuth state for connection {self.connection_id}"
