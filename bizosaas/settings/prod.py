@@ -11,3 +11,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+if not env.list("CREDENTIALS_KEYS", default=[]):
+    raise ImproperlyConfigured("CREDENTIALS_KEYS must be set in production (Fernet keys, comma-separated)")
