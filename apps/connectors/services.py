@@ -395,3 +395,13 @@ def _oauth_refresh(connection: Connection, *, tenant: Tenant | None) -> None:
         ) from None
     connection.credentials = {**connection.credentials, **tokens}
     Connection.objects.filter(pk=connection.pk).update(credentials=connection.credentials)
+
+
+def connections_check_all(*, tenant: Tenant, trigger: str, on_each=None) -> list[ConnectionCheck]:
+    """Checks every connection of the current tenant schema (callers enter it); one failure never stops the rest."""
+    checks = []
+    for connection in Connection.objects.order_by("id"):
+        checks.append(connection_test(connection=connection, tenant=tenant, trigger=trigger))
+        if on_each:
+            on_each(connection, checks[-1])
+    return checks

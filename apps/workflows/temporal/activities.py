@@ -8,15 +8,49 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 
+def _tenant_scope(schema_name: str):
+    close_old_connections()
+    if not schema_exists(schema_name):
+        raise ApplicationError(f"unknown tenant schema {schema_name!r}", non_retryable=True)
+    return schema_context(schema_name)
+
+
 @activity.defn(name="platform.tenant_ping")
 def tenant_ping(schema_name: str) -> dict:
-    close_old_connections()
     try:
-        if not schema_exists(schema_name):
-            raise ApplicationError(f"unknown tenant schema {schema_name!r}", non_retryable=True)
-        with schema_context(schema_name), connection.cursor() as cursor:
+        with _tenant_scope(schema_name), connection.cursor() as cursor:
             cursor.execute("SELECT current_schema()")
             current = cursor.fetchone()[0]
         return {"schema": current, "attempt": activity.info().attempt}
     finally:
         connection.close()  # activity threads come and go; never leave their connections behind
+
+
+@activity.defn(name="platform.active_tenant_schemas")
+def active_tenant_schemas() -> list[str]:
+    from apps.accounts.models import Tenant
+
+    try:
+        close_old_connections()
+        return list(
+            Tenant.objects.exclude(schema_name="public")
+            .filter(status=Tenant.Status.ACTIVE)
+            .order_by("slug")
+            .values_list("schema_name", flat=True)
+        )
+    finally:
+        connection.close()
+
+
+@activity.defn(name="connectors.check_tenant_connections")
+def check_tenant_connections(schema_name: str) -> dict:
+    from apps.accounts.models import Tenant
+    from apps.connectors.services import connections_check_all
+
+    try:
+        tenant = Tenant.objects.get(schema_name=schema_name)
+        with _tenant_scope(schema_name):
+            checks = connections_check_all(tenant=tenant, trigger="scheduled")
+        return {"checked": len(checks), "failing": sum(1 for check in checks if not check.ok)}
+    finally:
+        connection.close()

@@ -1,17 +1,28 @@
-"""Builds the Temporal worker: every workflow template and activity the platform has."""
+"""Builds the Temporal worker (every workflow template and activity) and ensures the platform's schedules."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
-from temporalio.client import Client
+from django.conf import settings
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.worker import Worker
 
-from apps.workflows.temporal.activities import tenant_ping
-from apps.workflows.temporal.platform import PingWorkflow
+from apps.workflows.temporal.activities import active_tenant_schemas, check_tenant_connections, tenant_ping
+from apps.workflows.temporal.platform import ConnectionHealthWorkflow, PingWorkflow
 
-WORKFLOWS = [PingWorkflow]
-ACTIVITIES = [tenant_ping]
+WORKFLOWS = [PingWorkflow, ConnectionHealthWorkflow]
+ACTIVITIES = [tenant_ping, active_tenant_schemas, check_tenant_connections]
+HEALTH_SCHEDULE_ID = "platform-connection-health"
 
 
 def build_worker(client: Client, *, task_queue: str, executor: ThreadPoolExecutor) -> Worker:
@@ -23,3 +34,20 @@ def build_worker(client: Client, *, task_queue: str, executor: ThreadPoolExecuto
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
     )
+
+
+async def ensure_platform_schedules(client: Client, *, task_queue: str) -> None:
+    """Creates (or updates to the configured interval) the periodic connection health sweep. Idempotent."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ConnectionHealthWorkflow.run, id="platform-connection-health-run", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(
+            intervals=[ScheduleIntervalSpec(every=timedelta(minutes=settings.CONNECTION_HEALTH_MINUTES))]
+        ),
+    )
+    try:
+        await client.create_schedule(HEALTH_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(HEALTH_SCHEDULE_ID)
+        await handle.update(lambda _input: ScheduleUpdate(schedule=schedule))

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.workflows.temporal.worker import build_worker
+from apps.workflows.temporal.worker import build_worker, ensure_platform_schedules
 from bizosaas.temporal import connect
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class Command(BaseCommand):
 
     async def run(self, *, task_queue: str, threads: int) -> None:
         client = await self.connect_with_retry()
+        await ensure_platform_schedules(client, task_queue=task_queue)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
