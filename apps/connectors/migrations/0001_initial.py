@@ -7,60 +7,82 @@ import apps.connectors.crypto
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Connection',
+            name="Connection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(db_index=True, max_length=40)),
-                ('name', models.CharField(max_length=100)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('credentials', apps.connectors.crypto.EncryptedJSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('active', 'Active'), ('error', 'Error'), ('needs_reauth', 'Needs Reauth')], default='pending', max_length=16)),
-                ('last_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_latency_ms', models.IntegerField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_by_id', models.BigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("provider", models.CharField(db_index=True, max_length=40)),
+                ("name", models.CharField(max_length=100)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("credentials", apps.connectors.crypto.EncryptedJSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("active", "Active"),
+                            ("error", "Error"),
+                            ("needs_reauth", "Needs Reauth"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("last_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_latency_ms", models.IntegerField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_by_id", models.BigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ConnectionCheck',
+            name="ConnectionCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ok', models.BooleanField()),
-                ('latency_ms', models.IntegerField()),
-                ('error', models.TextField(blank=True)),
-                ('trigger', models.CharField(default='manual', max_length=16)),
-                ('checked_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checks', to='connectors.connection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ok", models.BooleanField()),
+                ("latency_ms", models.IntegerField()),
+                ("error", models.TextField(blank=True)),
+                ("trigger", models.CharField(default="manual", max_length=16)),
+                ("checked_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="checks", to="connectors.connection"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-checked_at', '-id'],
+                "ordering": ["-checked_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='OAuthState',
+            name="OAuthState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('nonce', models.CharField(max_length=64, unique=True)),
-                ('user_id', models.BigIntegerField()),
-                ('secrets', apps.connectors.crypto.EncryptedJSONField(default=dict)),
-                ('redirect_uri', models.URLField(max_length=500)),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='oauth_states', to='connectors.connection')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("nonce", models.CharField(max_length=64, unique=True)),
+                ("user_id", models.BigIntegerField()),
+                ("secrets", apps.connectors.crypto.EncryptedJSONField(default=dict)),
+                ("redirect_uri", models.URLField(max_length=500)),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="oauth_states",
+                        to="connectors.connection",
+                    ),
+                ),
             ],
         ),
     ]
