@@ -238,3 +238,17 @@ def test_updating_config_keeps_omitted_secrets(api, acme, wordpress):
 
     assert renamed.status_code == 200 and renamed.json()["name"] == "Blog"
     assert tested.json()["ok"] is True
+
+
+def test_reads_still_work_when_redis_is_down(api, acme, wordpress, settings):
+    tenant, people = acme
+    conn = create(api, tenant, people["admin"], wordpress).json()
+    dead = {**settings.CACHES["default"], "LOCATION": "unix:///nonexistent/redis.sock"}
+    settings.CACHES = {"default": dead}
+    auth = bearer(people["viewer"], tenant)
+
+    first = api.get(f"/api/v1/connections/{conn['id']}/resources/posts/", **auth)
+    second = api.get(f"/api/v1/connections/{conn['id']}/resources/posts/", **auth)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert (first.json()["cached"], second.json()["cached"]) == (False, False)
