@@ -40,7 +40,7 @@ requirements: install
 	cd requirements && ../$(BIN)/uv pip compile -q dev.in -o dev.txt --python-version 3.11
 
 bench: install
-	@for script in $(wildcard bench/*.py); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(filter-out bench/_%,$(wildcard bench/*.py)); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 infra-up: install
 	$(MANAGE) infra up

@@ -16,15 +16,15 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bizosaas.infra import Infra, free_port  # noqa: E402 (imports nothing from Django)
+from _common import Progress, _ms, _us, configure  # noqa: E402
+
+from bizosaas.infra import Infra  # noqa: E402 (imports nothing from Django)
 
 LEVELS = (1, 100, 500)  # tenants already present when a creation is timed
 TIMED_CREATIONS = 5  # per level
@@ -32,34 +32,6 @@ MIGRATE_RUNS = 3  # schema built by replaying the migrations from zero
 WARMUP = 30
 ITERATIONS = 300
 MEMBERS = 5  # rows in the listed tenant (the owner and four viewers)
-
-
-def _ms(ns: float) -> str:
-    return f"{ns / 1e6:.1f} ms"
-
-
-def _us(ns: float) -> str:
-    return f"{ns / 1e3:.0f} us"
-
-
-class Progress:
-    """One status line on stderr, rewritten in place."""
-
-    def __init__(self, label: str, total: int):
-        self.label, self.total, self.started = label, total, time.monotonic()
-
-    def update(self, done: int) -> None:
-        width = 30
-        filled = int(width * done / self.total) if self.total else width
-        elapsed = time.monotonic() - self.started
-        sys.stderr.write(
-            f"\r  {self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} {elapsed:5.1f}s"
-        )
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
 
 
 def bench_tenant_create() -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
@@ -213,20 +185,6 @@ def bench_members_list() -> tuple[float, float, float, int]:
         statistics.median(timings["raw"]),
         rows,
     )
-
-
-def configure() -> str:
-    """Chooses a fresh folder and the embedded servers' addresses; must run before the settings are imported."""
-    local_dir = tempfile.mkdtemp(prefix="bzs-bench-")
-    os.environ["BIZOSAAS_LOCAL_DIR"] = local_dir
-    os.environ["BIZOSAAS_TEMPORAL_PORT"] = str(free_port())
-    os.environ["BIZOSAAS_TEMPORAL_UI_PORT"] = "0"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bizosaas.settings.dev"
-    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collected static files here
-    os.environ["DEBUG"] = "false"  # no per-query debug log: measure what production runs
-    for var in ("DATABASE_URL", "REDIS_URL", "TEMPORAL_ADDRESS"):
-        os.environ[var] = ""  # always this run's embedded servers, whatever the shell or a .env says
-    return local_dir
 
 
 def main() -> int:
