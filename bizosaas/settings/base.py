@@ -199,6 +199,9 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "temporalio": {"level": "WARNING"},
+        # httpx logs every URL at INFO, query strings included (some providers take tokens there)
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 
