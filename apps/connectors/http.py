@@ -134,6 +134,7 @@ class ProviderHTTP:
         headers: Callable[[], dict[str, str]] | None = None,
         basic_auth: tuple[str, str] | None = None,
         on_unauthorized: Callable[[], bool] | None = None,
+        retry_after: Callable[[httpx.Response], float | None] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
     ):
@@ -144,6 +145,7 @@ class ProviderHTTP:
         self.connection_key = connection_key or base_url
         self._headers = headers or (lambda: {})
         self._on_unauthorized = on_unauthorized
+        self._retry_after = retry_after  # the provider's reading of its own rate-limit headers
         self.max_retries = settings.CONNECTOR_MAX_RETRIES if max_retries is None else max_retries
         self._client = httpx.Client(
             timeout=timeout or settings.CONNECTOR_TIMEOUT,
@@ -208,6 +210,8 @@ class ProviderHTTP:
                 if status == 429 or (status in RETRYABLE_STATUS and safe_to_repeat):
                     self._record("rate_limited" if status == 429 else "server_error", started)
                     wait = retry_after_seconds(response)
+                    if wait is None and self._retry_after is not None:
+                        wait = self._retry_after(response)
                     if attempt <= self.max_retries and (wait is None or wait <= settings.CONNECTOR_MAX_RETRY_AFTER):
                         self._sleep(wait if wait is not None else self._backoff(attempt))
                         continue

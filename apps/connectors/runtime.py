@@ -26,5 +26,6 @@ def open_context(
         headers=lambda: provider.auth_headers(ctx.config, ctx.credentials),
         basic_auth=provider.basic_auth(config, credentials),
         on_unauthorized=(lambda: on_unauthorized(ctx)) if on_unauthorized else None,
+        retry_after=provider.retry_after,
     )
     return ctx

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import re
 import time
 from urllib.parse import urlsplit
@@ -241,6 +242,16 @@ class HubSpot(Provider):
         if not token:
             raise NeedsReauthError("HubSpot is not connected: authorise with OAuth or set a private app access token.")
         return {"Authorization": f"Bearer {token}"}
+
+    def retry_after(self, response) -> float | None:
+        """HubSpot's 429s name their policy rather than sending Retry-After: the daily budget is spent until
+        midnight (do not retry); the rolling window resets within X-HubSpot-RateLimit-Interval-Milliseconds."""
+        if response.status_code != 429:
+            return None
+        if response.headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0" or "DAILY" in response.text:
+            return math.inf
+        interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")
+        return int(interval) / 1000 if interval.isdigit() else None
 
     def check(self, ctx: ConnectionContext) -> None:
         self._list(ctx, "contacts", params={"limit": 1, "archived": "false"})

@@ -18,6 +18,7 @@ from apps.connectors.exceptions import (
     NeedsReauthError,
     ProviderRequestError,
     ProviderUnavailableError,
+    RateLimitedError,
 )
 from apps.connectors.registry import registry
 
@@ -674,3 +675,38 @@ def test_webhook_without_signature_headers_or_secret_is_rejected():
         )
     with pytest.raises(WebhookVerificationError, match="no client secret"):
         provider.verify_webhook(method="POST", url=WEBHOOK_URL, headers=signed, body=body, secret="")
+
+
+def test_a_rolling_window_429_waits_for_the_interval_and_a_daily_one_is_not_retried(provider_context, httpserver):
+    window = {
+        **RATE_LIMIT_HEADERS,
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "1000",
+        "X-HubSpot-RateLimit-Remaining": "0",
+    }
+    httpserver.expect_ordered_request(f"{API}/contacts").respond_with_response(
+        error(
+            429,
+            "You have reached your ten_secondly_rolling limit.",
+            "RATE_LIMITS",
+            headers=window,
+            policyName="TEN_SECONDLY_ROLLING",
+        )
+    )
+    httpserver.expect_ordered_request(f"{API}/contacts").respond_with_json({"results": [contact(1)]})
+    ctx = context(provider_context, httpserver.url_for("/").rstrip("/"), private_app_token=PRIVATE_APP_TOKEN)
+    provider = registry.get("hubspot")()
+
+    started = time.monotonic()
+    page = provider.read(ctx, "contacts", cursor=None, limit=10)
+
+    assert time.monotonic() - started >= 1.0
+    assert [r.id for r in page.records] == ["1001"]
+
+    httpserver.clear()
+    daily = {**RATE_LIMIT_HEADERS, "X-HubSpot-RateLimit-Daily-Remaining": "0"}
+    httpserver.expect_request(f"{API}/contacts").respond_with_response(
+        error(429, "You have reached your daily limit.", "RATE_LIMITS", headers=daily, policyName="DAILY")
+    )
+    with pytest.raises(RateLimitedError, match="daily limit"):
+        provider.read(ctx, "contacts", cursor=None, limit=10)
+    assert len(httpserver.log) == 1

@@ -1,0 +1,373 @@
+"""Zoho CRM REST API v8, authorised with OAuth 2.0 against the account's data centre.
+
+Contract: https://www.zoho.com/crm/developer/docs/api/v8/ (first-party OpenAPI: github.com/zoho/crm-oas, v8.0).
+Every call sends `Authorization: Zoho-oauthtoken <access token>` to `{api-domain}/crm/v8`, where the API domain
+and the accounts server (`/oauth/v2/auth`, `/oauth/v2/token`) depend on the data centre the account lives in
+(multi-DC: zoho.com, .eu, .in, .com.au, .jp, zohocloud.ca, .sa; the token response names the `api_domain`).
+
+Records: `GET /{module}` needs `fields` (at most 50 API names) and pages with `page` + `per_page` (max 200) for the
+first 2,000 records, then with `info.next_page_token` as `page_token` (bound to the other parameters, up to 100,000
+records); `info.more_records` says whether there is more; 204 when nothing matches. `POST /{module}/upsert` with
+`duplicate_check_fields` inserts or updates; each record's outcome is in `data[]` (`code`, `status`, `action`,
+`details.id`). Errors are `{"code", "message", "status": "error", "details"}` (per record inside `data[]` for
+writes), e.g. 401 `INVALID_TOKEN` / `OAUTH_SCOPE_MISMATCH`, 429 `TOO_MANY_REQUESTS`.
+
+Webhooks (notification channels, `POST /actions/watch`) are not signed: Zoho echoes the channel's `token` in the
+JSON body of every notification, beside `channel_id`, `module`, `operation`, `ids` and `server_time` (ms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from apps.connectors.base import (
+    ActionSpec,
+    AuthSpec,
+    ConnectionContext,
+    Field,
+    OAuth2Spec,
+    Page,
+    Provider,
+    Record,
+    ResourceSpec,
+    WebhookEvent,
+    WebhookVerificationError,
+)
+from apps.connectors.exceptions import (
+    BadResponseError,
+    ConfigurationError,
+    NeedsReauthError,
+    ProviderRequestError,
+)
+from apps.connectors.http import parse_json
+from apps.connectors.registry import registry
+from apps.connectors.unified import normalised
+
+API_VERSION = "v8"
+MAX_PER_PAGE = 200
+DISCRETE_PAGINATION_LIMIT = 2000  # records reachable with `page`; beyond it only `page_token` works
+TOKEN_CURSOR = "token:"
+
+# data centre (the domain suffix users know) -> accounts server domain, API domain
+DATA_CENTRES = {
+    "com": ("zoho.com", "https://www.zohoapis.com"),
+    "eu": ("zoho.eu", "https://www.zohoapis.eu"),
+    "in": ("zoho.in", "https://www.zohoapis.in"),
+    "com.au": ("zoho.com.au", "https://www.zohoapis.com.au"),
+    "jp": ("zoho.jp", "https://www.zohoapis.jp"),
+    "ca": ("zohocloud.ca", "https://www.zohoapis.ca"),
+    "sa": ("zoho.sa", "https://www.zohoapis.sa"),
+}
+API_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*zohoapis\.(?:com|eu|in|com\.au|jp|ca|sa|uk|com\.cn)$")
+
+MODULES = {"contacts": "Contacts", "leads": "Leads"}
+# only standard fields every org has: an unknown API name in `fields` fails the whole request with INVALID_DATA
+FIELDS = {
+    "contacts": "Email,First_Name,Last_Name,Phone,Mobile,Account_Name,Tag,Created_Time,Modified_Time",
+    "leads": "Email,First_Name,Last_Name,Phone,Mobile,Company,Tag,Created_Time,Modified_Time",
+}
+
+
+def _blank_to_none(value):
+    return None if value in ("", None) else value
+
+
+def _lookup_name(value):
+    """Lookup fields (e.g. a contact's Account_Name) are `{"name", "id"}` objects."""
+    return _blank_to_none(value.get("name")) if isinstance(value, dict) else _blank_to_none(value)
+
+
+def _tags(value) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [tag["name"] for tag in value if isinstance(tag, dict) and tag.get("name")]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _api_domain_error(api_domain: str) -> str | None:
+    parts = urlsplit(api_domain)
+    host = (parts.hostname or "").lower()
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "Only the scheme and host, e.g. https://www.zohoapis.eu"
+    if parts.scheme == "https" and API_HOST.match(host):
+        return None
+    if settings.CONNECTORS_ALLOW_LOOPBACK and _is_loopback(host):
+        return None  # a local fake or development proxy
+    return "Must be a Zoho API domain over HTTPS, e.g. https://www.zohoapis.eu"
+
+
+class ZohoOAuth2Spec(OAuth2Spec):
+    """`{accounts_domain}` in the URLs is the region's accounts server, which is not always `zoho.{region}`
+    (Canada's is accounts.zohocloud.ca), so it is looked up rather than formatted from the config as is."""
+
+    def resolve(self, url: str, config: dict) -> str:
+        region = config.get("region") or "com"
+        if region not in DATA_CENTRES:
+            raise ConfigurationError(f"Unknown Zoho data centre {region!r}.")
+        return url.format(accounts_domain=DATA_CENTRES[region][0])
+
+
+@registry.register
+class ZohoCRM(Provider):
+    key = "zoho_crm"
+    name = "Zoho CRM"
+    category = "crm"
+    description = "Read the contacts and leads of a Zoho CRM organisation and upsert contacts by e-mail."
+    logo = "zoho_crm"
+    docs_url = "https://www.zoho.com/crm/developer/docs/api/v8/"
+    auth = AuthSpec(
+        "oauth2",
+        oauth2=ZohoOAuth2Spec(
+            authorize_url="https://accounts.{accounts_domain}/oauth/v2/auth",
+            token_url="https://accounts.{accounts_domain}/oauth/v2/token",
+            scopes=("ZohoCRM.modules.contacts.ALL", "ZohoCRM.modules.leads.ALL"),
+            pkce=False,  # Zoho documents the plain authorisation-code flow for server-based clients
+            scope_separator=",",
+            token_auth_method="client_secret_post",
+            # offline access yields a refresh token; consent makes Zoho issue a new one on re-authorisation
+            extra_authorize_params={"access_type": "offline", "prompt": "consent"},
+        ),
+        description="A Zoho API console server-based client (client id and secret), authorised by a CRM user "
+        "in the account's data centre.",
+    )
+    config_fields = (
+        Field(
+            "region",
+            "Data centre",
+            type="choice",
+            choices=tuple(DATA_CENTRES),
+            default="com",
+            help="The domain of the Zoho account: com (US), eu, in, com.au, jp, ca, sa",
+        ),
+        Field("client_id", "Client ID", help="From the Zoho API console (server-based application)"),
+        Field("client_secret", "Client secret", type="secret", secret=True),
+        Field(
+            "api_domain",
+            "API domain",
+            type="url",
+            required=False,
+            help="Only when Zoho names another API domain for the account (the token response's api_domain), "
+            "e.g. https://www.zohoapis.eu; by default the data centre's",
+        ),
+        Field(
+            "webhook_secret",
+            "Notification channel token",
+            type="secret",
+            secret=True,
+            required=False,
+            max_length=50,
+            help="The token set on the notification channel (actions/watch); Zoho sends it back in every notification",
+        ),
+    )
+    resources = (
+        ResourceSpec("contacts", "crm.contact", "Contacts, oldest id first"),
+        ResourceSpec("leads", "crm.contact", "Leads (unconverted), oldest id first"),
+    )
+    actions = (
+        ActionSpec(
+            "upsert_contact",
+            "Create a contact, or update the one with the same e-mail address",
+            (
+                Field("email", "E-mail", type="email", max_length=100),
+                Field("last_name", "Last name", max_length=80),
+                Field("first_name", "First name", required=False, max_length=40),
+                Field("phone", "Phone", required=False, max_length=30),
+                Field("mobile", "Mobile", required=False, max_length=30),
+                Field("title", "Title", required=False, max_length=100),
+            ),
+        ),
+    )
+    webhook_verification = (
+        "notification channel token: the `token` in the JSON body must equal the configured token (Zoho does "
+        "not sign notifications); event id from channel_id, server_time, operation and ids"
+    )
+
+    # --- configuration and authentication ---------------------------------------------------------------------
+
+    @classmethod
+    def clean_config(cls, values: dict, *, partial: bool = False, existing_secrets: frozenset[str] = frozenset()):
+        config, secrets = super().clean_config(values, partial=partial, existing_secrets=existing_secrets)
+        api_domain = config.get("api_domain")
+        error = _api_domain_error(api_domain) if api_domain else None
+        if error:
+            raise ValidationError({"api_domain": [error]})
+        return config, secrets
+
+    def base_url(self, config: dict) -> str:
+        api_domain = config.get("api_domain")
+        if api_domain:
+            error = _api_domain_error(api_domain)
+            if error:
+                raise ConfigurationError(f"Zoho CRM API domain {api_domain!r}: {error}")
+        else:
+            region = config.get("region") or "com"
+            if region not in DATA_CENTRES:
+                raise ConfigurationError(f"Unknown Zoho data centre {region!r}.")
+            api_domain = DATA_CENTRES[region][1]
+        return f"{api_domain.rstrip('/')}/crm/{API_VERSION}/"
+
+    def auth_headers(self, config: dict, credentials: dict) -> dict[str, str]:
+        token = credentials.get("access_token")
+        if not token:
+            raise NeedsReauthError("Zoho CRM is not authorised yet; connect it (OAuth) first.")
+        return {"Authorization": f"Zoho-oauthtoken {token}"}
+
+    def check(self, ctx: ConnectionContext) -> None:
+        # one contact, one field: the cheapest call that proves the token, its scope and the data centre
+        self._get_records(ctx, "contacts", {"fields": "Last_Name", "per_page": 1, "page": 1})
+
+    # --- resources --------------------------------------------------------------------------------------------
+
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+        if resource not in MODULES:
+            raise ConfigurationError(f"Zoho CRM has no resource {resource!r}.")
+        params = {"fields": FIELDS[resource], "sort_by": "id", "sort_order": "asc"}
+        page, per_page, token = self._parse_cursor(cursor, limit)
+        params["per_page"] = per_page
+        if token:
+            params["page_token"] = token  # `page` and `page_token` are mutually exclusive
+        else:
+            params["page"] = page
+        body = self._get_records(ctx, resource, params)
+        if body is None:  # 204: nothing (more) matches
+            return Page(records=[])
+        items, info = body["data"], body["info"]
+        records = [Record(id=str(item["id"]), data=self.normalise(resource, item), raw=item) for item in items]
+        if not info.get("more_records") or not items:
+            return Page(records=records)
+        next_token = info.get("next_page_token")
+        if token or (page * per_page + per_page > DISCRETE_PAGINATION_LIMIT and next_token):
+            if not next_token:
+                raise BadResponseError("Zoho CRM reported more records but no next_page_token.")
+            return Page(records=records, next_cursor=f"{TOKEN_CURSOR}{per_page}:{next_token}")
+        return Page(records=records, next_cursor=str(page + 1))
+
+    @staticmethod
+    def _parse_cursor(cursor: str | None, limit: int) -> tuple[int, int, str | None]:
+        """Cursors are `"<page>"` within the first 2,000 records, then `"token:<per_page>:<page_token>"` (the
+        token is bound to the page size it was issued for, so the size travels with it)."""
+        per_page = max(1, min(limit, MAX_PER_PAGE))
+        if not cursor:
+            return 1, per_page, None
+        if cursor.startswith(TOKEN_CURSOR):
+            size, _, token = cursor[len(TOKEN_CURSOR) :].partition(":")
+            if size.isdigit() and 1 <= int(size) <= MAX_PER_PAGE and token:
+                return 0, int(size), token
+        elif cursor.isdigit() and int(cursor) >= 1:
+            return int(cursor), per_page, None
+        raise ConfigurationError(f"Not a Zoho CRM cursor: {cursor!r}")
+
+    def _get_records(self, ctx: ConnectionContext, resource: str, params: dict) -> dict | None:
+        response = ctx.http.request("GET", MODULES[resource], params=params)
+        body = parse_json(response, provider=self.key)
+        if body is None:
+            return None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("data"), list)
+            or not isinstance(body.get("info"), dict)
+            or not all(isinstance(item, dict) and item.get("id") for item in body["data"])
+        ):
+            raise BadResponseError(f"Zoho CRM returned an unexpected body for the {MODULES[resource]} list.")
+        return body
+
+    @staticmethod
+    def normalise(resource: str, item: dict) -> dict:
+        company = item.get("Company") if resource == "leads" else _lookup_name(item.get("Account_Name"))
+        score = item.get("Score")  # present only where scoring rules are set up
+        return normalised(
+            "crm.contact",
+            id=str(item["id"]),
+            email=_blank_to_none(item.get("Email")),
+            first_name=_blank_to_none(item.get("First_Name")),
+            last_name=_blank_to_none(item.get("Last_Name")),
+            phone=_blank_to_none(item.get("Phone")) or _blank_to_none(item.get("Mobile")),
+            company=_blank_to_none(company),
+            tags=_tags(item.get("Tag")),
+            lead_score=score if isinstance(score, int | float) and not isinstance(score, bool) else None,
+            created_at=item.get("Created_Time"),
+            updated_at=item.get("Modified_Time"),
+        )
+
+    # --- actions ----------------------------------------------------------------------------------------------
+
+    def perform(self, ctx: ConnectionContext, action: str, payload: dict) -> dict:
+        if action != "upsert_contact":
+            raise ConfigurationError(f"Zoho CRM has no action {action!r}.")
+        names = {
+            "email": "Email",
+            "last_name": "Last_Name",
+            "first_name": "First_Name",
+            "phone": "Phone",
+            "mobile": "Mobile",
+            "title": "Title",
+        }
+        contact = {api_name: payload[key] for key, api_name in names.items() if key in payload}
+        body = ctx.http.json(
+            "POST", "Contacts/upsert", json_body={"data": [contact], "duplicate_check_fields": ["Email"]}
+        )
+        outcome = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(outcome, list) or len(outcome) != 1 or not isinstance(outcome[0], dict):
+            raise BadResponseError("Zoho CRM returned an unexpected body for the contact upsert.")
+        result = outcome[0]
+        details = result.get("details") if isinstance(result.get("details"), dict) else {}
+        if result.get("status") != "success":
+            field = details.get("api_name")
+            raise ProviderRequestError(
+                f"Zoho CRM refused the contact: {result.get('code', 'ERROR')}: {result.get('message', '')}"
+                + (f" ({field})" if field else "")
+            )
+        if not details.get("id"):
+            raise BadResponseError("Zoho CRM did not return the upserted contact's id.")
+        record = {**contact, "id": details["id"], **{k: details.get(k) for k in ("Created_Time", "Modified_Time")}}
+        return {
+            "id": str(details["id"]),
+            "action": result.get("action"),  # insert or update
+            "duplicate_field": result.get("duplicate_field"),
+            "record": self.normalise("contacts", record),
+        }
+
+    # --- webhooks ---------------------------------------------------------------------------------------------
+
+    def verify_webhook(
+        self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
+    ) -> WebhookEvent:
+        if not secret:
+            raise WebhookVerificationError("no notification channel token is configured")
+        try:
+            payload = json.loads(body or b"")
+        except ValueError:
+            raise WebhookVerificationError("body is not JSON") from None
+        if not isinstance(payload, dict):
+            raise WebhookVerificationError("body is not a Zoho CRM notification")
+        sent = payload.get("token")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), secret.encode()):
+            raise WebhookVerificationError("missing or wrong notification channel token")
+        ids = payload.get("ids") if isinstance(payload.get("ids"), list) else []
+        channel, operation, module = (str(payload.get(key) or "") for key in ("channel_id", "operation", "module"))
+        if not channel or not operation:
+            raise WebhookVerificationError("notification without channel_id or operation")
+        joined = ",".join(str(record_id) for record_id in ids)
+        if len(joined) > 200:  # bulk operations notify up to 100 ids at once
+            joined = hashlib.sha256(joined.encode()).hexdigest()
+        return WebhookEvent(
+            event_id=f"{channel}:{payload.get('server_time', '')}:{operation}:{joined}",
+            event_type=f"{module}.{operation}" if module else operation,
+            payload=payload,
+        )
