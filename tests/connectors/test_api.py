@@ -252,3 +252,24 @@ def test_reads_still_work_when_redis_is_down(api, acme, wordpress, settings):
 
     assert (first.status_code, second.status_code) == (200, 200)
     assert (first.json()["cached"], second.json()["cached"]) == (False, False)
+
+
+def test_a_provider_that_is_down_is_a_502_with_retry_advice(api, acme, httpserver):
+    tenant, people = acme
+    httpserver.expect_request("/wp-json/wp/v2/posts").respond_with_data("maintenance", status=503)
+    body = {
+        "provider": "wordpress",
+        "name": "down",
+        "config": {
+            "site_url": httpserver.url_for("/").rstrip("/"),
+            "username": USER,
+            "application_password": APP_PASSWORD,
+        },
+    }
+    conn = api.post("/api/v1/connections/", body, **bearer(people["admin"], tenant)).json()
+
+    response = api.get(f"/api/v1/connections/{conn['id']}/resources/posts/", **bearer(people["viewer"], tenant))
+
+    assert response.status_code == 502
+    assert response.json()["code"] == "provider_unavailable"
+    assert "try again later" in response.json()["detail"]
