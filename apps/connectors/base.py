@@ -259,6 +259,12 @@ class Provider:
     def perform(self, ctx: ConnectionContext, action: str, payload: dict) -> dict:
         raise NotImplementedError
 
+    def webhook_handshake(self, *, method: str, query: dict[str, str], secret: str) -> str | None:
+        """The body to answer a provider's subscription handshake with (e.g. Facebook's GET `hub.challenge`,
+        Mailchimp's GET validation), or None when the request is not a handshake. Raise WebhookVerificationError
+        for a handshake that fails verification."""
+        return None
+
     def verify_webhook(
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
     ) -> WebhookEvent:
