@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import random
 import socket
 import threading
@@ -209,9 +210,11 @@ class ProviderHTTP:
                         continue
                 if status == 429 or (status in RETRYABLE_STATUS and safe_to_repeat):
                     self._record("rate_limited" if status == 429 else "server_error", started)
-                    wait = retry_after_seconds(response)
-                    if wait is None and self._retry_after is not None:
-                        wait = self._retry_after(response)
+                    hint = self._retry_after(response) if self._retry_after is not None else None
+                    # the provider's "do not retry" (a spent daily budget) wins over generic reset headers
+                    wait = hint if hint == math.inf else retry_after_seconds(response)
+                    if wait is None:
+                        wait = hint
                     if attempt <= self.max_retries and (wait is None or wait <= settings.CONNECTOR_MAX_RETRY_AFTER):
                         self._sleep(wait if wait is not None else self._backoff(attempt))
                         continue
