@@ -245,6 +245,10 @@ class Provider:
     def basic_auth(self, config: dict, credentials: dict) -> tuple[str, str] | None:
         return None
 
+    def error_message(self, response) -> str | None:
+        """The provider's own error text from an error response, when `http.provider_message` misses it."""
+        return None
+
     def retry_after(self, response) -> float | None:
         """Seconds to wait after a 429 or 5xx without a standard Retry-After (math.inf: do not retry)."""
         return None

@@ -136,6 +136,7 @@ class ProviderHTTP:
         basic_auth: tuple[str, str] | None = None,
         on_unauthorized: Callable[[], bool] | None = None,
         retry_after: Callable[[httpx.Response], float | None] | None = None,
+        error_message: Callable[[httpx.Response], str | None] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
     ):
@@ -147,6 +148,7 @@ class ProviderHTTP:
         self._headers = headers or (lambda: {})
         self._on_unauthorized = on_unauthorized
         self._retry_after = retry_after  # the provider's reading of its own rate-limit headers
+        self._error_message = error_message  # the provider's reading of its own error bodies
         self.max_retries = settings.CONNECTOR_MAX_RETRIES if max_retries is None else max_retries
         self._client = httpx.Client(
             timeout=timeout or settings.CONNECTOR_TIMEOUT,
@@ -220,7 +222,7 @@ class ProviderHTTP:
                         continue
                     if status == 429:
                         raise RateLimitedError(
-                            f"{self.provider} rate limit reached: {provider_message(response)}",
+                            f"{self.provider} rate limit reached: {self._message(response)}",
                             provider_status=429,
                             retry_after=wait,
                         )
@@ -250,7 +252,7 @@ class ProviderHTTP:
         status = response.status_code
         if status < 400:
             return response
-        message = provider_message(response)
+        message = self._message(response)
         if status in (401, 403):
             raise AuthenticationError(f"{self.provider} rejected the credentials: {message}", provider_status=status)
         if status == 404:
@@ -258,6 +260,15 @@ class ProviderHTTP:
         if status >= 500:
             raise ProviderUnavailableError(f"{self.provider} is failing ({status}): {message}", provider_status=status)
         raise ProviderRequestError(f"{self.provider} refused the request: {message}", provider_status=status)
+
+    def _message(self, response: httpx.Response) -> str:
+        own = None
+        if self._error_message is not None:
+            try:
+                own = self._error_message(response)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                own = None
+        return own or provider_message(response)
 
     def json(self, method: str, path: str, **kwargs) -> Any:
         response = self.request(method, path, **kwargs)

@@ -27,5 +27,6 @@ def open_context(
         basic_auth=provider.basic_auth(config, credentials),
         on_unauthorized=(lambda: on_unauthorized(ctx)) if on_unauthorized else None,
         retry_after=provider.retry_after,
+        error_message=provider.error_message,
     )
     return ctx
