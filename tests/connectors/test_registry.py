@@ -65,3 +65,30 @@ def test_every_provider_declares_a_complete_valid_spec(provider):
     description = provider.describe()
     assert description["key"] == provider.key
     assert description["webhooks"] == (provider.webhook_verification or None)
+
+
+@pytest.mark.django_db
+def test_the_registry_returns_all_fourteen_seed_connectors(api):
+    from tests.factories import bearer, make_member, make_tenant
+
+    tenant = make_tenant(slug="catalogue")
+    keys = [c["key"] for c in api.get("/api/v1/connectors/", **bearer(make_member(tenant, "viewer"), tenant)).json()]
+
+    assert sorted(keys) == sorted(
+        [
+            "wordpress",
+            "wagtail",
+            "fluentcrm",
+            "zoho_crm",
+            "hubspot",
+            "pipedrive",
+            "google_ads",
+            "facebook_ads",
+            "mailchimp",
+            "google_analytics",
+            "woocommerce",
+            "shopify",
+            "zendesk",
+            "intercom",
+        ]
+    )
