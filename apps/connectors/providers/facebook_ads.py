@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 from datetime import date
@@ -50,6 +49,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
     AuthenticationError,
     BadResponseError,
@@ -95,15 +95,6 @@ _CHALLENGE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 # error message, so these documented messages are recognised to raise the right typed error.
 _TOKEN_ERRORS = ("error validating access token", "invalid oauth access token", "malformed access token")
 _THROTTLE_ERRORS = ("request limit reached", "too many calls", "rate limit")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_base_problem(url: str) -> str | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 from urllib.parse import parse_qsl, urlsplit
@@ -38,6 +37,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NotFoundError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -70,15 +70,6 @@ class TagListField(Field):
             if bad:
                 raise ValidationError(f"Not a tag slug: {', '.join(bad[:5])}.")
         return items
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _page_number(cursor: str | None) -> int:

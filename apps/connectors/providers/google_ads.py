@@ -24,7 +24,6 @@ RESOURCE_EXHAUSTED / RESOURCE_TEMPORARILY_EXHAUSTED, with the wait in `retryDela
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from datetime import date
@@ -42,6 +41,7 @@ from apps.connectors.base import (
     Record,
     ResourceSpec,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -81,15 +81,6 @@ _CHECKED_FIELDS = ("customer_id", "login_customer_id", "date_from", "date_to", "
 def customer_digits(value) -> str:
     """Google shows customer IDs as 123-456-7890; the API wants the ten digits."""
     return str(value or "").replace("-", "").strip()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_base_problem(url: str) -> str | None:

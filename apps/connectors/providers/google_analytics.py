@@ -26,7 +26,6 @@ The Data API has no webhooks.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
@@ -49,6 +48,7 @@ from apps.connectors.base import (
     Record,
     ResourceSpec,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
     AuthenticationError,
     BadResponseError,
@@ -87,15 +87,6 @@ DATE = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|today|yesterday|\d{1,4}daysAgo)$")
 PROPERTY_ID = re.compile(r"^\d{1,20}$")
 GOOGLE_API_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*googleapis\.com$")
 GOOGLE_TOKEN_HOSTS = frozenset({"oauth2.googleapis.com", "accounts.google.com", "www.googleapis.com"})
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_base_problem(url: str) -> str | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import math
 import re
@@ -47,6 +46,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError, ProviderRequestError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -117,15 +117,6 @@ def _number(value):
     except (TypeError, ValueError):
         return None
     return int(number) if number.is_integer() else number
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_base_problem(url: str) -> str | None:

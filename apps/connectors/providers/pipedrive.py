@@ -28,7 +28,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import json
 import math
 import re
@@ -49,6 +48,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -60,15 +60,6 @@ RESOURCE_MODELS = {"persons": "crm.contact", "deals": "crm.deal"}
 
 def _blank_to_none(value):
     return None if value in ("", None) else value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_base_problem(url: str) -> str | None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -50,6 +49,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
@@ -79,15 +79,6 @@ def _tags(value) -> list[str]:
     if not isinstance(value, str):
         return []
     return [tag.strip() for tag in value.split(",") if tag.strip()]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_base_problem(url: str) -> str | None:

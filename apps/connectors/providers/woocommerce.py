@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 from urllib.parse import urlsplit
 
@@ -31,6 +30,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
     AuthenticationError,
     BadResponseError,
@@ -53,15 +53,6 @@ DELIVERY_HEADER = "X-WC-Webhook-Delivery-ID"
 
 def _blank_to_none(value):
     return None if value in ("", None) else value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @registry.register

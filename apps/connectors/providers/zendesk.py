@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import math
 import re
@@ -49,6 +48,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
     AuthenticationError,
     BadResponseError,
@@ -68,15 +68,6 @@ SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 MAX_SIGNATURE_AGE_SECONDS = 5 * 60
 _ENDPOINT_RESETS = re.compile(r"resets=(\d+)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_base_problem(url: str) -> str | None:

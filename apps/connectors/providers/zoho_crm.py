@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import re
 from urllib.parse import urlsplit
@@ -41,6 +40,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
 )
+from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
     BadResponseError,
     ConfigurationError,
@@ -89,15 +89,6 @@ def _tags(value) -> list[str]:
     if not isinstance(value, list):
         return []
     return [tag["name"] for tag in value if isinstance(tag, dict) and tag.get("name")]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_domain_error(api_domain: str) -> str | None:

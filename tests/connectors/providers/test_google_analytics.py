@@ -236,6 +236,7 @@ def test_reads_every_row_across_pages_normalised_with_raw(provider_context, anal
         "metrics": {"sessions": 107, "activeUsers": 87, "conversions": 7.5},
     }
     assert records[7].raw == row(7)
+    assert [type(v) for v in records[7].data["metrics"].values()] == [int, int, float]  # by metricHeaders type
     assert len({r.id for r in records}) == 25
 
 
