@@ -290,6 +290,18 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def credential_host_problem(url: str, *, domain: str, example: str) -> str | None:
+    """Why `url` may not receive credentials: only https hosts on the provider's own `domain` (or a loopback
+    fake in tests and development) are accepted. None when it is fine."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if is_loopback_host(host):
+        return None
+    if parts.scheme != "https" or not (host == domain or host.endswith(f".{domain}")):
+        return f"Must be an https:// address on {domain}, e.g. {example}."
+    return None
+
+
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))

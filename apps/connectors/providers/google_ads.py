@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -40,8 +39,8 @@ from apps.connectors.base import (
     Provider,
     Record,
     ResourceSpec,
+    credential_host_problem,
 )
-from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -85,13 +84,7 @@ def customer_digits(value) -> str:
 
 def _api_base_problem(url: str) -> str | None:
     """OAuth and developer tokens go only to Google's API host over HTTPS (or a loopback fake in tests)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if _is_loopback(host):
-        return None
-    if parts.scheme != "https" or not (host == "googleapis.com" or host.endswith(".googleapis.com")):
-        return "Must be an https:// address on googleapis.com, e.g. https://googleads.googleapis.com."
-    return None
+    return credential_host_problem(url, domain="googleapis.com", example="https://googleads.googleapis.com")
 
 
 def _integer(value) -> int:

@@ -29,7 +29,6 @@ import json
 import math
 import re
 import time
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -45,8 +44,8 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    credential_host_problem,
 )
-from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError, ProviderRequestError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -121,13 +120,7 @@ def _number(value):
 
 def _api_base_problem(url: str) -> str | None:
     """Bearer tokens go only to HubSpot's own API hosts over HTTPS (or to a loopback fake in tests/development)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if _is_loopback(host):
-        return None
-    if parts.scheme != "https" or not (host == "hubapi.com" or host.endswith(".hubapi.com")):
-        return "Must be an https:// address on hubapi.com, e.g. https://api.hubapi.com."
-    return None
+    return credential_host_problem(url, domain="hubapi.com", example="https://api.hubapi.com")
 
 
 def signed_uri(url: str) -> str:

@@ -48,8 +48,8 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    credential_host_problem,
 )
-from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -76,13 +76,7 @@ def _timestamp(value) -> str | None:
 
 def _api_base_problem(url: str) -> str | None:
     """The token goes only to Intercom's API hosts over HTTPS (or to a loopback fake in tests/development)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if _is_loopback(host):
-        return None
-    if parts.scheme != "https" or not (host == "intercom.io" or host.endswith(".intercom.io")):
-        return "Must be an https:// address on intercom.io, e.g. https://api.eu.intercom.io."
-    return None
+    return credential_host_problem(url, domain="intercom.io", example="https://api.eu.intercom.io")
 
 
 def _next_cursor(pages) -> str | None:

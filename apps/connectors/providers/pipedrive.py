@@ -31,7 +31,6 @@ import hmac
 import json
 import math
 import re
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -47,8 +46,8 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    credential_host_problem,
 )
-from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
@@ -64,13 +63,7 @@ def _blank_to_none(value):
 
 def _api_base_problem(url: str) -> str | None:
     """The API token goes only to a Pipedrive host over HTTPS (or to a loopback fake in tests/development)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if _is_loopback(host):
-        return None
-    if parts.scheme != "https" or not (host == "pipedrive.com" or host.endswith(".pipedrive.com")):
-        return "Must be an https:// address on pipedrive.com, e.g. https://acme.pipedrive.com."
-    return None
+    return credential_host_problem(url, domain="pipedrive.com", example="https://acme.pipedrive.com")
 
 
 def _primary(entries) -> str | None:

@@ -48,8 +48,8 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    credential_host_problem,
 )
-from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
@@ -83,13 +83,7 @@ def _tags(value) -> list[str]:
 
 def _api_base_problem(url: str) -> str | None:
     """Access tokens go only to a myshopify.com host over HTTPS (or to a loopback fake in tests/development)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if _is_loopback(host):
-        return None
-    if parts.scheme != "https" or not host.endswith(".myshopify.com"):
-        return "Must be an https:// address on myshopify.com, e.g. https://example.myshopify.com."
-    return None
+    return credential_host_problem(url, domain="myshopify.com", example="https://example.myshopify.com")
 
 
 def shop_name(value: str) -> str:

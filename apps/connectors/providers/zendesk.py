@@ -31,7 +31,6 @@ import math
 import re
 import time
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -47,8 +46,8 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    credential_host_problem,
 )
-from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
     AuthenticationError,
     BadResponseError,
@@ -72,13 +71,7 @@ _ENDPOINT_RESETS = re.compile(r"resets=(\d+)")
 
 def _api_base_problem(url: str) -> str | None:
     """Credentials go only to a zendesk.com host over HTTPS (or to a loopback fake in tests/development)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if _is_loopback(host):
-        return None
-    if parts.scheme != "https" or not host.endswith(".zendesk.com"):
-        return "Must be an https:// address on zendesk.com, e.g. https://acme.zendesk.com/api/v2."
-    return None
+    return credential_host_problem(url, domain="zendesk.com", example="https://acme.zendesk.com/api/v2")
 
 
 def _timestamp_seconds(value: str) -> float:
