@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from apps.integrations.hooks import receive as receive_webhook
 from bizosaas.urls_tenant import urlpatterns as common
 
 # Registered by third-party apps after ours and unaudited (deleting a BlacklistedToken would revive a revoked
@@ -16,6 +17,7 @@ for _model in (Group, BlacklistedToken, OutstandingToken):
 
 urlpatterns = [
     *common,
+    path("hooks/<str:token>/", receive_webhook, name="webhook-receive"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
     path("api/v1/", include("apps.accounts.api.urls")),
     path("api/v1/", include("apps.connectors.api.urls")),
+    path("api/v1/", include("apps.integrations.api.urls")),
 ]

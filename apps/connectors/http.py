@@ -303,3 +303,63 @@ def parse_json(response: httpx.Response, *, provider: str) -> Any:
         raise BadResponseError(
             f"{provider} answered with a body that is not valid JSON (HTTP {response.status_code})."
         ) from None
+
+
+# --- outbound webhooks ---------------------------------------------------------------------------------------
+
+WEBHOOK_EXCERPT = 1000
+
+
+class WebhookPost:
+    """What one outbound webhook POST came to: a status code, or an error (network, timeout, refused host)."""
+
+    def __init__(self, *, status: int | None, retry_after: float | None, excerpt: str, error: str, latency_ms: int):
+        self.status, self.retry_after, self.excerpt, self.error = status, retry_after, excerpt, error
+        self.latency_ms = latency_ms
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+_webhook_client: httpx.Client | None = None
+_webhook_client_lock = threading.Lock()
+
+
+def _shared_webhook_client() -> httpx.Client:
+    global _webhook_client
+    with _webhook_client_lock:
+        if _webhook_client is None:
+            _webhook_client = httpx.Client(
+                follow_redirects=False, headers={"User-Agent": "BizOSaaS-Webhooks/1"}, limits=httpx.Limits()
+            )
+        return _webhook_client
+
+
+def post_webhook(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> WebhookPost:
+    """One POST to a tenant's endpoint: never raises, never follows redirects (a 3xx is a failure), refuses
+    non-public hosts like connector calls do, and keeps the start of the response for the delivery log."""
+    started = time.perf_counter()
+
+    def done(status=None, retry_after=None, excerpt="", error=""):
+        latency = int((time.perf_counter() - started) * 1000)
+        return WebhookPost(status=status, retry_after=retry_after, excerpt=excerpt, error=error, latency_ms=latency)
+
+    try:
+        guard_host(url)
+    except (BlockedHostError, ProviderUnavailableError) as exc:
+        return done(error=exc.message)
+    try:
+        with _shared_webhook_client().stream("POST", url, content=body, headers=headers, timeout=timeout) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= WEBHOOK_EXCERPT * 4:
+                    break
+            text = b"".join(chunks)[: WEBHOOK_EXCERPT * 4].decode("utf-8", "replace")[:WEBHOOK_EXCERPT]
+            return done(status=response.status_code, retry_after=retry_after_seconds(response), excerpt=text)
+    except httpx.TimeoutException:
+        return done(error=f"Timed out after {timeout:g} s.")
+    except httpx.HTTPError as exc:
+        return done(error=f"Could not connect: {type(exc).__name__}.")

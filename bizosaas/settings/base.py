@@ -16,6 +16,7 @@ SHARED_APPS = [
     "bizosaas",  # before django_tenants: its migrate/migrate_schemas add the pgvector check
     "django_tenants",
     "apps.accounts",
+    "apps.integrations.routing",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -232,3 +233,25 @@ CONNECTORS_ALLOW_PRIVATE = env.bool("CONNECTORS_ALLOW_PRIVATE", default=False)
 CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[])
 # Per-provider OAuth endpoint overrides, e.g. {"hubspot": {"authorize_url": ..., "token_url": ...}} (tests, proxies)
 OAUTH_ENDPOINT_OVERRIDES: dict = {}
+
+# Integrations: inbound and outbound webhooks, automation rules
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
+# Seconds before each retry: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (jittered by 10 %).
+WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+WEBHOOK_MAX_RETRY_AFTER = 24 * 3600
+WEBHOOK_SECRET_GRACE_SECONDS = env.int("WEBHOOK_SECRET_GRACE_SECONDS", default=24 * 3600)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
+WEBHOOK_DISABLE_MIN_FAILURES = env.int("WEBHOOK_DISABLE_MIN_FAILURES", default=20)
+RULE_ACTION_MAX_ATTEMPTS = 5
+RULE_ACTION_BACKOFF_SECONDS = 10.0
+RULE_ACTION_STALE_SECONDS = 600
+INTEGRATIONS_REQUEUE_AFTER_SECONDS = 60
+INTEGRATIONS_EVENT_GRACE_SECONDS = 30  # a pending event younger than this is still on its way to the broker
+INTEGRATIONS_SWEEP_SECONDS = env.float("INTEGRATIONS_SWEEP_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE = {
+    "integrations-sweep": {"task": "integrations.sweep", "schedule": INTEGRATIONS_SWEEP_SECONDS},
+}
+# Publishing must fail fast when Redis is down (the request has already stored its work).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2

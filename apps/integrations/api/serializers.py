@@ -1,0 +1,273 @@
+import base64
+
+from rest_framework import serializers
+
+from apps.integrations.inbound import endpoint_url
+from apps.integrations.models import (
+    ActionRun,
+    Delivery,
+    DeliveryAttempt,
+    Event,
+    InboundEndpoint,
+    Rule,
+    RuleRun,
+    Subscription,
+)
+
+SETUP = {
+    "mailchimp": "Append ?secret=<the connection's webhook URL secret> to this URL in Mailchimp.",
+    "facebook_ads": "Use this URL as the callback URL and the verify token shown at creation; the app secret "
+    "must be set on the connection.",
+    "hubspot": "Set this URL as the app's target URL; signatures use the app's client secret.",
+    "pipedrive": "Set the webhook's HTTP auth user and password to the connection's webhook user and password.",
+}
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    connection_name = serializers.CharField(source="connection.name", default=None, read_only=True)
+    provider = serializers.CharField(source="connection.provider", default=None, read_only=True)
+    secret_set = serializers.SerializerMethodField(help_text="Whether an own secret is set; never returned.")
+    setup = serializers.SerializerMethodField()
+    received_count = serializers.IntegerField(read_only=True, default=0)
+    last_event_at = serializers.DateTimeField(read_only=True, default=None)
+
+    class Meta:
+        model = InboundEndpoint
+        fields = [
+            "id",
+            "name",
+            "url",
+            "connection",
+            "connection_name",
+            "provider",
+            "scheme",
+            "enabled",
+            "secret_set",
+            "setup",
+            "received_count",
+            "duplicate_count",
+            "rejected_count",
+            "last_event_at",
+            "last_rejected_at",
+            "last_rejection",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, endpoint) -> str:
+        return endpoint_url(endpoint)
+
+    def get_secret_set(self, endpoint) -> bool:
+        return bool(endpoint.secrets)
+
+    def get_setup(self, endpoint) -> str:
+        if endpoint.scheme == InboundEndpoint.Scheme.STANDARD:
+            return "Sign with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) using the secret."
+        provider = endpoint.connection.provider if endpoint.connection else ""
+        return SETUP.get(provider, "Paste this URL into the platform's webhook settings.")
+
+
+class EndpointCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    connection = serializers.IntegerField(required=False, allow_null=True)
+    scheme = serializers.ChoiceField(choices=InboundEndpoint.Scheme.choices, default=InboundEndpoint.Scheme.PROVIDER)
+
+
+class EndpointUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    secret_rotation_ends_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id",
+            "url",
+            "description",
+            "event_types",
+            "connection",
+            "enabled",
+            "disabled_reason",
+            "disabled_at",
+            "failing_since",
+            "consecutive_failures",
+            "last_success_at",
+            "last_failure_at",
+            "secret_rotation_ends_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_secret_rotation_ends_at(self, subscription) -> str | None:
+        return subscription.secrets.get("previous_expires_at") if subscription.secrets.get("previous") else None
+
+
+class SubscriptionWriteSerializer(serializers.Serializer):
+    url = serializers.CharField(required=False, max_length=500)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    event_types = serializers.JSONField(required=False)
+    connection = serializers.IntegerField(required=False, allow_null=True)
+    enabled = serializers.BooleanField(required=False)
+
+
+class ReplaySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="Replay every failed delivery created at or after this time.")
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "trigger", "status_code", "latency_ms", "response_excerpt", "error", "attempted_at"]
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    event_type = serializers.CharField(source="event.type", read_only=True)
+    event_uid = serializers.UUIDField(source="event.uid", read_only=True)
+    msg_id = serializers.CharField(read_only=True)
+    url = serializers.CharField(source="subscription.url", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "msg_id",
+            "event",
+            "event_uid",
+            "event_type",
+            "subscription",
+            "url",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "succeeded_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    attempt_log = AttemptSerializer(many=True, read_only=True)
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "attempt_log"]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "uid",
+            "type",
+            "raw_type",
+            "source",
+            "provider",
+            "connection",
+            "endpoint",
+            "external_id",
+            "status",
+            "attempts",
+            "error",
+            "received_at",
+            "processed_at",
+        ]
+        read_only_fields = fields
+
+
+class EventDetailSerializer(EventSerializer):
+    body_base64 = serializers.SerializerMethodField(help_text="The raw body as received (base64).")
+
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "payload", "headers", "body_base64"]
+        read_only_fields = fields
+
+    def get_body_base64(self, event) -> str:
+        return base64.b64encode(bytes(event.body or b"")).decode()
+
+
+class EventCreateSerializer(serializers.Serializer):
+    type = serializers.RegexField(r"^[a-z0-9_]+(\.[a-z0-9_]+){1,4}$", max_length=200)
+    payload = serializers.JSONField()
+    connection = serializers.IntegerField(required=False, allow_null=True)
+    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Rule
+        fields = [
+            "id",
+            "name",
+            "description",
+            "enabled",
+            "disabled_reason",
+            "trigger_event",
+            "trigger_connection",
+            "match",
+            "conditions",
+            "actions",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RuleTestSerializer(serializers.Serializer):
+    event = serializers.JSONField(help_text="{type, payload, connection_id?}")
+
+
+class ActionRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ActionRun
+        fields = [
+            "position",
+            "type",
+            "status",
+            "attempts",
+            "idempotency_key",
+            "input",
+            "result",
+            "error",
+            "next_attempt_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RuleRunSerializer(serializers.ModelSerializer):
+    rule_name = serializers.CharField(source="rule.name", read_only=True)
+    event_type = serializers.CharField(source="event.type", read_only=True)
+
+    class Meta:
+        model = RuleRun
+        fields = [
+            "id",
+            "rule",
+            "rule_name",
+            "event",
+            "event_type",
+            "matched",
+            "status",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class RuleRunDetailSerializer(RuleRunSerializer):
+    action_runs = ActionRunSerializer(many=True, read_only=True)
+
+    class Meta(RuleRunSerializer.Meta):
+        fields = [*RuleRunSerializer.Meta.fields, "condition_results", "action_runs"]
+        read_only_fields = fields

@@ -1,0 +1,307 @@
+"""From a stored event to everything it causes: deliveries to matching subscriptions, rule evaluations and
+their actions. Work is handed to Celery; when the broker is unreachable nothing is lost: rows stay pending and
+`sweep` (run by Celery beat) enqueues them once it is back. Every function here runs in a tenant schema."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_tenants.utils import schema_context
+from prometheus_client import Counter
+
+from apps.accounts.models import Tenant
+from apps.integrations import expressions as ex
+from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun
+from apps.integrations.outbound import attempt, claim, subscriptions_for
+from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
+
+logger = logging.getLogger(__name__)
+
+ENQUEUE_FAILURES = Counter(
+    "bizosaas_broker_enqueue_failures_total", "Tasks that could not be queued (left for the sweeper)", ["task"]
+)
+RULE_RUNS = Counter("bizosaas_rule_runs_total", "Rule evaluations and their outcome", ["status"])
+RULE_ACTIONS = Counter("bizosaas_rule_actions_total", "Rule actions by type and outcome", ["type", "outcome"])
+MAX_FAN_OUT_ATTEMPTS = 5
+
+
+# --- queueing ------------------------------------------------------------------------------------------------
+
+
+def _queue(task_name: str, args: tuple, *, countdown: float | None = None) -> bool:
+    """True when the broker took the task. Never raises and never blocks long: on failure the row stays
+    pending for the sweeper."""
+    from apps.integrations import tasks
+
+    task = getattr(tasks, task_name)
+    try:
+        task.apply_async(args, countdown=countdown, retry=False)
+    except Exception as exc:  # broker down, connection refused, timeout: the database still has the work
+        ENQUEUE_FAILURES.labels(task_name).inc()
+        logger.warning("could not queue %s, left for the sweeper: %s", task_name, type(exc).__name__)
+        return False
+    return True
+
+
+def enqueue_event(schema: str, event_id: int) -> bool:
+    return _queue("process_event", (schema, event_id))
+
+
+def enqueue_delivery(delivery_id: int, *, replay: bool = False, countdown: float | None = None) -> bool:
+    queued = _queue("deliver", (db.schema_name, delivery_id, "replay" if replay else "scheduled"), countdown=countdown)
+    if queued:
+        Delivery.objects.filter(pk=delivery_id).update(enqueued_at=timezone.now())
+    return queued
+
+
+def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> bool:
+    queued = _queue("run_action", (db.schema_name, action_run_id), countdown=countdown)
+    if queued:
+        ActionRun.objects.filter(pk=action_run_id).update(enqueued_at=timezone.now())
+    return queued
+
+
+def emit(event_type: str, payload: dict, *, connection=None, source: str = Event.Source.SYSTEM, external_id: str = ""):
+    """Raises an event of the platform's own (or an API client's) and fans it out like a webhook's."""
+    event = Event.objects.create(
+        source=source,
+        connection=connection,
+        provider=connection.provider if connection is not None else "",
+        external_id=external_id,
+        type=event_type,
+        raw_type=event_type,
+        payload=payload,
+    )
+    schema = db.schema_name
+    transaction.on_commit(lambda: enqueue_event(schema, event.pk))
+    return event
+
+
+# --- fan-out -------------------------------------------------------------------------------------------------
+
+
+def process_event(event_id: int) -> None:
+    """Creates the deliveries and rule runs of one event, once (a redelivered task finds it processed)."""
+    try:
+        deliveries, actions = _fan_out(event_id)
+    except Exception as exc:
+        logger.exception("fan-out failed", extra={"event": event_id})
+        Event.objects.filter(pk=event_id, status=Event.Status.PENDING).update(
+            attempts=F("attempts") + 1, error=f"{type(exc).__name__}: {exc}"[:500]
+        )
+        Event.objects.filter(pk=event_id, attempts__gte=MAX_FAN_OUT_ATTEMPTS).update(status=Event.Status.FAILED)
+        raise
+    for delivery_id in deliveries:
+        enqueue_delivery(delivery_id)
+    for action_run_id in actions:
+        enqueue_action(action_run_id)
+
+
+@transaction.atomic
+def _fan_out(event_id: int) -> tuple[list[int], list[int]]:
+    event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
+    if event is None or event.status != Event.Status.PENDING:
+        return [], []
+    now = timezone.now()
+    deliveries = []
+    for subscription in subscriptions_for(event):
+        delivery, created = Delivery.objects.get_or_create(
+            event=event, subscription=subscription, defaults={"next_attempt_at": now}
+        )
+        if created:
+            deliveries.append(delivery.pk)
+    actions = []
+    context = ex.event_context(event)
+    for rule in Rule.objects.filter(enabled=True).order_by("id"):
+        if not rule_applies(rule, event_type=event.type, connection_id=event.connection_id):
+            continue
+        first = _evaluate(rule, event, context, now)
+        if first is not None:
+            actions.append(first)
+    event.status, event.processed_at, event.attempts, event.error = Event.Status.PROCESSED, now, event.attempts + 1, ""
+    event.save(update_fields=["status", "processed_at", "attempts", "error"])
+    return deliveries, actions
+
+
+def _evaluate(rule: Rule, event: Event, context: dict, now) -> int | None:
+    if RuleRun.objects.filter(rule=rule, event=event).exists():
+        return None
+    evaluation = ex.evaluate(rule.match, rule.conditions, context)
+    status = RuleRun.Status.RUNNING if evaluation.matched else RuleRun.Status.NO_MATCH
+    run = RuleRun.objects.create(
+        rule=rule,
+        event=event,
+        matched=evaluation.matched,
+        condition_results=evaluation.results,
+        status=status,
+        finished_at=None if evaluation.matched else now,
+    )
+    RULE_RUNS.labels("matched" if evaluation.matched else "no_match").inc()
+    if not evaluation.matched:
+        return None
+    runs = ActionRun.objects.bulk_create(
+        [
+            ActionRun(
+                rule_run=run,
+                position=index,
+                type=action["type"],
+                definition=action,
+                idempotency_key=f"{rule.pk}:{event.uid.hex}:{index}",
+                status=ActionRun.Status.PENDING if index == 0 else ActionRun.Status.WAITING,
+                next_attempt_at=now if index == 0 else None,
+            )
+            for index, action in enumerate(rule.actions)
+        ]
+    )
+    return runs[0].pk
+
+
+# --- deliveries ----------------------------------------------------------------------------------------------
+
+
+def deliver(delivery_id: int, trigger: str = "scheduled") -> None:
+    delivery = claim(delivery_id)
+    if delivery is None:
+        return
+    attempt(delivery, trigger=trigger)
+    delivery.refresh_from_db()
+    if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
+        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+        if wait <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:  # longer waits are picked up by the sweeper
+            enqueue_delivery(delivery.pk, countdown=max(0.0, wait))
+
+
+# --- actions -------------------------------------------------------------------------------------------------
+
+
+def run_action(action_run_id: int) -> None:
+    now = timezone.now()
+    claimed = ActionRun.objects.filter(
+        pk=action_run_id, status=ActionRun.Status.PENDING, next_attempt_at__lte=now + timedelta(seconds=1)
+    ).update(status=ActionRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return  # done, running elsewhere, or not due yet
+    run = ActionRun.objects.select_related("rule_run__rule", "rule_run__event").get(pk=action_run_id)
+    rule_run = run.rule_run
+    action_type = ACTION_TYPES.get(run.type)
+    context = ex.event_context(rule_run.event)
+    try:
+        if action_type is None:
+            raise ActionFailed(f"Action type {run.type!r} is no longer available.")
+        planned = action_type.plan(run.definition, context)
+        run.input = planned.get("input", {})
+        result = action_type.perform(
+            run.definition,
+            planned,
+            tenant=Tenant.objects.get(schema_name=db.schema_name),
+            rule=rule_run.rule,
+            event=rule_run.event,
+            idempotency_key=run.idempotency_key,
+        )
+    except ActionFailed as exc:
+        _action_failed(run, exc)
+        return
+    except Exception as exc:
+        logger.exception("rule action crashed", extra={"action_run": run.pk})
+        _action_failed(run, ActionFailed(f"{type(exc).__name__}: {exc}", retryable=True))
+        return
+    RULE_ACTIONS.labels(run.type, "succeeded").inc()
+    ActionRun.objects.filter(pk=run.pk).update(
+        status=ActionRun.Status.SUCCEEDED, finished_at=timezone.now(), result=result, input=run.input, error=""
+    )
+    following = ActionRun.objects.filter(rule_run=rule_run, position=run.position + 1).first()
+    if following is None:
+        RuleRun.objects.filter(pk=rule_run.pk).update(status=RuleRun.Status.SUCCEEDED, finished_at=timezone.now())
+        RULE_RUNS.labels("succeeded").inc()
+        return
+    ActionRun.objects.filter(pk=following.pk, status=ActionRun.Status.WAITING).update(
+        status=ActionRun.Status.PENDING, next_attempt_at=timezone.now()
+    )
+    enqueue_action(following.pk)
+
+
+def _action_failed(run: ActionRun, exc: ActionFailed) -> None:
+    now = timezone.now()
+    if exc.retryable and run.attempts < settings.RULE_ACTION_MAX_ATTEMPTS:
+        delay = settings.RULE_ACTION_BACKOFF_SECONDS * (2 ** (run.attempts - 1))
+        if exc.retry_after is not None and math.isfinite(exc.retry_after):
+            delay = max(delay, exc.retry_after)
+        RULE_ACTIONS.labels(run.type, "retrying").inc()
+        ActionRun.objects.filter(pk=run.pk).update(
+            status=ActionRun.Status.PENDING,
+            next_attempt_at=now + timedelta(seconds=delay),
+            error=exc.message[:500],
+            input=run.input,
+            enqueued_at=None,
+        )
+        if delay <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:
+            enqueue_action(run.pk, countdown=delay)
+        return
+    RULE_ACTIONS.labels(run.type, "failed").inc()
+    ActionRun.objects.filter(pk=run.pk).update(
+        status=ActionRun.Status.FAILED, finished_at=now, error=exc.message[:500], input=run.input
+    )
+    ActionRun.objects.filter(rule_run_id=run.rule_run_id, position__gt=run.position).update(
+        status=ActionRun.Status.SKIPPED, finished_at=now
+    )
+    RuleRun.objects.filter(pk=run.rule_run_id).update(
+        status=RuleRun.Status.FAILED,
+        finished_at=now,
+        error=f"Action {run.position + 1} ({run.type}): {exc.message}"[:500],
+    )
+    RULE_RUNS.labels("failed").inc()
+
+
+# --- the sweeper ---------------------------------------------------------------------------------------------
+
+
+def sweep_schema() -> dict[str, int]:
+    """Re-queues what the broker never got (or lost) in the current tenant schema; returns counts."""
+    now = timezone.now()
+    requeue = now - timedelta(seconds=settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS)
+    not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue)
+    counts = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0}
+    schema = db.schema_name
+    events = Event.objects.filter(
+        not_recent,
+        status=Event.Status.PENDING,
+        received_at__lt=now - timedelta(seconds=settings.INTEGRATIONS_EVENT_GRACE_SECONDS),
+    ).values_list("pk", flat=True)[:1000]
+    for event_id in list(events):
+        if enqueue_event(schema, event_id):
+            Event.objects.filter(pk=event_id).update(enqueued_at=now)
+            counts["events"] += 1
+    stale_send = now - timedelta(seconds=settings.WEBHOOK_TIMEOUT + 60)
+    counts["stale"] += Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stale_send).update(
+        status=Delivery.Status.PENDING, next_attempt_at=now, enqueued_at=None
+    )
+    due = Delivery.objects.filter(not_recent, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    for delivery_id in list(due.values_list("pk", flat=True)[:1000]):
+        counts["deliveries"] += enqueue_delivery(delivery_id)
+    due_actions = ActionRun.objects.filter(not_recent, status=ActionRun.Status.PENDING, next_attempt_at__lte=now)
+    for action_id in list(due_actions.values_list("pk", flat=True)[:1000]):
+        counts["actions"] += enqueue_action(action_id)
+    # An action whose worker died while performing it may or may not have happened: it is not run again.
+    for run in ActionRun.objects.filter(
+        status=ActionRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=settings.RULE_ACTION_STALE_SECONDS)
+    ):
+        counts["stale"] += 1
+        _action_failed(run, ActionFailed("Interrupted while running (worker lost); not repeated, check the target."))
+    return counts
+
+
+def sweep() -> dict[str, int]:
+    totals = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0}
+    schemas = Tenant.objects.exclude(schema_name="public").filter(status=Tenant.Status.ACTIVE)
+    for schema in schemas.values_list("schema_name", flat=True):
+        with schema_context(schema):
+            for key, value in sweep_schema().items():
+                totals[key] += value
+    return totals

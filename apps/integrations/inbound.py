@@ -1,0 +1,314 @@
+"""Inbound webhooks: endpoints (create, rotate, delete), verification with each platform's own scheme or
+Standard Webhooks, and durable acceptance: verified -> stored (deduplicated) -> answered -> fanned out later."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets as pysecrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from prometheus_client import Counter
+from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError as StandardVerificationError
+
+from apps.accounts.audit.services import Actor, audit_record
+from apps.accounts.models import Tenant
+from apps.connectors.base import WebhookVerificationError
+from apps.connectors.models import Connection
+from apps.connectors.registry import registry
+from apps.integrations.models import Event, InboundEndpoint
+from apps.integrations.routing.models import WebhookRoute
+
+logger = logging.getLogger(__name__)
+
+WEBHOOKS = Counter(
+    "bizosaas_webhooks_received_total",
+    "Inbound webhook requests by provider (or standard_webhooks) and outcome",
+    ["provider", "outcome"],  # accepted | duplicate | rejected | too_large | handshake
+)
+
+# Which of a connection's secret fields verifies its platform's webhooks, in order of preference.
+SIGNING_SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "shopify": ("webhook_secret", "client_secret"),
+    "woocommerce": ("webhook_secret",),
+    "hubspot": ("client_secret",),
+    "facebook_ads": ("app_secret",),
+    "zendesk": ("webhook_secret",),
+    "intercom": ("client_secret",),
+    "pipedrive": ("webhook_password",),
+    "mailchimp": ("webhook_secret",),
+    "wordpress": ("webhook_secret",),
+    "fluentcrm": ("webhook_secret",),
+    "zoho_crm": ("webhook_secret",),
+}
+# Facebook's GET subscription handshake proves the verify token the tenant typed into the app dashboard:
+# ours, generated per endpoint. Mailchimp's GET validation carries the URL secret.
+HANDSHAKE_SECRET = {"facebook_ads": "endpoint:verify_token", "mailchimp": "connection:webhook_secret"}
+SECRET_HEADER_WORDS = ("secret", "token", "password", "api-key", "apikey", "authorization", "cookie")
+
+
+# --- endpoints -----------------------------------------------------------------------------------------------
+
+
+def new_signing_secret() -> str:
+    import base64
+
+    return "whsec_" + base64.b64encode(pysecrets.token_bytes(24)).decode()
+
+
+def endpoint_url(endpoint: InboundEndpoint) -> str:
+    return f"{settings.GATEWAY_URL.rstrip('/')}/hooks/{endpoint.token}/"
+
+
+@transaction.atomic
+def endpoint_create(
+    *, tenant: Tenant, actor: Actor, user_id: int | None, name: str, connection: Connection | None, scheme: str
+) -> tuple[InboundEndpoint, dict]:
+    """Returns the endpoint and the secrets to show once (the Standard Webhooks signing secret, or Facebook's
+    verify token)."""
+    errors: dict[str, list[str]] = {}
+    if scheme not in InboundEndpoint.Scheme.values:
+        errors["scheme"] = [f"One of: {', '.join(InboundEndpoint.Scheme.values)}."]
+    elif scheme == InboundEndpoint.Scheme.PROVIDER:
+        if connection is None:
+            errors["connection"] = ["A connection is required for the provider's own signature scheme."]
+        elif connection.provider not in SIGNING_SECRET_FIELDS:
+            name_ = registry.get(connection.provider).name if registry.get(connection.provider) else "This connector"
+            errors["scheme"] = [f"{name_} does not send webhooks; use standard_webhooks."]
+    if not name or not str(name).strip():
+        errors["name"] = ["This field may not be blank."]
+    if errors:
+        raise ValidationError(errors)
+    shown: dict[str, str] = {}
+    if scheme == InboundEndpoint.Scheme.STANDARD:
+        shown["signing_secret"] = new_signing_secret()
+    elif connection.provider == "facebook_ads":
+        shown["verify_token"] = pysecrets.token_urlsafe(24)
+    endpoint = InboundEndpoint.objects.create(
+        name=str(name).strip()[:100],
+        connection=connection,
+        scheme=scheme,
+        token=pysecrets.token_urlsafe(32),
+        secrets=shown,
+        created_by_id=user_id,
+    )
+    WebhookRoute.objects.create(token=endpoint.token, tenant=tenant, endpoint_id=endpoint.pk)
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="inbound_endpoint.created",
+        obj=endpoint,
+        changes={"name": endpoint.name, "scheme": scheme, "connection": connection.pk if connection else None},
+    )
+    return endpoint, shown
+
+
+@transaction.atomic
+def endpoint_rotate_secret(*, tenant: Tenant, actor: Actor, endpoint: InboundEndpoint) -> dict:
+    if "signing_secret" in endpoint.secrets:
+        shown = {"signing_secret": new_signing_secret()}
+    elif "verify_token" in endpoint.secrets:
+        shown = {"verify_token": pysecrets.token_urlsafe(24)}
+    else:
+        raise ValidationError(
+            {"scheme": ["This endpoint is verified with the connection's secret: change it on the connection."]}
+        )
+    endpoint.secrets = shown
+    endpoint.save(update_fields=["secrets", "updated_at"])
+    audit_record(tenant=tenant, actor=actor, action="inbound_endpoint.secret_rotated", obj=endpoint)
+    return shown
+
+
+@transaction.atomic
+def endpoint_delete(*, tenant: Tenant, actor: Actor, endpoint: InboundEndpoint) -> None:
+    WebhookRoute.objects.filter(tenant=tenant, endpoint_id=endpoint.pk).delete()
+    audit_record(tenant=tenant, actor=actor, action="inbound_endpoint.deleted", obj=endpoint)
+    endpoint.delete()
+
+
+# --- receiving -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: dict | str
+    event: Event | None = None
+    content_type: str = "application/json"
+
+
+def _reject(endpoint: InboundEndpoint, label: str, reason: str) -> Outcome:
+    """Counted on the endpoint and in metrics; the body is not stored."""
+    InboundEndpoint.objects.filter(pk=endpoint.pk).update(
+        rejected_count=F("rejected_count") + 1, last_rejected_at=timezone.now(), last_rejection=reason[:200]
+    )
+    WEBHOOKS.labels(label, "rejected").inc()
+    logger.warning("webhook rejected", extra={"endpoint": endpoint.pk, "provider": label, "reason": reason})
+    return Outcome(401, {"detail": f"Webhook verification failed: {reason}"})
+
+
+def _label(endpoint: InboundEndpoint) -> str:
+    if endpoint.scheme == InboundEndpoint.Scheme.STANDARD or endpoint.connection is None:
+        return "standard_webhooks"
+    return endpoint.connection.provider
+
+
+def _connection_secret(connection: Connection, fields: tuple[str, ...]) -> str:
+    credentials = connection.credentials or {}
+    return next((str(credentials[name]) for name in fields if credentials.get(name)), "")
+
+
+def _handshake_secret(endpoint: InboundEndpoint) -> str:
+    where = HANDSHAKE_SECRET.get(endpoint.connection.provider, "")
+    kind, _, name = where.partition(":")
+    if kind == "endpoint":
+        return str(endpoint.secrets.get(name) or "")
+    if kind == "connection":
+        return _connection_secret(endpoint.connection, (name,))
+    return ""
+
+
+def safe_headers(headers: dict[str, str], secret_values: list[str]) -> dict[str, str]:
+    """Headers worth keeping for debugging, without credentials or anything equal to a secret."""
+    kept = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if any(word in lower for word in SECRET_HEADER_WORDS):
+            continue
+        if any(secret and secret in value for secret in secret_values):
+            continue
+        kept[lower] = value[:1000]
+    return kept
+
+
+def _verify_standard(endpoint: InboundEndpoint, headers: dict[str, str], body: bytes):
+    secret = endpoint.secrets.get("signing_secret")
+    if not secret:
+        raise WebhookVerificationError("no signing secret is configured for this endpoint")
+    try:
+        Webhook(secret).verify(body, headers, json_parse=False)
+    except StandardVerificationError as exc:
+        raise WebhookVerificationError(str(exc).lower() or "wrong signature") from None
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookVerificationError("malformed webhook-signature header or body") from None
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        raise WebhookVerificationError("body is not JSON") from None
+    lower = {k.lower(): v for k, v in headers.items()}
+    raw_type = str(payload.get("type") or "") if isinstance(payload, dict) else ""
+    data = payload.get("data", payload) if isinstance(payload, dict) and "type" in payload else payload
+    return lower["webhook-id"], raw_type, data
+
+
+EVENT_SEGMENT = re.compile(r"[^a-z0-9_]+")
+VERB_ONLY = {  # Mailchimp's single-word types are about the list member (or a sent campaign)
+    "mailchimp": {
+        "subscribe": "member.subscribe",
+        "unsubscribe": "member.unsubscribe",
+        "profile": "member.profile",
+        "upemail": "member.upemail",
+        "cleaned": "member.cleaned",
+        "campaign": "campaign.sent",
+    }
+}
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
+
+
+def normalise_type(connector: str, raw: str) -> str:
+    """`<connector>.<object>.<verb>`, lower case: Shopify `orders/create` -> `shopify.order.create`, HubSpot
+    `contact.creation` -> `hubspot.contact.creation`, Zoho `Leads.create` -> `zoho_crm.lead.create`."""
+    raw = (raw or "").strip().lower()
+    raw = VERB_ONLY.get(connector, {}).get(raw, raw)
+    parts = [EVENT_SEGMENT.sub("_", part).strip("_") for part in re.split(r"[/.:]", raw)]
+    parts = [part for part in parts if part]
+    if parts and parts[0] == connector:
+        parts = parts[1:]
+    if not parts:
+        parts = ["webhook", "received"]
+    elif len(parts) == 1:
+        parts = [parts[0], "event"]
+    obj, verb = _singular(parts[0]), "_".join(parts[1:])
+    return f"{connector}.{obj}.{verb}"[:200]
+
+
+def accept(
+    endpoint: InboundEndpoint, *, schema: str, method: str, url: str, headers: dict, query: dict, body: bytes
+) -> Outcome:
+    """Everything after routing: handshake, verification, durable storage with dedup, hand-off to the worker."""
+    label = _label(endpoint)
+    connection = endpoint.connection
+    provider = (
+        registry.get(connection.provider)() if connection is not None and registry.get(connection.provider) else None
+    )
+
+    if method in ("GET", "HEAD"):
+        if endpoint.scheme != InboundEndpoint.Scheme.PROVIDER or provider is None:
+            return Outcome(405, {"detail": "Webhooks are delivered with POST."})
+        try:
+            answer = provider.webhook_handshake(method=method, query=query, secret=_handshake_secret(endpoint))
+        except WebhookVerificationError as exc:
+            return _reject(endpoint, label, str(exc))
+        if answer is None:
+            return Outcome(405, {"detail": "Webhooks are delivered with POST."})
+        WEBHOOKS.labels(label, "handshake").inc()
+        return Outcome(200, answer, content_type="text/plain")
+
+    secret_values: list[str] = []
+    try:
+        if endpoint.scheme == InboundEndpoint.Scheme.STANDARD:
+            secret_values = [endpoint.secrets.get("signing_secret", "")]
+            external_id, raw_type, payload = _verify_standard(endpoint, headers, body)
+            connector = connection.provider if connection is not None else "custom"
+        else:
+            secret = _connection_secret(connection, SIGNING_SECRET_FIELDS.get(connection.provider, ()))
+            secret_values = [secret]
+            kwargs = {}
+            if connection.provider == "pipedrive" and connection.config.get("webhook_user"):
+                kwargs["user"] = connection.config["webhook_user"]
+            verified = provider.verify_webhook(
+                method=method, url=url, headers=headers, body=body, secret=secret, **kwargs
+            )
+            external_id, raw_type, payload = verified.event_id, verified.event_type, verified.payload
+            connector = connection.provider
+    except WebhookVerificationError as exc:
+        return _reject(endpoint, label, str(exc))
+
+    event_type = normalise_type(connector, raw_type)
+    try:
+        with transaction.atomic():
+            event = Event.objects.create(
+                source=Event.Source.WEBHOOK,
+                endpoint=endpoint,
+                connection=connection,
+                provider=connector,
+                external_id=str(external_id)[:255],
+                type=event_type,
+                raw_type=raw_type[:200],
+                payload=payload if payload is not None else {},
+                body=body,
+                headers=safe_headers(headers, secret_values),
+            )
+    except IntegrityError:
+        InboundEndpoint.objects.filter(pk=endpoint.pk).update(duplicate_count=F("duplicate_count") + 1)
+        WEBHOOKS.labels(label, "duplicate").inc()
+        return Outcome(200, {"status": "duplicate", "detail": "Already received; nothing done."})
+    WEBHOOKS.labels(label, "accepted").inc()
+    from apps.integrations.dispatch import enqueue_event
+
+    enqueue_event(schema, event.pk)
+    return Outcome(200, {"status": "accepted", "event": str(event.uid), "type": event_type}, event=event)

@@ -1,0 +1,353 @@
+"""Outbound webhooks: the tenant's subscriptions, and delivering events to them signed with Standard Webhooks,
+retried on a schedule, logged per attempt, replayable."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from prometheus_client import Counter, Histogram
+from standardwebhooks.webhooks import Webhook
+
+from apps.accounts.audit.services import Actor, audit_record
+from apps.accounts.models import Tenant
+from apps.connectors.exceptions import ConnectorError
+from apps.connectors.http import guard_host, post_webhook
+from apps.connectors.models import Connection
+from apps.integrations.expressions import check_type_pattern, type_matches
+from apps.integrations.inbound import new_signing_secret
+from apps.integrations.models import Delivery, DeliveryAttempt, Event, Subscription
+
+logger = logging.getLogger(__name__)
+
+DELIVERIES = Counter(
+    "bizosaas_webhook_deliveries_total",
+    "Outbound webhook attempts by outcome",
+    ["outcome"],  # succeeded | retrying | failed | gone
+)
+DELIVERY_LATENCY = Histogram("bizosaas_webhook_delivery_seconds", "Outbound webhook attempt latency")
+EXCERPT = 1000
+
+
+# --- subscriptions -------------------------------------------------------------------------------------------
+
+
+def _check_url(url) -> str:
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError({"url": ["This field is required."]})
+    url = url.strip()
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError:
+        raise ValidationError({"url": ["Enter a valid http(s) URL."]}) from None
+    if len(url) > 500:
+        raise ValidationError({"url": ["At most 500 characters."]})
+    try:
+        guard_host(url)
+    except ConnectorError as exc:
+        raise ValidationError({"url": [exc.message]}) from None
+    return url
+
+
+def _check_event_types(value) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > 50:
+        raise ValidationError({"event_types": ["A list of 1 to 50 event type patterns, e.g. shopify.order.*."]})
+    errors = {}
+    for index, pattern in enumerate(value):
+        problem = check_type_pattern(pattern)
+        if problem:
+            errors[f"event_types.{index}"] = [problem]
+    if errors:
+        raise ValidationError(errors)
+    return list(dict.fromkeys(value))
+
+
+def subscription_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    user_id: int | None,
+    url,
+    event_types,
+    description: str = "",
+    connection: Connection | None = None,
+    enabled: bool = True,
+) -> tuple[Subscription, str]:
+    """Returns the subscription and its signing secret, which is shown this once."""
+    errors = {}
+    for check, value in ((_check_url, url), (_check_event_types, event_types)):
+        try:
+            check(value)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    secret = new_signing_secret()
+    with transaction.atomic():
+        subscription = Subscription.objects.create(
+            url=_check_url(url),
+            event_types=_check_event_types(event_types),
+            description=(description or "")[:300],
+            connection=connection,
+            enabled=bool(enabled),
+            secrets={"current": secret},
+            created_by_id=user_id,
+        )
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="subscription.created",
+            obj=subscription,
+            changes={"url": subscription.url, "event_types": subscription.event_types},
+        )
+    return subscription, secret
+
+
+@transaction.atomic
+def subscription_update(*, tenant: Tenant, actor: Actor, subscription: Subscription, data: dict) -> Subscription:
+    changes = {}
+    if "url" in data:
+        subscription.url = _check_url(data["url"])
+        changes["url"] = subscription.url
+    if "event_types" in data:
+        subscription.event_types = _check_event_types(data["event_types"])
+        changes["event_types"] = subscription.event_types
+    if "description" in data:
+        subscription.description = str(data["description"] or "")[:300]
+    if "connection" in data:
+        subscription.connection = data["connection"]
+        changes["connection"] = subscription.connection_id
+    if "enabled" in data and bool(data["enabled"]) != subscription.enabled:
+        subscription.enabled = bool(data["enabled"])
+        changes["enabled"] = subscription.enabled
+        if subscription.enabled:  # a fresh start: the failure streak that disabled it is forgiven
+            subscription.disabled_reason, subscription.disabled_at = "", None
+            subscription.failing_since, subscription.consecutive_failures = None, 0
+        else:
+            subscription.disabled_reason, subscription.disabled_at = "Disabled by a user.", timezone.now()
+    subscription.save()
+    audit_record(tenant=tenant, actor=actor, action="subscription.updated", obj=subscription, changes=changes)
+    return subscription
+
+
+@transaction.atomic
+def subscription_rotate_secret(*, tenant: Tenant, actor: Actor, subscription: Subscription) -> str:
+    """A new secret signs from now on; the old one still signs too (a second signature) for the grace period."""
+    secret = new_signing_secret()
+    grace_until = timezone.now() + timedelta(seconds=settings.WEBHOOK_SECRET_GRACE_SECONDS)
+    subscription.secrets = {
+        "current": secret,
+        "previous": subscription.secrets.get("current"),
+        "previous_expires_at": grace_until.isoformat(),
+    }
+    subscription.save(update_fields=["secrets", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="subscription.secret_rotated",
+        obj=subscription,
+        changes={"old_secret_valid_until": grace_until.isoformat()},
+    )
+    return secret
+
+
+def subscription_delete(*, tenant: Tenant, actor: Actor, subscription: Subscription) -> None:
+    audit_record(tenant=tenant, actor=actor, action="subscription.deleted", obj=subscription)
+    subscription.delete()
+
+
+def subscriptions_for(event: Event):
+    candidates = Subscription.objects.filter(enabled=True).filter(
+        Q(connection__isnull=True) | Q(connection_id=event.connection_id)
+    )
+    return [s for s in candidates if any(type_matches(p, event.type) for p in s.event_types)]
+
+
+# --- delivering ----------------------------------------------------------------------------------------------
+
+
+def signing_secrets(subscription: Subscription) -> list[str]:
+    secrets = [subscription.secrets["current"]]
+    previous, until = subscription.secrets.get("previous"), subscription.secrets.get("previous_expires_at")
+    if previous and until and timezone.datetime.fromisoformat(until) > timezone.now():
+        secrets.append(previous)
+    return secrets
+
+
+def message_body(event: Event) -> bytes:
+    return json.dumps(
+        {
+            "type": event.type,
+            "timestamp": event.received_at.isoformat(),
+            "data": {
+                "event_id": str(event.uid),
+                "source": event.source,
+                "provider": event.provider or None,
+                "connection_id": event.connection_id,
+                "provider_event_id": event.external_id or None,
+                "payload": event.payload,
+            },
+        },
+        separators=(",", ":"),
+        default=str,
+    ).encode()
+
+
+def signed_headers(subscription: Subscription, msg_id: str, body: bytes) -> dict[str, str]:
+    now = timezone.now()
+    text = body.decode()
+    signatures = " ".join(Webhook(secret).sign(msg_id, now, text) for secret in signing_secrets(subscription))
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signatures,
+    }
+
+
+def next_delay(attempts: int, retry_after: float | None) -> float | None:
+    """Seconds until the next try after `attempts` failed tries, or None when the schedule is exhausted."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if attempts >= len(schedule):
+        return None
+    delay = schedule[attempts] * random.uniform(0.9, 1.1)  # noqa: S311 - jitter: retries of many endpoints spread out
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.WEBHOOK_MAX_RETRY_AFTER))
+    return delay
+
+
+def claim(delivery_id: int) -> Delivery | None:
+    """Marks a due delivery as being sent; None when it is not due or another worker has it."""
+    now = timezone.now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now + timedelta(seconds=1)
+    ).update(status=Delivery.Status.SENDING, claimed_at=now)
+    if not claimed:
+        return None
+    return Delivery.objects.select_related("event", "subscription").get(pk=delivery_id)
+
+
+def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttempt:
+    """One POST of a claimed delivery, recorded, then the delivery rescheduled, completed or given up."""
+    subscription, event = delivery.subscription, delivery.event
+    number = delivery.attempts + 1
+    if not subscription.enabled:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.FAILED, last_error="The subscription is disabled.", next_attempt_at=None
+        )
+        return DeliveryAttempt.objects.create(
+            delivery=delivery, number=number, trigger=trigger, error="Not sent: the subscription is disabled."
+        )
+    body = message_body(event)
+    result = post_webhook(
+        subscription.url,
+        body=body,
+        headers=signed_headers(subscription, delivery.msg_id, body),
+        timeout=settings.WEBHOOK_TIMEOUT,
+    )
+    DELIVERY_LATENCY.observe(result.latency_ms / 1000)
+    error = result.error or ("" if result.ok else f"HTTP {result.status}")
+    log = DeliveryAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        trigger=trigger,
+        status_code=result.status,
+        latency_ms=result.latency_ms,
+        response_excerpt=result.excerpt[:EXCERPT],
+        error=result.error[:500],
+    )
+    now = timezone.now()
+    fields = {"attempts": number, "last_status_code": result.status, "last_error": error[:500], "enqueued_at": None}
+    if result.ok:
+        DELIVERIES.labels("succeeded").inc()
+        Delivery.objects.filter(pk=delivery.pk).update(
+            **fields, status=Delivery.Status.SUCCEEDED, succeeded_at=now, next_attempt_at=None
+        )
+        Subscription.objects.filter(pk=subscription.pk).update(
+            last_success_at=now, failing_since=None, consecutive_failures=0
+        )
+        return log
+    Subscription.objects.filter(pk=subscription.pk).update(
+        last_failure_at=now, consecutive_failures=F("consecutive_failures") + 1
+    )
+    Subscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(failing_since=now)
+    if result.status == 410:
+        DELIVERIES.labels("gone").inc()
+        Delivery.objects.filter(pk=delivery.pk).update(**fields, status=Delivery.Status.FAILED, next_attempt_at=None)
+        disable(subscription, reason="The endpoint answered 410 Gone.")
+        return log
+    delay = None if trigger == "replay" else next_delay(number, result.retry_after)
+    if delay is None:
+        DELIVERIES.labels("failed").inc()
+        Delivery.objects.filter(pk=delivery.pk).update(**fields, status=Delivery.Status.FAILED, next_attempt_at=None)
+        _maybe_disable(subscription.pk)
+    else:
+        DELIVERIES.labels("retrying").inc()
+        Delivery.objects.filter(pk=delivery.pk).update(
+            **fields, status=Delivery.Status.PENDING, next_attempt_at=now + timedelta(seconds=delay)
+        )
+    return log
+
+
+def _maybe_disable(subscription_id: int) -> None:
+    """Sustained failure: failing for WEBHOOK_DISABLE_AFTER_SECONDS with no success in between and at least
+    WEBHOOK_DISABLE_MIN_FAILURES failed attempts."""
+    subscription = Subscription.objects.get(pk=subscription_id)
+    if not subscription.enabled or subscription.failing_since is None:
+        return
+    failing_for = (timezone.now() - subscription.failing_since).total_seconds()
+    if (
+        failing_for >= settings.WEBHOOK_DISABLE_AFTER_SECONDS
+        and subscription.consecutive_failures >= settings.WEBHOOK_DISABLE_MIN_FAILURES
+    ):
+        hours = failing_for / 3600
+        disable(subscription, reason=f"Every delivery failed for {hours:.0f} h; disabled automatically.")
+
+
+def disable(subscription: Subscription, *, reason: str) -> None:
+    """Disables the endpoint and raises `bizosaas.subscription.disabled` (other subscriptions and rules see it)."""
+    updated = Subscription.objects.filter(pk=subscription.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason[:300], disabled_at=timezone.now()
+    )
+    if not updated:
+        return
+    logger.warning("subscription disabled", extra={"subscription": subscription.pk, "reason": reason})
+    from apps.integrations.dispatch import emit
+
+    emit(
+        "bizosaas.subscription.disabled",
+        {"subscription_id": subscription.pk, "url": subscription.url, "reason": reason},
+        connection=subscription.connection,
+    )
+
+
+def delivery_replay(delivery: Delivery) -> Delivery:
+    """Sends the delivery again now (one more attempt, whatever its state)."""
+    from apps.integrations.dispatch import enqueue_delivery
+
+    Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), enqueued_at=None, last_error=""
+    )
+    delivery.refresh_from_db()
+    enqueue_delivery(delivery.pk, replay=True)
+    return delivery
+
+
+def subscription_replay_failed(subscription: Subscription, *, since) -> int:
+    """Replays every failed delivery of the subscription created at or after `since`; returns how many."""
+    ids = list(
+        Delivery.objects.filter(
+            subscription=subscription, status=Delivery.Status.FAILED, created_at__gte=since
+        ).values_list("pk", flat=True)
+    )
+    for delivery in Delivery.objects.filter(pk__in=ids):
+        delivery_replay(delivery)
+    return len(ids)

@@ -1,0 +1,36 @@
+"""Celery entry points. Each carries the tenant schema explicitly and enters it before touching the database."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import close_old_connections
+from django_tenants.utils import schema_context
+
+from apps.integrations import dispatch
+
+
+@shared_task(name="integrations.process_event", acks_late=True, ignore_result=True)
+def process_event(schema: str, event_id: int) -> None:
+    close_old_connections()
+    with schema_context(schema):
+        dispatch.process_event(event_id)
+
+
+@shared_task(name="integrations.deliver", acks_late=True, ignore_result=True)
+def deliver(schema: str, delivery_id: int, trigger: str = "scheduled") -> None:
+    close_old_connections()
+    with schema_context(schema):
+        dispatch.deliver(delivery_id, trigger)
+
+
+@shared_task(name="integrations.run_action", acks_late=True, ignore_result=True)
+def run_action(schema: str, action_run_id: int) -> None:
+    close_old_connections()
+    with schema_context(schema):
+        dispatch.run_action(action_run_id)
+
+
+@shared_task(name="integrations.sweep", ignore_result=True)
+def sweep() -> dict:
+    close_old_connections()
+    return dispatch.sweep()
