@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -35,19 +36,33 @@ MAX_FAN_OUT_ATTEMPTS = 5
 # --- queueing ------------------------------------------------------------------------------------------------
 
 
+_broker_down_until = 0.0  # after a failure, requests stop trying the broker for a moment (the sweeper catches up)
+
+
 def _queue(task_name: str, args: tuple, *, countdown: float | None = None) -> bool:
     """True when the broker took the task. Never raises and never blocks long: on failure the row stays
     pending for the sweeper."""
+    global _broker_down_until
     from apps.integrations import tasks
 
+    if time.monotonic() < _broker_down_until:
+        ENQUEUE_FAILURES.labels(task_name).inc()
+        return False
     task = getattr(tasks, task_name)
     try:
         task.apply_async(args, countdown=countdown, retry=False)
     except Exception as exc:  # broker down, connection refused, timeout: the database still has the work
+        _broker_down_until = time.monotonic() + settings.INTEGRATIONS_BROKER_PAUSE_SECONDS
         ENQUEUE_FAILURES.labels(task_name).inc()
         logger.warning("could not queue %s, left for the sweeper: %s", task_name, type(exc).__name__)
         return False
     return True
+
+
+def broker_pause_reset() -> None:
+    """Forget a recent broker failure (the sweeper calls it: its run is the probe that the broker is back)."""
+    global _broker_down_until
+    _broker_down_until = 0.0
 
 
 def enqueue_event(schema: str, event_id: int) -> bool:
@@ -298,6 +313,7 @@ def sweep_schema() -> dict[str, int]:
 
 
 def sweep() -> dict[str, int]:
+    broker_pause_reset()
     totals = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0}
     schemas = Tenant.objects.exclude(schema_name="public").filter(status=Tenant.Status.ACTIVE)
     for schema in schemas.values_list("schema_name", flat=True):

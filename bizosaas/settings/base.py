@@ -248,6 +248,7 @@ RULE_ACTION_BACKOFF_SECONDS = 10.0
 RULE_ACTION_STALE_SECONDS = 600
 INTEGRATIONS_REQUEUE_AFTER_SECONDS = 60
 INTEGRATIONS_EVENT_GRACE_SECONDS = 30  # a pending event younger than this is still on its way to the broker
+INTEGRATIONS_BROKER_PAUSE_SECONDS = 5.0  # after a failed publish, skip the broker this long
 INTEGRATIONS_SWEEP_SECONDS = env.float("INTEGRATIONS_SWEEP_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
     "integrations-sweep": {"task": "integrations.sweep", "schedule": INTEGRATIONS_SWEEP_SECONDS},

@@ -17,7 +17,7 @@ from apps.accounts.permissions import CONFIGURE, READ, USE
 from apps.connectors.models import Connection
 from apps.integrations import dispatch, inbound, outbound, rules
 from apps.integrations.api import serializers as s
-from apps.integrations.expressions import check_type_pattern, type_matches
+from apps.integrations.expressions import check_type_pattern
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Rule, RuleRun, Subscription
 
 
@@ -441,22 +441,24 @@ class OverviewView(TenantScoped, APIView):
             ids |= {a.get("connection") for a in rule.actions if isinstance(a, dict) and a.get("connection")}
             return ids
 
+        def names(pattern: str, provider: str) -> bool:
+            """`shopify.order.*` names every Shopify connection; `*` and `*.contact.*` name none in particular."""
+            return pattern.split(".")[0] == provider
+
         rows, linked_subs, linked_rules = [], set(), set()
         for connection in Connection.objects.all():
-            prefix = f"{connection.provider}.x.x"
+            provider = connection.provider
             subs = [
                 x
                 for x in subscriptions
                 if x.connection_id == connection.id
-                or (x.connection_id is None and any(p != "*" and type_matches(p, prefix) for p in x.event_types))
+                or (x.connection_id is None and any(names(p, provider) for p in x.event_types))
             ]
             rules_here = [
                 r
                 for r in rule_list
                 if connection.id in rule_connections(r)
-                or (
-                    r.trigger_connection_id is None and r.trigger_event != "*" and type_matches(r.trigger_event, prefix)
-                )
+                or (r.trigger_connection_id is None and names(r.trigger_event, provider))
             ]
             linked_subs |= {x.id for x in subs}
             linked_rules |= {r.id for r in rules_here}

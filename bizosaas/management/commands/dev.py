@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from bizosaas.infra import Infra, InfraError
+from bizosaas.infra import Infra, InfraError, default_root
 from bizosaas.management.commands.infra import describe
 
 
@@ -19,8 +19,9 @@ def processes(*, bind: str, portal: bool) -> dict[str, str]:
     procs = {
         "gateway": f"{bin_dir / 'gunicorn'} bizosaas.wsgi --bind {bind} --worker-class gthread --workers 1 "
         "--threads 8 --timeout 60 --access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s %(M)sms'",
-        "celery": f"{bin_dir / 'celery'} -A bizosaas worker --loglevel INFO --concurrency 2 --without-gossip "
-        "--without-mingle",
+        # -B: the beat scheduler runs in the worker (the integrations sweeper); production runs it on its own
+        "celery": f"{bin_dir / 'celery'} -A bizosaas worker -B --schedule {default_root() / 'celerybeat-schedule'} "
+        "--loglevel INFO --concurrency 2 --without-gossip --without-mingle",
         "temporal": f"{python} manage.py temporal_worker",
     }
     if portal:
