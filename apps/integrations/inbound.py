@@ -288,27 +288,53 @@ def accept(
     except WebhookVerificationError as exc:
         return _reject(endpoint, label, str(exc))
 
-    event_type = normalise_type(connector, raw_type)
-    try:
-        with transaction.atomic():
-            event = Event.objects.create(
-                source=Event.Source.WEBHOOK,
-                endpoint=endpoint,
-                connection=connection,
-                provider=connector,
-                external_id=str(external_id)[:255],
-                type=event_type,
-                raw_type=raw_type[:200],
-                payload=payload if payload is not None else {},
-                body=body,
-                headers=safe_headers(headers, secret_values),
-            )
-    except IntegrityError:
-        InboundEndpoint.objects.filter(pk=endpoint.pk).update(duplicate_count=F("duplicate_count") + 1)
-        WEBHOOKS.labels(label, "duplicate").inc()
+    stored, duplicates = [], 0
+    for index, (item_id, item_type, item_payload) in enumerate(split_batch(external_id, raw_type, payload)):
+        try:
+            with transaction.atomic():
+                stored.append(
+                    Event.objects.create(
+                        source=Event.Source.WEBHOOK,
+                        endpoint=endpoint,
+                        connection=connection,
+                        provider=connector,
+                        external_id=str(item_id)[:255],
+                        type=normalise_type(connector, item_type),
+                        raw_type=item_type[:200],
+                        payload=item_payload if item_payload is not None else {},
+                        body=body if index == 0 else b"",  # a batch keeps its raw body once
+                        headers=safe_headers(headers, secret_values),
+                    )
+                )
+        except IntegrityError:
+            duplicates += 1
+    if duplicates:
+        InboundEndpoint.objects.filter(pk=endpoint.pk).update(duplicate_count=F("duplicate_count") + duplicates)
+        WEBHOOKS.labels(label, "duplicate").inc(duplicates)
+    if not stored:
         return Outcome(200, {"status": "duplicate", "detail": "Already received; nothing done."})
-    WEBHOOKS.labels(label, "accepted").inc()
+    WEBHOOKS.labels(label, "accepted").inc(len(stored))
     from apps.integrations.dispatch import enqueue_event
 
-    enqueue_event(schema, event.pk)
-    return Outcome(200, {"status": "accepted", "event": str(event.uid), "type": event_type}, event=event)
+    for event in stored:
+        enqueue_event(schema, event.pk)
+    first = stored[0]
+    answer = {"status": "accepted", "event": str(first.uid), "type": first.type}
+    if len(stored) + duplicates > 1:
+        answer.update(events=[str(event.uid) for event in stored], duplicates=duplicates)
+    return Outcome(200, answer, event=first)
+
+
+def split_batch(external_id: str, raw_type: str, payload) -> list[tuple[str, str, object]]:
+    """One delivery may carry several events (HubSpot sends up to 100 in a JSON array): each becomes an event
+    of its own with its own id, so rules see one object at a time and each is deduplicated on its own."""
+    if (
+        isinstance(payload, list)
+        and payload
+        and all(
+            isinstance(item, dict) and item.get("eventId") is not None and item.get("subscriptionType")
+            for item in payload
+        )
+    ):
+        return [(str(item["eventId"]), str(item["subscriptionType"]), item) for item in payload]
+    return [(external_id, raw_type, payload)]
