@@ -68,6 +68,8 @@ def guard_host(url: str) -> None:
         raise ProviderUnavailableError(f"Cannot resolve {parts.hostname}.") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address.version == 6 and address.ipv4_mapped:  # ::ffff:169.254.169.254 is 169.254.169.254
+            address = address.ipv4_mapped
         if address.is_global:
             continue
         if address.is_loopback and settings.CONNECTORS_ALLOW_LOOPBACK:

@@ -234,6 +234,7 @@ def normalise_type(connector: str, raw: str) -> str:
     `contact.creation` -> `hubspot.contact.creation`, Zoho `Leads.create` -> `zoho_crm.lead.create`."""
     raw = (raw or "").strip().lower()
     raw = VERB_ONLY.get(connector, {}).get(raw, raw)
+    raw = raw.rsplit(":", 1)[-1]  # Zendesk namespaces its types: zen:event-type:ticket.created
     parts = [EVENT_SEGMENT.sub("_", part).strip("_") for part in re.split(r"[/.:]", raw)]
     parts = [part for part in parts if part]
     if parts and parts[0] == connector:

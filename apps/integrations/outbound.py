@@ -241,7 +241,10 @@ def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttemp
     number = delivery.attempts + 1
     if not subscription.enabled:
         Delivery.objects.filter(pk=delivery.pk).update(
-            status=Delivery.Status.FAILED, last_error="The subscription is disabled.", next_attempt_at=None
+            status=Delivery.Status.FAILED,
+            last_error="The subscription is disabled.",
+            next_attempt_at=None,
+            attempts=number,
         )
         return DeliveryAttempt.objects.create(
             delivery=delivery, number=number, trigger=trigger, error="Not sent: the subscription is disabled."
@@ -284,7 +287,7 @@ def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttemp
         Delivery.objects.filter(pk=delivery.pk).update(**fields, status=Delivery.Status.FAILED, next_attempt_at=None)
         disable(subscription, reason="The endpoint answered 410 Gone.")
         return log
-    delay = None if trigger == "replay" else next_delay(number, result.retry_after)
+    delay = next_delay(number, result.retry_after)  # a replay of an exhausted delivery is that one try
     if delay is None:
         DELIVERIES.labels("failed").inc()
         Delivery.objects.filter(pk=delivery.pk).update(**fields, status=Delivery.Status.FAILED, next_attempt_at=None)
