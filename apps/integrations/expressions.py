@@ -11,7 +11,7 @@ from typing import Any
 import re2
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "exists", "matches")
-TYPE_PATTERN = re.compile(r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+)){0,4}$")
+TYPE_PATTERN = re.compile(r"^\*$|^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+)){1,4}$")  # `*`, or 2 to 5 segments
 EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+){1,4}$")
 PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+){0,15}$")
 PATH_ROOTS = ("type", "event_id", "source", "provider", "connection_id", "received_at", "payload")
@@ -197,6 +197,8 @@ def evaluate_condition(condition: dict, context: dict) -> tuple[bool, Any]:
         else:
             result = False
     else:  # matches: RE2 runs in linear time, so a tenant's pattern cannot stall a worker
+        if isinstance(actual, bool):  # JSON's spelling, not Python's
+            actual = "true" if actual else "false"
         result = isinstance(actual, str | int | float) and re2.search(expected, str(actual)[:10000]) is not None
     return bool(result), actual
 

@@ -26,15 +26,25 @@ def own_broker(tmp_path, settings):
     redis = Redis(tmp_path)
     redis.up()
     previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = redis.url.replace("unix://", "redis+socket://", 1)
-    celery_app.close()  # drop pooled connections to the old broker
+    point_celery_at(redis.url.replace("unix://", "redis+socket://", 1))
     settings.INTEGRATIONS_EVENT_GRACE_SECONDS = 0
     try:
         yield redis
     finally:
         redis.down()
-        celery_app.conf.broker_url = previous
-        celery_app.close()
+        point_celery_at(previous)
+
+
+def point_celery_at(url: str) -> None:
+    """Reconfigures the app's broker and drops every pooled connection to the previous one (the producer pool
+    outlives app.close() once a task has been published)."""
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_write_url = url
+    celery_app.close()
+    pool = celery_app.amqp._producer_pool
+    if pool is not None:
+        pool.force_close_all()
+        celery_app.amqp._producer_pool = None
 
 
 def signed(secret: str, number: int) -> tuple[bytes, dict]:
@@ -77,7 +87,6 @@ def test_webhooks_accepted_while_the_broker_is_down_are_delivered_after_it_retur
 
     # Redis returns: the sweeper queues every pending event; a real worker fans them out and delivers
     own_broker.up()
-    celery_app.close()
     assert dispatch.sweep()["events"] == 5
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         deadline = time.monotonic() + 30
