@@ -66,6 +66,14 @@ class RequestContextMiddleware:
         return response
 
 
+def _loggable_path(path: str) -> str:
+    """Inbound webhook URLs carry their endpoint's token: logs keep only its first characters."""
+    if path.startswith("/hooks/"):
+        token = path[len("/hooks/") :].strip("/")
+        return f"/hooks/{token[:6]}…/" if token else path
+    return path
+
+
 class RequestLogMiddleware:
     """One structured line per request: method, path, status, duration, with tenant and user known by then."""
 
@@ -84,7 +92,7 @@ class RequestLogMiddleware:
                 "request",
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": _loggable_path(request.path),
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

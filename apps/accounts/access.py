@@ -56,6 +56,15 @@ class TenantResolutionMiddleware:
         from apps.accounts.api_keys import api_key_lookup
 
         connection.set_schema_to_public()
+        if request.path_info.startswith("/hooks/"):
+            # inbound webhooks: routed by their token alone, on the public URL conf, whatever the host
+            request.tenant, request.api_key = None, None
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            set_urlconf(request.urlconf)
+            try:
+                return self.get_response(request)
+            finally:
+                connection.set_schema_to_public()
         hostname = request.get_host().split(":")[0].lower()
         domain_tenant = _tenant_from_domain(hostname)
         tenant, request.api_key = None, None

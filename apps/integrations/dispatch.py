@@ -65,8 +65,16 @@ def broker_pause_reset() -> None:
     _broker_down_until = 0.0
 
 
-def enqueue_event(schema: str, event_id: int) -> bool:
-    return _queue("process_event", (schema, event_id))
+def enqueue_event(schema: str, event_id: int) -> None:
+    """Queues an event's fan-out. Accepted webhooks go through this process's publisher thread (batched, off
+    the request); anything it cannot hand over stays pending for the sweeper."""
+    from apps.integrations.publisher import publisher
+
+    publisher.submit(schema, event_id)
+
+
+def publish_batch(schema: str, event_ids: list[int]) -> bool:
+    return _queue("process_events", (schema, event_ids))
 
 
 def enqueue_delivery(delivery_id: int, *, replay: bool = False, countdown: float | None = None) -> bool:
@@ -289,10 +297,12 @@ def sweep_schema() -> dict[str, int]:
         status=Event.Status.PENDING,
         received_at__lt=now - timedelta(seconds=settings.INTEGRATIONS_EVENT_GRACE_SECONDS),
     ).values_list("pk", flat=True)[:1000]
-    for event_id in list(events):
-        if enqueue_event(schema, event_id):
-            Event.objects.filter(pk=event_id).update(enqueued_at=now)
-            counts["events"] += 1
+    event_ids = list(events)
+    for start in range(0, len(event_ids), 200):
+        batch = event_ids[start : start + 200]
+        if publish_batch(schema, batch):
+            Event.objects.filter(pk__in=batch).update(enqueued_at=now)
+            counts["events"] += len(batch)
     stale_send = now - timedelta(seconds=settings.WEBHOOK_TIMEOUT + 60)
     counts["stale"] += Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stale_send).update(
         status=Delivery.Status.PENDING, next_attempt_at=now, enqueued_at=None

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from django.db import connection as db
 from django.db.models import Q
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from apps.accounts.models import Tenant
 from apps.connectors.models import Connection
-from apps.integrations.models import Rule
+from apps.integrations.models import InboundEndpoint, Rule
 
 
 @receiver(pre_delete, sender=Connection, dispatch_uid="integrations.disable_rules_of_deleted_connection")
@@ -17,3 +19,29 @@ def disable_rules_of_deleted_connection(sender, instance: Connection, **kwargs) 
     Rule.objects.filter(uses).update(
         enabled=False, disabled_reason=f"The connection {instance.name!r} was deleted."[:300]
     )
+
+
+# --- the receiver's endpoint cache (hooks.py): writes in this process take effect at once -------------------
+
+
+@receiver(post_save, sender=InboundEndpoint, dispatch_uid="integrations.forget_endpoint_on_save")
+@receiver(post_delete, sender=InboundEndpoint, dispatch_uid="integrations.forget_endpoint_on_delete")
+def forget_endpoint(sender, instance: InboundEndpoint, **kwargs) -> None:
+    from apps.integrations.hooks import forget_route
+
+    forget_route(instance.token)
+
+
+@receiver(post_save, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_save")
+@receiver(post_delete, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_delete")
+def forget_connection_endpoints(sender, instance: Connection, **kwargs) -> None:
+    from apps.integrations.hooks import forget_where
+
+    forget_where(schema=db.schema_name, connection_id=instance.pk)
+
+
+@receiver(post_save, sender=Tenant, dispatch_uid="integrations.forget_tenant_endpoints")
+def forget_tenant_endpoints(sender, instance: Tenant, **kwargs) -> None:
+    from apps.integrations.hooks import forget_where
+
+    forget_where(schema=instance.schema_name)

@@ -16,6 +16,21 @@ def process_event(schema: str, event_id: int) -> None:
         dispatch.process_event(event_id)
 
 
+@shared_task(name="integrations.process_events", acks_late=True, ignore_result=True)
+def process_events(schema: str, event_ids: list[int]) -> None:
+    """A batch handed over by a gateway process or the sweeper; one failing event does not hold the others."""
+    close_old_connections()
+    failed = None
+    with schema_context(schema):
+        for event_id in event_ids:
+            try:
+                dispatch.process_event(event_id)
+            except Exception as exc:  # recorded on the event by process_event; the sweeper retries it
+                failed = exc
+    if failed is not None:
+        raise failed
+
+
 @shared_task(name="integrations.deliver", acks_late=True, ignore_result=True)
 def deliver(schema: str, delivery_id: int, trigger: str = "scheduled") -> None:
     close_old_connections()

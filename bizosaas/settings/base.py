@@ -236,6 +236,7 @@ OAUTH_ENDPOINT_OVERRIDES: dict = {}
 
 # Integrations: inbound and outbound webhooks, automation rules
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+WEBHOOK_ROUTE_CACHE_SECONDS = 10.0  # how long a gateway process trusts a token -> tenant route it looked up
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
 # Seconds before each retry: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (jittered by 10 %).
 WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)

@@ -18,7 +18,7 @@ def processes(*, bind: str, portal: bool) -> dict[str, str]:
     python = sys.executable
     procs = {
         "gateway": f"{bin_dir / 'gunicorn'} bizosaas.wsgi --bind {bind} --worker-class gthread --workers 1 "
-        "--threads 8 --timeout 60 --access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s %(M)sms'",
+        "--threads 8 --timeout 60",  # no access log: RequestLogMiddleware writes one JSON line per request
         # -B: the beat scheduler runs in the worker (the integrations sweeper); production runs it on its own
         "celery": f"{bin_dir / 'celery'} -A bizosaas worker -B --schedule {default_root() / 'celerybeat-schedule'} "
         "--loglevel INFO --concurrency 2 --without-gossip --without-mingle",
