@@ -97,3 +97,14 @@ def test_metrics_are_exposed_in_prometheus_format(public_client):
     text = response.content.decode()
     assert "# TYPE django_http_requests_total_by_method_total counter" in text
     assert 'django_http_requests_total_by_method_total{method="GET"}' in text
+
+
+def test_webhook_urls_are_logged_without_their_token(public_client, json_log):
+    token = "s3cretTokenThatRoutesWebhooks_abcdefghijkl"
+
+    response = public_client.post(f"/hooks/{token}/", b"{}", content_type="application/json")
+
+    assert response.status_code == 404
+    line = json_log()[-1]
+    assert line["path"] == "/hooks/s3cret…/"
+    assert token not in json.dumps(json_log())
