@@ -11,4 +11,7 @@ urlpatterns = [
     path("api/v1/", include("apps.accounts.api.urls")),
     path("api/v1/", include("apps.connectors.api.urls")),
     path("api/v1/", include("apps.integrations.api.urls")),
+    path("api/v1/", include("apps.agents.api.config_urls")),
+    path("api/v1/", include("apps.agents.api.run_urls")),
+    path("api/v1/", include("apps.agents.api.knowledge_urls")),
 ]

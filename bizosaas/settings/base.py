@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from bizosaas.env import BASE_DIR, database_url, env, redis_url, temporal_address
@@ -257,3 +258,16 @@ CELERY_BEAT_SCHEDULE = {
 # Publishing must fail fast when Redis is down (the request has already stored its work).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+
+# AI agents. CrewAI phones home and keeps shared files unless told otherwise: every process is told.
+for _name, _value in (
+    ("CREWAI_DISABLE_TELEMETRY", "true"),
+    ("CREWAI_TRACING_ENABLED", "false"),
+    ("OTEL_SDK_DISABLED", "true"),
+    ("HF_HUB_OFFLINE", "1"),  # the embedding model ships in a package; nothing is downloaded
+    ("TRANSFORMERS_OFFLINE", "1"),
+):
+    os.environ.setdefault(_name, _value)
+AGENT_RUN_TIMEOUT_SECONDS = 1800  # the ceiling of an agent's own max_execution_time
+KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+KNOWLEDGE_EMBEDDER = env.str("KNOWLEDGE_EMBEDDER", default="local")  # local | openai_compatible

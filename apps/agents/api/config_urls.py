@@ -1,0 +1,3 @@
+"""config routes of the agents API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""knowledge routes of the agents API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""run routes of the agents API."""
+
+urlpatterns: list = []
