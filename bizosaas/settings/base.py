@@ -158,7 +158,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.models.Membership.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.accounts.models.Membership.Role",
+        "LLMProviderKindEnum": "apps.agents.models.LLMProvider.Kind",
+        "RunStepKindEnum": "apps.agents.models.RunStep.Kind",
+    },
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

@@ -1,3 +1,12 @@
 """config routes of the agents API."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from apps.agents.api import config_views as views
+
+router = SimpleRouter(trailing_slash="/?")
+router.register("llm-providers", views.LLMProviderViewSet, basename="llm-provider")
+router.register("agent-templates", views.AgentTemplateViewSet, basename="agent-template")
+router.register("agents", views.AgentViewSet, basename="agent")
+
+urlpatterns = [*router.urls]
