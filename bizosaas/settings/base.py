@@ -275,3 +275,7 @@ for _name, _value in (
 AGENT_RUN_TIMEOUT_SECONDS = 1800  # the ceiling of an agent's own max_execution_time
 KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 KNOWLEDGE_EMBEDDER = env.str("KNOWLEDGE_EMBEDDER", default="local")  # local | openai_compatible
+# With KNOWLEDGE_EMBEDDER=openai_compatible: an endpoint serving POST /embeddings (asked for 384 dimensions)
+KNOWLEDGE_EMBEDDING_URL = env.str("KNOWLEDGE_EMBEDDING_URL", default="")
+KNOWLEDGE_EMBEDDING_MODEL = env.str("KNOWLEDGE_EMBEDDING_MODEL", default="")
+KNOWLEDGE_EMBEDDING_API_KEY = env.str("KNOWLEDGE_EMBEDDING_API_KEY", default="")

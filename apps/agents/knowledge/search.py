@@ -1,0 +1,122 @@
+"""Hybrid retrieval over the current tenant's chunks: nearest neighbours by cosine distance (pgvector HNSW) and
+PostgreSQL full-text matches (ts_rank_cd), fused by reciprocal rank. The tables live in the tenant's schema, so
+a search sees that tenant's documents and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from apps.agents.knowledge import embeddings
+from apps.agents.models import Chunk
+
+RRF_K = 60
+MAX_LIMIT = 50
+EXCERPT_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    document_id: int
+    document_title: str
+    collection_id: int
+    page: int | None
+    excerpt: str
+    score: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_iterative_scan: bool | None = None
+
+
+def _has_iterative_scan(cursor) -> bool:
+    """pgvector >= 0.8 keeps scanning the HNSW graph until enough rows pass the filters (filtered searches
+    otherwise come back short)."""
+    global _iterative_scan
+    if _iterative_scan is None:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+        version = tuple(int(part) for part in row[0].split(".")[:2] if part.isdigit()) if row else (0, 0)
+        _iterative_scan = version >= (0, 8)
+    return _iterative_scan
+
+
+def _filters(collection_ids, document_ids) -> tuple[str, list]:
+    clauses, params = [], []
+    if collection_ids is not None:
+        clauses.append("c.collection_id = ANY(%s)")
+        params.append([int(x) for x in collection_ids])
+    if document_ids is not None:
+        clauses.append("c.document_id = ANY(%s)")
+        params.append([int(x) for x in document_ids])
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def search(
+    query: str,
+    *,
+    collection_ids: list[int] | None = None,
+    document_ids: list[int] | None = None,
+    limit: int = 8,
+) -> list[Hit]:
+    """The `limit` best passages for `query` in the current tenant schema, best first. An empty list for an
+    empty query or an empty filter (collection_ids=[] means "no collections", not "all")."""
+    query = (query or "").strip()
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    if not query or collection_ids == [] or document_ids == []:
+        return []
+    if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:
+        raise RuntimeError("Knowledge search runs in a tenant schema; none is active.")
+    candidates = max(limit * 4, 40)
+    where, params = _filters(collection_ids, document_ids)
+    vector = "[" + ",".join(f"{x:.7g}" for x in embeddings.embed_query(query)) + "]"
+    table = Chunk._meta.db_table
+    # the SQL below is assembled from constants (table name, fixed clauses); every value is a parameter
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(candidates, 40):d}")
+        if where and _has_iterative_scan(cursor):
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute(
+            f"SELECT c.id FROM {table} c WHERE TRUE{where} ORDER BY c.embedding <=> %s::vector LIMIT %s",  # noqa: S608
+            [*params, vector, candidates],
+        )
+        by_vector = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT c.id FROM {table} c, websearch_to_tsquery('english', %s) q "  # noqa: S608
+            f"WHERE c.search @@ q{where} ORDER BY ts_rank_cd(c.search, q) DESC, c.id LIMIT %s",
+            [query, *params, candidates],
+        )
+        by_text = [row[0] for row in cursor.fetchall()]
+    scores: dict[int, float] = {}
+    for ranking in (by_vector, by_text):
+        for rank, chunk_id in enumerate(ranking, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    best = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))[:limit]
+    rows = {
+        chunk.pk: chunk
+        for chunk in Chunk.objects.filter(pk__in=best)
+        .select_related("document")
+        .only("id", "page", "text", "collection_id", "document_id", "document__title")
+    }
+    return [
+        Hit(
+            chunk_id=chunk.pk,
+            document_id=chunk.document_id,
+            document_title=chunk.document.title,
+            collection_id=chunk.collection_id,
+            page=chunk.page,
+            excerpt=_excerpt(chunk.text),
+            score=round(scores[chunk.pk], 6),
+        )
+        for chunk in (rows.get(chunk_id) for chunk_id in best)
+        if chunk is not None
+    ]

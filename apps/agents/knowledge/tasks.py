@@ -1,0 +1,28 @@
+"""Celery entry points for the knowledge base: each names the tenant schema and enters it first."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import close_old_connections
+from django_tenants.utils import schema_context
+
+
+@shared_task(name="agents.ingest_document", acks_late=True, ignore_result=True)
+def ingest_document(schema: str, document_id: int) -> None:
+    from apps.agents.knowledge import ingest
+
+    close_old_connections()
+    with schema_context(schema):
+        ingest.ingest_document(document_id)
+
+
+@shared_task(name="agents.reembed_collection", acks_late=True, ignore_result=True)
+def reembed_collection(schema: str, collection_id: int) -> None:
+    from apps.agents.knowledge import embeddings
+    from apps.agents.models import KnowledgeCollection
+
+    close_old_connections()
+    with schema_context(schema):
+        collection = KnowledgeCollection.objects.filter(pk=collection_id).first()
+        if collection is not None:
+            embeddings.collection_reembed(collection=collection)
