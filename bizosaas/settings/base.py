@@ -162,6 +162,11 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "apps.accounts.models.Membership.Role",
         "LLMProviderKindEnum": "apps.agents.models.LLMProvider.Kind",
         "RunStepKindEnum": "apps.agents.models.RunStep.Kind",
+        "AgentRunStatusEnum": "apps.agents.models.AgentRun.Status",
+        "DocumentStatusEnum": "apps.agents.models.Document.Status",
+        "EventStatusEnum": "apps.integrations.models.Event.Status",
+        "DeliveryStatusEnum": "apps.integrations.models.Delivery.Status",
+        "RuleRunStatusEnum": "apps.integrations.models.RuleRun.Status",
     },
 }
 SIMPLE_JWT = {

@@ -1,3 +1,15 @@
 """run routes of the agents API."""
 
-urlpatterns: list = []
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
+
+from apps.agents.api import run_views as views
+
+router = SimpleRouter(trailing_slash="/?")
+router.register("runs", views.RunViewSet, basename="agent-run")
+router.register("conversations", views.ConversationViewSet, basename="conversation")
+
+urlpatterns = [
+    re_path(r"^agents/(?P<agent_id>\d+)/runs/?$", views.AgentRunStartView.as_view(), name="agent-run-start"),
+    *router.urls,
+]

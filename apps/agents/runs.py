@@ -1,0 +1,149 @@
+"""Agent runs and conversations: start a run (queued, then executed by a worker), cancel it, keep conversations.
+
+Every function runs in the caller's tenant schema. A run is only queued once its row is committed; the worker
+(apps.agents.tasks) enters the schema named in the task and executes it (apps.agents.runtime.runner).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.accounts.audit.services import Actor
+from apps.accounts.models import Tenant
+from apps.agents.models import Agent, AgentRun, Conversation, Message
+from apps.agents.services import NEEDS_API_KEY
+
+logger = logging.getLogger(__name__)
+
+MAX_INPUT_CHARS = 20_000
+
+
+def _user_id(actor: Actor) -> int | None:
+    return int(actor.id) if actor.type == "user" and str(actor.id).isdigit() else None
+
+
+def agent_runnable_errors(agent: Agent) -> dict[str, list[str]]:
+    """What must be configured before this agent can run; empty when it can."""
+    if not agent.enabled:
+        return {"agent": [f"The agent {agent.name!r} is disabled. Enable it in its settings to run it."]}
+    provider = agent.provider
+    if provider is None:
+        return {
+            "provider": [
+                f"The agent {agent.name!r} has no LLM provider. Add an LLM provider (OpenAI, Anthropic, Azure OpenAI, "
+                "Ollama or an OpenAI-compatible endpoint) and choose it in the agent's settings."
+            ]
+        }
+    if provider.kind in NEEDS_API_KEY and not (provider.credentials or {}).get("api_key"):
+        return {
+            "provider": [
+                f"The LLM provider {provider.name!r} ({provider.get_kind_display()}) has no API key. "
+                "Set its API key in the provider's settings."
+            ]
+        }
+    if not (agent.model or provider.default_model or "").strip():
+        return {
+            "model": [f"No model is set: choose one in the agent's settings or a default model for {provider.name!r}."]
+        }
+    return {}
+
+
+def _enqueue(schema: str, run_id: int) -> None:
+    """Hands the run to a worker. Never raises: when the broker is unreachable the run is failed with the reason
+    instead of staying queued forever."""
+    from apps.agents import tasks
+
+    try:
+        tasks.execute_run.apply_async((schema, run_id), retry=False)
+    except Exception as exc:
+        logger.warning("could not queue agent run %s: %s", run_id, type(exc).__name__)
+        from django_tenants.utils import schema_context
+
+        with schema_context(schema):
+            AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.QUEUED).update(
+                status=AgentRun.Status.FAILED,
+                error="The run could not be queued (the task queue is unavailable). Try again shortly.",
+                finished_at=timezone.now(),
+            )
+
+
+@transaction.atomic
+def run_create(
+    *,
+    tenant: Tenant,
+    actor: Actor,
+    agent: Agent,
+    input: str,
+    conversation: Conversation | None = None,
+    source: str = "api",
+) -> AgentRun:
+    """Validates that the agent can run, records the run (queued) and, in a conversation, the user's message; the
+    run is queued for a worker once this transaction commits."""
+    errors = agent_runnable_errors(agent)
+    text = (input or "").strip()
+    if not text:
+        errors.setdefault("input", ["Say what the agent should do."])
+    elif len(text) > MAX_INPUT_CHARS:
+        errors.setdefault("input", [f"At most {MAX_INPUT_CHARS} characters."])
+    if conversation is not None and conversation.agent_id != agent.pk:
+        errors.setdefault("conversation", ["This conversation belongs to another agent."])
+    if errors:
+        raise ValidationError(errors)
+    run = AgentRun.objects.create(
+        agent=agent,
+        conversation=conversation,
+        input=text,
+        source=source,
+        model=(agent.model or agent.provider.default_model)[:200],
+        created_by_id=_user_id(actor),
+    )
+    if conversation is not None:
+        Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text, run=run)
+        fields = {"updated_at": timezone.now()}
+        if not conversation.title:
+            fields["title"] = text[:80]
+        Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    schema = db.schema_name
+    transaction.on_commit(lambda: _enqueue(schema, run.pk))
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, tenant: Tenant, actor: Actor, run: AgentRun) -> AgentRun:
+    """Cancels a queued or running run (a running one stops at its next step, within about a second)."""
+    label = actor.label or actor.type
+    cancelled = AgentRun.objects.filter(pk=run.pk, status__in=[AgentRun.Status.QUEUED, AgentRun.Status.RUNNING]).update(
+        status=AgentRun.Status.CANCELLED, error=f"Cancelled by {label}."[:1000], finished_at=timezone.now()
+    )
+    if not cancelled:
+        run.refresh_from_db()
+        raise ValidationError({"status": [f"Only a queued or running run can be cancelled; this one is {run.status}."]})
+    run.refresh_from_db()
+    return run
+
+
+# --- conversations -------------------------------------------------------------------------------------------
+
+
+def conversation_create(*, tenant: Tenant, actor: Actor, agent: Agent, title: str = "") -> Conversation:
+    return Conversation.objects.create(agent=agent, title=(title or "").strip()[:200], created_by_id=_user_id(actor))
+
+
+def conversation_list(*, agent_id: int | None = None) -> QuerySet[Conversation]:
+    conversations = Conversation.objects.select_related("agent")
+    if agent_id is not None:
+        conversations = conversations.filter(agent_id=agent_id)
+    return conversations
+
+
+def conversation_message_post(*, tenant: Tenant, actor: Actor, conversation: Conversation, content: str) -> AgentRun:
+    """The user's next message: recorded in the conversation and answered by a run of its agent."""
+    return run_create(
+        tenant=tenant, actor=actor, agent=conversation.agent, input=content, conversation=conversation, source="api"
+    )

@@ -1,0 +1,29 @@
+"""Celery entry points for agents. Each carries the tenant schema explicitly and enters it before touching the
+database."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import close_old_connections
+from django_tenants.utils import schema_context
+
+
+@shared_task(
+    name="agents.execute_run",
+    acks_late=True,
+    ignore_result=True,
+    # the runner enforces the agent's own limit; these only catch a worker stuck beyond it
+    soft_time_limit=settings.AGENT_RUN_TIMEOUT_SECONDS + 60,
+    time_limit=settings.AGENT_RUN_TIMEOUT_SECONDS + 120,
+)
+def execute_run(schema: str, run_id: int) -> None:
+    from apps.agents.runtime.runner import execute_run as run
+
+    close_old_connections()
+    with schema_context(schema):
+        run(run_id)
+
+
+# Celery discovers `apps.agents.tasks` only: the knowledge base's tasks register through this import.
+from apps.agents.knowledge.tasks import ingest_document, reembed_collection  # noqa: E402, F401
