@@ -1,0 +1,77 @@
+"""The automation rules' `run_agent` action: {"type": "run_agent", "agent": 7, "input": {"path": "payload.message"}}
+(or {"value": "Summarise this lead"}); the event itself is appended so the agent sees what happened. The run is
+queued like any other and recorded with source "rule"; the rule's action run keeps its id."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ValidationError
+
+from apps.accounts.audit.services import Actor
+from apps.integrations import expressions as ex
+from apps.integrations.rules import ActionFailed, ActionType, register_action
+
+MAX_EVENT_CHARS = 4000
+
+
+def _agent(action: dict):
+    from apps.agents.models import Agent
+
+    ident = action.get("agent")
+    if isinstance(ident, bool) or not isinstance(ident, int):
+        return None
+    return Agent.objects.select_related("provider").filter(pk=ident).first()
+
+
+def check(action: dict) -> dict[str, list[str]]:
+    from apps.agents.runs import agent_runnable_errors
+
+    agent = _agent(action)
+    if agent is None:
+        return {"agent": ["No such agent in this tenant."]}
+    problems = agent_runnable_errors(agent)
+    if problems:
+        return {"agent": [" ".join(" ".join(v) for v in problems.values())]}
+    if "input" not in action:
+        return {"input": ['Either {"path": "payload.…"} or {"value": "…"}: what to ask the agent.']}
+    return {
+        f"input{('.' + k) if k != 'input' else ''}": v for k, v in ex.check_mapping({"input": action["input"]}).items()
+    }
+
+
+def plan(action: dict, context: dict) -> dict:
+    resolved, missing = ex.apply_mapping({"input": action["input"]}, context)
+    text = resolved.get("input")
+    if text is not None and not isinstance(text, str):
+        text = json.dumps(text, default=str)
+    event = json.dumps({"type": context.get("type"), "payload": context.get("payload")}, default=str)
+    prompt = f"{text or ''}\n\nThe event that triggered this:\n{event[:MAX_EVENT_CHARS]}".strip()
+    return {"agent": action["agent"], "input": {"text": prompt}, "missing": missing}
+
+
+def perform(action: dict, planned: dict, *, tenant, rule, **_) -> dict:
+    from apps.agents.runs import run_create
+
+    agent = _agent(action)
+    if agent is None:
+        raise ActionFailed("The agent no longer exists.")
+    if planned["missing"]:
+        raise ActionFailed(f"The event has no {', '.join(planned['missing'])}.")
+    try:
+        run = run_create(
+            tenant=tenant,
+            actor=Actor.system(f"rule {rule.pk}: {rule.name}"),
+            agent=agent,
+            input=planned["input"]["text"],
+            source="rule",
+        )
+    except ValidationError as exc:
+        raise ActionFailed("; ".join(" ".join(v) for v in exc.message_dict.values())) from None
+    return {"run": run.pk, "status": run.status}
+
+
+def register() -> None:
+    register_action(
+        ActionType("run_agent", "Ask an AI agent, with the event attached", check, plan, perform, ("agent", "input"))
+    )
