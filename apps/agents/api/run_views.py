@@ -13,6 +13,7 @@ from apps.accounts.permissions import USE
 from apps.agents import runs
 from apps.agents.api import run_serializers as s
 from apps.agents.models import Agent, AgentRun, Conversation, Message, RunStep
+from bizosaas.filters import choice_filter, int_filters
 
 
 def _agent(agent_id) -> Agent:
@@ -20,15 +21,6 @@ def _agent(agent_id) -> Agent:
     if agent is None:
         raise NotFound("No such agent.")
     return agent
-
-
-def _int_param(params, name: str) -> int | None:
-    value = params.get(name)
-    if not value:
-        return None
-    if not value.isdigit():
-        raise ValidationError({name: ["An integer id."]})
-    return int(value)
 
 
 @extend_schema(tags=["agent runs"])
@@ -76,18 +68,8 @@ class RunViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         if self.action == "retrieve":
             return queryset.prefetch_related(Prefetch("steps", queryset=RunStep.objects.order_by("position")))
         params = self.request.query_params
-        agent_id = _int_param(params, "agent")
-        if agent_id is not None:
-            queryset = queryset.filter(agent_id=agent_id)
-        conversation_id = _int_param(params, "conversation")
-        if conversation_id is not None:
-            queryset = queryset.filter(conversation_id=conversation_id)
-        wanted = params.get("status")
-        if wanted:
-            if wanted not in AgentRun.Status.values:
-                raise ValidationError({"status": [f"One of: {', '.join(AgentRun.Status.values)}."]})
-            queryset = queryset.filter(status=wanted)
-        return queryset
+        queryset = int_filters(params, queryset, {"agent": "agent_id", "conversation": "conversation_id"})
+        return choice_filter(params, queryset, "status", AgentRun.Status.values)
 
     @extend_schema(
         parameters=[
@@ -125,7 +107,7 @@ class ConversationViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMo
             return Conversation.objects.select_related("agent").prefetch_related(
                 Prefetch("messages", queryset=Message.objects.order_by("created_at", "id"))
             )
-        return runs.conversation_list(agent_id=_int_param(self.request.query_params, "agent"))
+        return int_filters(self.request.query_params, runs.conversation_list(), {"agent": "agent_id"})
 
     @extend_schema(parameters=[OpenApiParameter("agent", int)])
     def list(self, request, *args, **kwargs):

@@ -4,7 +4,6 @@ import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Max, Q
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,6 +18,7 @@ from apps.integrations import dispatch, inbound, outbound, rules
 from apps.integrations.api import serializers as s
 from apps.integrations.expressions import check_type_pattern
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Rule, RuleRun, Subscription
+from bizosaas.filters import choice_filter, int_filters, time_filters
 
 
 def _connection_or_error(value, field: str = "connection") -> Connection | None:
@@ -43,39 +43,6 @@ def type_filter(pattern: str) -> Q:
     parts = ["[^.]+" if seg == "*" else re.escape(seg) for seg in segments[:-1]]
     last = ".+" if segments[-1] == "*" else re.escape(segments[-1])
     return Q(type__regex="^" + r"\.".join([*parts, last]) + "$")
-
-
-def time_filters(params, queryset, field: str):
-    errors = {}
-    for name, lookup in (("since", f"{field}__gte"), ("until", f"{field}__lt")):
-        if params.get(name):
-            moment = parse_datetime(params[name])
-            if moment is None:
-                errors[name] = ["Not an ISO 8601 date-time."]
-            else:
-                queryset = queryset.filter(**{lookup: moment})
-    if errors:
-        raise ValidationError(errors)
-    return queryset
-
-
-def int_filters(params, queryset, names: dict[str, str]):
-    for name, lookup in names.items():
-        value = params.get(name)
-        if value:
-            if not value.isdigit():
-                raise ValidationError({name: ["An integer id."]})
-            queryset = queryset.filter(**{lookup: int(value)})
-    return queryset
-
-
-def choice_filter(params, queryset, name: str, choices):
-    value = params.get(name)
-    if value:
-        if value not in choices:
-            raise ValidationError({name: [f"One of: {', '.join(choices)}."]})
-        queryset = queryset.filter(**{name: value})
-    return queryset
 
 
 # --- inbound endpoints ---------------------------------------------------------------------------------------
