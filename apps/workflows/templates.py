@@ -1,0 +1,215 @@
+"""Workflow templates: code-defined durable workflows that tenants only configure. Each declares its parameters;
+`clean_parameters` checks a configuration against them in the caller's tenant schema (connections and agents
+must be the tenant's, and offer the resource or action named)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+PARAM_TYPES = ("string", "text", "integer", "boolean", "connection", "resource", "action", "agent", "mapping")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    label: str
+    required: bool = True
+    default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+    of: str = ""  # resource/action/mapping: the connection parameter they belong to
+    help: str = ""
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "label": self.label,
+            "required": self.required,
+            "default": self.default,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "of": self.of or None,
+            "help": self.help,
+        }
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    name: str
+    description: str
+    workflow: str  # the Temporal workflow type
+    params: tuple[Param, ...]
+
+    def describe(self) -> dict:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "description": self.description,
+            "parameters": [p.describe() for p in self.params],
+        }
+
+
+TEMPLATES: dict[str, Template] = {
+    t.key: t
+    for t in (
+        Template(
+            "connector_report",
+            "Connector report",
+            "Read a resource from a source connection over a date window, have an agent analyse it, then publish "
+            "the result through a destination action (e.g. a WordPress draft), optionally after human approval.",
+            "workflows.connector_report",
+            (
+                Param("source_connection", "connection", "Source connection"),
+                Param("source_resource", "resource", "Resource to read", of="source_connection"),
+                Param("window_days", "integer", "Date window (days)", default=7, minimum=1, maximum=90),
+                Param("max_records", "integer", "At most this many records", default=200, minimum=1, maximum=2000),
+                Param("agent", "agent", "Analysing agent"),
+                Param("instructions", "text", "Instructions for the agent", help="What to look for and write"),
+                Param("destination_connection", "connection", "Destination connection"),
+                Param("destination_action", "action", "Publishing action", of="destination_connection"),
+                Param(
+                    "destination_input",
+                    "mapping",
+                    "Action input",
+                    of="destination_action",
+                    help='Per input field {"path": "output"} (the agent\'s text), {"path": "title"} or {"value": …}',
+                ),
+                Param("require_approval", "boolean", "Ask for approval before publishing", default=False),
+                Param(
+                    "approval_timeout_hours",
+                    "integer",
+                    "Approval expires after (hours)",
+                    default=48,
+                    minimum=1,
+                    maximum=336,
+                ),
+            ),
+        ),
+        Template(
+            "connection_sync",
+            "Connection sync",
+            "Page through a resource with checkpoints, detect records created or updated since the last run (only "
+            "ids and digests are kept) and emit events that automation rules and subscriptions see.",
+            "workflows.connection_sync",
+            (
+                Param("connection", "connection", "Connection"),
+                Param("resource", "resource", "Resource", of="connection"),
+                Param("page_size", "integer", "Page size", default=100, minimum=1, maximum=500),
+                Param("max_pages", "integer", "At most this many pages per run", default=50, minimum=1, maximum=1000),
+            ),
+        ),
+        Template(
+            "agent_run",
+            "Agent run",
+            "Run an agent durably with a fixed instruction (long runs, schedules).",
+            "workflows.agent_run",
+            (
+                Param("agent", "agent", "Agent"),
+                Param("input", "text", "What the agent should do"),
+            ),
+        ),
+    )
+}
+
+
+def describe_all() -> list[dict]:
+    return [template.describe() for template in TEMPLATES.values()]
+
+
+def clean_parameters(template_key: str, values: Any) -> dict:
+    """The parameters with defaults applied, or ValidationError keyed `parameters.<name>` (`template` when the
+    template is unknown)."""
+    from apps.agents.models import Agent
+    from apps.connectors.models import Connection
+    from apps.connectors.registry import registry
+    from apps.integrations import expressions as ex
+
+    template = TEMPLATES.get(template_key)
+    if template is None:
+        raise ValidationError({"template": [f"One of: {', '.join(TEMPLATES)}."]})
+    if not isinstance(values, dict):
+        raise ValidationError({"parameters": ["Must be an object."]})
+    errors: dict[str, list[str]] = {}
+    known = {p.name for p in template.params}
+    for name in sorted(set(values) - known):
+        errors[f"parameters.{name}"] = ["Unknown parameter."]
+    cleaned: dict[str, Any] = {}
+    connections: dict[str, Any] = {}
+    for param in template.params:
+        key = f"parameters.{param.name}"
+        value = values.get(param.name, param.default)
+        if value is None or value == "":
+            if param.required and param.default is None:
+                errors[key] = ["This field is required."]
+            continue
+        if param.type in ("connection", "agent", "integer") and (isinstance(value, bool) or not isinstance(value, int)):
+            errors[key] = ["An integer."]
+            continue
+        if param.type == "integer":
+            if (param.minimum is not None and value < param.minimum) or (
+                param.maximum is not None and value > param.maximum
+            ):
+                errors[key] = [f"Between {param.minimum} and {param.maximum}."]
+                continue
+        elif param.type == "boolean" and not isinstance(value, bool):
+            errors[key] = ["true or false."]
+            continue
+        elif param.type in ("string", "text", "resource", "action"):
+            if not isinstance(value, str) or len(value) > (8000 if param.type == "text" else 200):
+                errors[key] = ["A string" + (" of at most 8000 characters." if param.type == "text" else ".")]
+                continue
+        elif param.type == "connection":
+            connection = Connection.objects.filter(pk=value).first()
+            if connection is None:
+                errors[key] = ["No such connection in this tenant."]
+                continue
+            connections[param.name] = connection
+        elif param.type == "agent":
+            if not Agent.objects.filter(pk=value).exists():
+                errors[key] = ["No such agent in this tenant."]
+                continue
+        elif param.type == "mapping":
+            problems = ex.check_mapping(value)
+            if problems:
+                errors.update({f"{key}.{k}" if k else key: v for k, v in problems.items()})
+                continue
+        cleaned[param.name] = value
+    for param in template.params:
+        key = f"parameters.{param.name}"
+        if param.type not in ("resource", "action") or key in errors or param.name not in cleaned:
+            continue
+        connection = connections.get(param.of)
+        spec = registry.get(connection.provider) if connection is not None else None
+        if spec is None:
+            continue  # the connection's own error is reported
+        if param.type == "resource" and spec.resource(cleaned[param.name]) is None:
+            offered = ", ".join(r.name for r in spec.resources) or "none"
+            errors[key] = [
+                f"{connection.name} ({spec.name}) has no resource {cleaned[param.name]!r}; it offers: {offered}."
+            ]
+        if param.type == "action":
+            action = spec.action(cleaned[param.name])
+            if action is None:
+                offered = ", ".join(a.name for a in spec.actions) or "none"
+                errors[key] = [
+                    f"{connection.name} ({spec.name}) has no action {cleaned[param.name]!r}; it offers: {offered}."
+                ]
+                continue
+            mapping = next((p for p in template.params if p.type == "mapping" and p.of == param.name), None)
+            if mapping is not None and isinstance(cleaned.get(mapping.name), dict):
+                fields = {f.name: f for f in action.input}
+                for name in cleaned[mapping.name]:
+                    if name not in fields:
+                        errors[f"parameters.{mapping.name}.{name}"] = [f"{action.name} has no input field {name!r}."]
+                for name, field in fields.items():
+                    if field.required and field.default is None and name not in cleaned[mapping.name]:
+                        errors[f"parameters.{mapping.name}.{name}"] = [f"Required by {action.name}."]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
