@@ -118,6 +118,22 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+MAPPING_ROOTS = ("output", "title", "records")  # what a publishing step can take its input from
+
+
+def _mapping_problems(mapping: Any) -> dict[str, list[str]]:
+    """{"<input field>": {"path": "output" | "title" | "records"} | {"value": <constant>}}."""
+    if not isinstance(mapping, dict):
+        return {"": ['An object of input field -> {"path": "output"} or {"value": …}.']}
+    problems = {}
+    for name, source in mapping.items():
+        if not isinstance(source, dict) or len(source) != 1 or not ({"path", "value"} & set(source)):
+            problems[name] = ['Either {"path": "output"} or {"value": …}.']
+        elif "path" in source and source["path"] not in MAPPING_ROOTS:
+            problems[name] = [f"The path is one of: {', '.join(MAPPING_ROOTS)}."]
+    return problems
+
+
 def describe_all() -> list[dict]:
     return [template.describe() for template in TEMPLATES.values()]
 
@@ -128,7 +144,6 @@ def clean_parameters(template_key: str, values: Any) -> dict:
     from apps.agents.models import Agent
     from apps.connectors.models import Connection
     from apps.connectors.registry import registry
-    from apps.integrations import expressions as ex
 
     template = TEMPLATES.get(template_key)
     if template is None:
@@ -175,7 +190,7 @@ def clean_parameters(template_key: str, values: Any) -> dict:
                 errors[key] = ["No such agent in this tenant."]
                 continue
         elif param.type == "mapping":
-            problems = ex.check_mapping(value)
+            problems = _mapping_problems(value)
             if problems:
                 errors.update({f"{key}.{k}" if k else key: v for k, v in problems.items()})
                 continue

@@ -19,9 +19,11 @@ from temporalio.worker import Worker
 
 from apps.workflows.temporal.activities import active_tenant_schemas, check_tenant_connections, tenant_ping
 from apps.workflows.temporal.platform import ConnectionHealthWorkflow, PingWorkflow
+from apps.workflows.temporal.template_activities import ACTIVITIES as TEMPLATE_ACTIVITIES
+from apps.workflows.temporal.templates import AgentRunWorkflow, ConnectionSyncWorkflow, ConnectorReportWorkflow
 
-WORKFLOWS = [PingWorkflow, ConnectionHealthWorkflow]
-ACTIVITIES = [tenant_ping, active_tenant_schemas, check_tenant_connections]
+WORKFLOWS = [PingWorkflow, ConnectionHealthWorkflow, ConnectorReportWorkflow, AgentRunWorkflow, ConnectionSyncWorkflow]
+ACTIVITIES = [tenant_ping, active_tenant_schemas, check_tenant_connections, *TEMPLATE_ACTIVITIES]
 HEALTH_SCHEDULE_ID = "platform-connection-health"
 
 
