@@ -178,10 +178,11 @@ def _start(
     trigger: str,
     action: str,
     audit_changes: dict,
+    workflow_id: str | None = None,
 ) -> WorkflowRun:
     schema = _schema()
     user_id = _user_id(actor)
-    workflow_id = client.new_workflow_id(schema, config.pk if config else None)
+    workflow_id = workflow_id or client.new_workflow_id(schema, config.pk if config else None)
     # the row exists before the workflow does, so the caller sees it at once; the workflow's first activity
     # (workflows.start_record) finds it by workflow_id
     run = WorkflowRun.objects.create(
@@ -212,9 +213,13 @@ def _start(
     return run
 
 
-def run_now(*, tenant: Tenant, actor: Actor, config: WorkflowConfig, trigger: str = "manual") -> WorkflowRun:
-    """Starts the configured workflow now, whether the config is scheduled, manual only or disabled."""
+def run_now(
+    *, tenant: Tenant, actor: Actor, config: WorkflowConfig, trigger: str = "manual", workflow_id: str | None = None
+) -> WorkflowRun:
+    """Starts the configured workflow now, whether the config is scheduled, manual only or disabled. A given
+    `workflow_id` makes the start idempotent (Temporal refuses a second workflow with the same id)."""
     return _start(
+        workflow_id=workflow_id,
         tenant=tenant,
         actor=actor,
         template=config.template,
