@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 
-async def connect() -> Client:
-    return await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE)
+async def connect(*, runtime: Runtime | None = None) -> Client:
+    """A client; with `runtime`, its SDK metrics go where that runtime says (the worker's Prometheus endpoint)."""
+    return await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, runtime=runtime)

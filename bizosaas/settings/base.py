@@ -104,6 +104,8 @@ CACHES = {
 TEMPORAL_ADDRESS = temporal_address()
 TEMPORAL_NAMESPACE = env.str("TEMPORAL_NAMESPACE", default="default")
 TEMPORAL_TASK_QUEUE = env.str("TEMPORAL_TASK_QUEUE", default="bizosaas")
+# The Temporal worker's SDK metrics (Prometheus); empty disables them
+TEMPORAL_METRICS_BIND = env.str("TEMPORAL_METRICS_BIND", default="127.0.0.1:9464")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
