@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection as db
 from django.db import transaction
@@ -110,8 +111,26 @@ def run_create(
             fields["title"] = text[:80]
         Conversation.objects.filter(pk=conversation.pk).update(**fields)
     schema = db.schema_name
-    transaction.on_commit(lambda: _enqueue(schema, run.pk))
+    if agent.max_execution_time > settings.AGENT_DURABLE_AFTER_SECONDS:
+        transaction.on_commit(lambda: _start_durable(tenant, actor, schema, run))
+    else:
+        transaction.on_commit(lambda: _enqueue(schema, run.pk))
     return run
+
+
+def _start_durable(tenant: Tenant, actor: Actor, schema: str, run: AgentRun) -> None:
+    """Long runs go to Temporal (the `agent_run` workflow); if Temporal cannot take it, Celery does."""
+    from django_tenants.utils import schema_context
+
+    from apps.workflows.client import TemporalUnavailable
+    from apps.workflows.services import start_agent_run
+
+    try:
+        with schema_context(schema):
+            start_agent_run(tenant=tenant, actor=actor, agent_run=run)
+    except TemporalUnavailable:
+        logger.warning("Temporal unavailable; agent run %s goes to the task queue instead", run.pk)
+        _enqueue(schema, run.pk)
 
 
 @transaction.atomic

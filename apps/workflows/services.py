@@ -231,6 +231,24 @@ def run_now(
     )
 
 
+def start_agent_run(*, tenant: Tenant, actor: Actor, agent_run) -> WorkflowRun:
+    """Executes a queued agent run durably (the `agent_run` template): for long runs, which then survive worker
+    restarts and show up with the other workflow runs."""
+    run = _start(
+        tenant=tenant,
+        actor=actor,
+        template="agent_run",
+        params={"agent": agent_run.agent_id, "input": agent_run.input, "agent_run_id": agent_run.pk},
+        config=None,
+        trigger=WorkflowRun.Trigger.API,
+        action="workflow.started",
+        audit_changes={"agent_run": agent_run.pk},
+    )
+    WorkflowRun.objects.filter(pk=run.pk).update(agent_run_id=agent_run.pk)
+    run.refresh_from_db()
+    return run
+
+
 def run_cancel(*, tenant: Tenant, actor: Actor, run: WorkflowRun) -> WorkflowRun:
     """Asks Temporal to cancel a running (or approval-waiting) run; the row shows it cancelled at once."""
     if run.status not in ACTIVE:

@@ -280,6 +280,8 @@ for _name, _value in (
 ):
     os.environ.setdefault(_name, _value)
 AGENT_RUN_TIMEOUT_SECONDS = 1800  # the ceiling of an agent's own max_execution_time
+# Agents allowed to run longer than this run as a Temporal workflow (durable); shorter ones on Celery
+AGENT_DURABLE_AFTER_SECONDS = env.int("AGENT_DURABLE_AFTER_SECONDS", default=300)
 KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 KNOWLEDGE_EMBEDDER = env.str("KNOWLEDGE_EMBEDDER", default="local")  # local | openai_compatible
 # With KNOWLEDGE_EMBEDDER=openai_compatible: an endpoint serving POST /embeddings (asked for 384 dimensions)
