@@ -113,7 +113,7 @@ def emit(event_type: str, payload: dict, *, connection=None, source: str = Event
 def process_event(event_id: int) -> None:
     """Creates the deliveries and rule runs of one event, once (a redelivered task finds it processed)."""
     try:
-        deliveries, actions = _fan_out(event_id)
+        deliveries, actions, durable = _fan_out(event_id)
     except Exception as exc:
         logger.exception("fan-out failed", extra={"event": event_id})
         Event.objects.filter(pk=event_id, status=Event.Status.PENDING).update(
@@ -125,13 +125,31 @@ def process_event(event_id: int) -> None:
         enqueue_delivery(delivery_id)
     for action_run_id in actions:
         enqueue_action(action_run_id)
+    for rule_run_id, first_action_id in durable:
+        if not _start_rule_workflow(rule_run_id):
+            enqueue_action(first_action_id)  # Temporal unavailable: the task queue runs the actions instead
+
+
+def _start_rule_workflow(rule_run_id: int) -> bool:
+    """Hands a durable rule's actions to the `rule_actions` workflow; False when Temporal cannot take them."""
+    from apps.workflows.client import TemporalUnavailable
+    from apps.workflows.services import start_rule_actions
+
+    run = RuleRun.objects.select_related("rule").get(pk=rule_run_id)
+    try:
+        workflow_run = start_rule_actions(tenant=Tenant.objects.get(schema_name=db.schema_name), rule_run=run)
+    except TemporalUnavailable:
+        logger.warning("Temporal unavailable; rule run %s goes to the task queue", rule_run_id)
+        return False
+    RuleRun.objects.filter(pk=rule_run_id).update(workflow_id=workflow_run.workflow_id)
+    return True
 
 
 @transaction.atomic
-def _fan_out(event_id: int) -> tuple[list[int], list[int]]:
+def _fan_out(event_id: int) -> tuple[list[int], list[int], list[tuple[int, int]]]:
     event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
     if event is None or event.status != Event.Status.PENDING:
-        return [], []
+        return [], [], []
     now = timezone.now()
     deliveries = []
     for subscription in subscriptions_for(event):
@@ -140,17 +158,19 @@ def _fan_out(event_id: int) -> tuple[list[int], list[int]]:
         )
         if created:
             deliveries.append(delivery.pk)
-    actions = []
+    actions, durable = [], []
     context = ex.event_context(event)
     for rule in Rule.objects.filter(enabled=True).order_by("id"):
         if not rule_applies(rule, event_type=event.type, connection_id=event.connection_id):
             continue
         first = _evaluate(rule, event, context, now)
-        if first is not None:
+        if first is not None and rule.durable:
+            durable.append((ActionRun.objects.get(pk=first).rule_run_id, first))
+        elif first is not None:
             actions.append(first)
     event.status, event.processed_at, event.attempts, event.error = Event.Status.PROCESSED, now, event.attempts + 1, ""
     event.save(update_fields=["status", "processed_at", "attempts", "error"])
-    return deliveries, actions
+    return deliveries, actions, durable
 
 
 def _evaluate(rule: Rule, event: Event, context: dict, now) -> int | None:
@@ -204,7 +224,9 @@ def deliver(delivery_id: int, trigger: str = "scheduled") -> None:
 # --- actions -------------------------------------------------------------------------------------------------
 
 
-def run_action(action_run_id: int) -> None:
+def run_action(action_run_id: int, *, durable: bool = False) -> None:
+    """Performs one due action run at most once. `durable`: the `rule_actions` workflow drives the order and the
+    retries, so nothing is queued on Celery from here."""
     now = timezone.now()
     claimed = ActionRun.objects.filter(
         pk=action_run_id, status=ActionRun.Status.PENDING, next_attempt_at__lte=now + timedelta(seconds=1)
@@ -229,11 +251,11 @@ def run_action(action_run_id: int) -> None:
             idempotency_key=run.idempotency_key,
         )
     except ActionFailed as exc:
-        _action_failed(run, exc)
+        _action_failed(run, exc, queue=not durable)
         return
     except Exception as exc:
         logger.exception("rule action crashed", extra={"action_run": run.pk})
-        _action_failed(run, ActionFailed(f"{type(exc).__name__}: {exc}", retryable=True))
+        _action_failed(run, ActionFailed(f"{type(exc).__name__}: {exc}", retryable=True), queue=not durable)
         return
     RULE_ACTIONS.labels(run.type, "succeeded").inc()
     ActionRun.objects.filter(pk=run.pk).update(
@@ -247,10 +269,11 @@ def run_action(action_run_id: int) -> None:
     ActionRun.objects.filter(pk=following.pk, status=ActionRun.Status.WAITING).update(
         status=ActionRun.Status.PENDING, next_attempt_at=timezone.now()
     )
-    enqueue_action(following.pk)
+    if not durable:
+        enqueue_action(following.pk)
 
 
-def _action_failed(run: ActionRun, exc: ActionFailed) -> None:
+def _action_failed(run: ActionRun, exc: ActionFailed, *, queue: bool = True) -> None:
     now = timezone.now()
     if exc.retryable and run.attempts < settings.RULE_ACTION_MAX_ATTEMPTS:
         delay = settings.RULE_ACTION_BACKOFF_SECONDS * (2 ** (run.attempts - 1))
@@ -264,7 +287,7 @@ def _action_failed(run: ActionRun, exc: ActionFailed) -> None:
             input=run.input,
             enqueued_at=None,
         )
-        if delay <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:
+        if queue and delay <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:
             enqueue_action(run.pk, countdown=delay)
         return
     RULE_ACTIONS.labels(run.type, "failed").inc()
@@ -310,7 +333,9 @@ def sweep_schema() -> dict[str, int]:
     due = Delivery.objects.filter(not_recent, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
     for delivery_id in list(due.values_list("pk", flat=True)[:1000]):
         counts["deliveries"] += enqueue_delivery(delivery_id)
-    due_actions = ActionRun.objects.filter(not_recent, status=ActionRun.Status.PENDING, next_attempt_at__lte=now)
+    due_actions = ActionRun.objects.filter(
+        not_recent, status=ActionRun.Status.PENDING, next_attempt_at__lte=now, rule_run__workflow_id=""
+    )  # a durable rule's workflow runs its own actions
     for action_id in list(due_actions.values_list("pk", flat=True)[:1000]):
         counts["actions"] += enqueue_action(action_id)
     # An action whose worker died while performing it may or may not have happened: it is not run again.

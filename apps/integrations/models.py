@@ -191,6 +191,7 @@ class Rule(models.Model):
         Connection, on_delete=models.SET_NULL, null=True, blank=True, related_name="triggered_rules"
     )  # a rule whose connection is deleted is disabled first (signals.py), never widened to every connection
     match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    durable = models.BooleanField(default=False)  # actions run as a Temporal workflow (`rule_actions`)
     conditions = models.JSONField(default=list, blank=True)
     actions = models.JSONField(default=list)
     disabled_reason = models.CharField(max_length=300, blank=True)
@@ -220,6 +221,7 @@ class RuleRun(models.Model):
     condition_results = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=Status.choices)
     error = models.CharField(max_length=500, blank=True)
+    workflow_id = models.CharField(max_length=255, blank=True)  # set when a durable rule's workflow drives it
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -194,12 +194,23 @@ def clean_rule(data: dict, *, partial_of: Rule | None = None) -> dict:
             "trigger_event": partial_of.trigger_event,
             "trigger_connection": partial_of.trigger_connection_id,
             "match": partial_of.match,
+            "durable": partial_of.durable,
             "conditions": partial_of.conditions,
             "actions": partial_of.actions,
         }
     merged.update(data)
     errors: dict[str, list[str]] = {}
-    known = {"name", "description", "enabled", "trigger_event", "trigger_connection", "match", "conditions", "actions"}
+    known = {
+        "name",
+        "description",
+        "enabled",
+        "trigger_event",
+        "trigger_connection",
+        "match",
+        "durable",
+        "conditions",
+        "actions",
+    }
     for name in sorted(set(data) - known):
         errors[name] = ["Unknown field."]
     name = merged.get("name")
@@ -207,8 +218,9 @@ def clean_rule(data: dict, *, partial_of: Rule | None = None) -> dict:
         errors["name"] = ["A name of 1 to 100 characters."]
     if not isinstance(merged.get("description", ""), str) or len(merged.get("description") or "") > 300:
         errors["description"] = ["At most 300 characters."]
-    if not isinstance(merged.get("enabled", True), bool):
-        errors["enabled"] = ["Must be true or false."]
+    for flag in ("enabled", "durable"):
+        if not isinstance(merged.get(flag, flag == "enabled"), bool):
+            errors[flag] = ["Must be true or false."]
     problem = ex.check_type_pattern(merged.get("trigger_event"))
     if problem:
         errors["trigger_event"] = [problem]
@@ -244,6 +256,7 @@ def clean_rule(data: dict, *, partial_of: Rule | None = None) -> dict:
         "trigger_event": merged["trigger_event"],
         "trigger_connection_id": trigger_connection,
         "match": merged.get("match", "all"),
+        "durable": merged.get("durable", False),
         "conditions": conditions,
         "actions": actions,
     }

@@ -249,6 +249,26 @@ def start_agent_run(*, tenant: Tenant, actor: Actor, agent_run) -> WorkflowRun:
     return run
 
 
+def start_rule_actions(*, tenant: Tenant, rule_run) -> WorkflowRun:
+    """Runs a durable rule's matched actions as the `rule_actions` workflow (ordered, retried, surviving worker
+    restarts); the workflow id derives from the rule run, so a second start for it is refused by Temporal."""
+    workflow_id = f"wf-{_schema()}-rule-run-{rule_run.pk}"
+    existing = WorkflowRun.objects.filter(workflow_id=workflow_id).first()
+    if existing is not None:
+        return existing
+    return _start(
+        tenant=tenant,
+        actor=Actor.system(f"rule {rule_run.rule_id}: {rule_run.rule.name}"),
+        template="rule_actions",
+        params={"rule_run_id": rule_run.pk},
+        config=None,
+        trigger=WorkflowRun.Trigger.RULE,
+        action="workflow.started",
+        audit_changes={"rule_run": rule_run.pk},
+        workflow_id=workflow_id,
+    )
+
+
 def run_cancel(*, tenant: Tenant, actor: Actor, run: WorkflowRun) -> WorkflowRun:
     """Asks Temporal to cancel a running (or approval-waiting) run; the row shows it cancelled at once."""
     if run.status not in ACTIVE:

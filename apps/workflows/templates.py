@@ -45,6 +45,7 @@ class Template:
     description: str
     workflow: str  # the Temporal workflow type
     params: tuple[Param, ...]
+    internal: bool = False  # started by the platform itself, never configured by a tenant
 
     def describe(self) -> dict:
         return {
@@ -105,6 +106,14 @@ TEMPLATES: dict[str, Template] = {
             ),
         ),
         Template(
+            "rule_actions",
+            "Rule actions",
+            "The actions of a durable automation rule, run in order with retries.",
+            "workflows.rule_actions",
+            (Param("rule_run_id", "integer", "Rule run"),),
+            internal=True,
+        ),
+        Template(
             "agent_run",
             "Agent run",
             "Run an agent durably with a fixed instruction (long runs, schedules).",
@@ -135,7 +144,7 @@ def _mapping_problems(mapping: Any) -> dict[str, list[str]]:
 
 
 def describe_all() -> list[dict]:
-    return [template.describe() for template in TEMPLATES.values()]
+    return [template.describe() for template in TEMPLATES.values() if not template.internal]
 
 
 def clean_parameters(template_key: str, values: Any) -> dict:
@@ -146,8 +155,9 @@ def clean_parameters(template_key: str, values: Any) -> dict:
     from apps.connectors.registry import registry
 
     template = TEMPLATES.get(template_key)
-    if template is None:
-        raise ValidationError({"template": [f"One of: {', '.join(TEMPLATES)}."]})
+    if template is None or template.internal:
+        offered = ", ".join(key for key, t in TEMPLATES.items() if not t.internal)
+        raise ValidationError({"template": [f"One of: {offered}."]})
     if not isinstance(values, dict):
         raise ValidationError({"parameters": ["Must be an object."]})
     errors: dict[str, list[str]] = {}

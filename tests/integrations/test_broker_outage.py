@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django_tenants.utils import schema_context
+from kombu import pools as kombu_pools
 from standardwebhooks.webhooks import Webhook
 
 from apps.integrations import dispatch
@@ -41,18 +42,17 @@ def own_broker(tmp_path, settings):
     finally:
         redis.down()
         point_celery_at(previous)
+        dispatch.broker_pause_reset()  # the session's broker is fine: later tests must not inherit the pause
 
 
 def point_celery_at(url: str) -> None:
-    """Reconfigures the app's broker and drops every pooled connection to the previous one (the producer pool
-    outlives app.close() once a task has been published)."""
+    """Reconfigures the app's broker and drops every pooled connection and producer pool (kombu keeps producer
+    pools in a process-wide registry keyed by connection, which outlives app.close())."""
     celery_app.conf.broker_url = url
     celery_app.conf.broker_write_url = url
     celery_app.close()
-    pool = celery_app.amqp._producer_pool
-    if pool is not None:
-        pool.force_close_all()
-        celery_app.amqp._producer_pool = None
+    celery_app.amqp._producer_pool = None
+    kombu_pools.reset()
 
 
 def signed(secret: str, number: int) -> tuple[bytes, dict]:

@@ -213,6 +213,7 @@ class RuleSerializer(serializers.ModelSerializer):
             "trigger_event",
             "trigger_connection",
             "match",
+            "durable",
             "conditions",
             "actions",
             "created_at",
@@ -259,6 +260,7 @@ class RuleRunSerializer(serializers.ModelSerializer):
             "matched",
             "status",
             "error",
+            "workflow_id",
             "created_at",
             "finished_at",
         ]

@@ -457,4 +457,40 @@ def sync_page(payload: dict) -> dict:
         return {"next_cursor": next_cursor, "totals": totals}
 
 
-ACTIVITIES = [start_record, record_step, read_source, analyse, request_approval, publish, finish, sync_page]
+@activity.defn(name="workflows.rule_action_step")
+def rule_action_step(payload: dict) -> dict:
+    """Advances a durable rule's actions by one: performs the next due action (at most once, through the same
+    claim the task queue uses), or says how long to wait, or that the rule run is over."""
+    from apps.integrations import dispatch
+    from apps.integrations.models import ActionRun, RuleRun
+
+    with _tenant(payload["schema"]):
+        rule_run = RuleRun.objects.get(pk=payload["rule_run_id"])
+        now = timezone.now()
+        for action in ActionRun.objects.filter(rule_run=rule_run).order_by("position"):
+            if action.status == ActionRun.Status.SUCCEEDED:
+                continue
+            if action.status in (ActionRun.Status.FAILED, ActionRun.Status.SKIPPED):
+                rule_run.refresh_from_db()
+                return {"state": "failed", "error": rule_run.error or action.error}
+            if action.status == ActionRun.Status.PENDING and action.next_attempt_at and action.next_attempt_at > now:
+                return {"state": "wait", "seconds": (action.next_attempt_at - now).total_seconds()}
+            if action.status != ActionRun.Status.PENDING:  # running elsewhere, or about to become due
+                return {"state": "wait", "seconds": 2.0}
+            dispatch.run_action(action.pk, durable=True)
+            action.refresh_from_db()
+            return {"state": "progress", "position": action.position, "status": action.status}
+        return {"state": "done"}
+
+
+ACTIVITIES = [
+    start_record,
+    record_step,
+    read_source,
+    analyse,
+    request_approval,
+    publish,
+    finish,
+    sync_page,
+    rule_action_step,
+]

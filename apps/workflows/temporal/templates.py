@@ -290,3 +290,40 @@ class ConnectionSyncWorkflow(TemplateWorkflow):
         await self.record_step("sync", "completed", result=result)
         await self.finish("completed", result=result)
         return result
+
+
+@workflow.defn(name="workflows.rule_actions")
+class RuleActionsWorkflow(TemplateWorkflow):
+    """A durable rule's actions, in order: each performed at most once, failed ones retried on the action's own
+    backoff (durable timers), the rule run's outcome mirrored on the workflow run."""
+
+    MAX_STEPS = 200  # bounds the history: 10 actions with their retries fit many times over
+
+    @workflow.run
+    async def run(self, input: dict) -> dict:
+        return await self.execute(input, self.actions)
+
+    async def actions(self) -> dict:
+        rule_run_id = self.params["rule_run_id"]
+        self._step = "actions"
+        await self.record_step("actions", "running")
+        for _ in range(self.MAX_STEPS):
+            step = await workflow.execute_activity(
+                "workflows.rule_action_step",
+                self.scoped(rule_run_id=rule_run_id),
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=RECORD_RETRY,
+            )
+            if step["state"] == "done":
+                await self.record_step("actions", "completed")
+                result = {"outcome": "succeeded", "rule_run_id": rule_run_id}
+                await self.finish("completed", result=result)
+                return result
+            if step["state"] == "failed":
+                await self.record_step("actions", "failed", error=step.get("error", ""))
+                await self.finish("failed", error=step.get("error", "") or "An action failed.")
+                return {"outcome": "failed", "rule_run_id": rule_run_id}
+            if step["state"] == "wait":
+                await workflow.sleep(max(1.0, float(step["seconds"])))
+        await self.finish("failed", error="Too many steps for one rule run.")
+        return {"outcome": "failed", "rule_run_id": rule_run_id}

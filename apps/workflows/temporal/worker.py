@@ -20,9 +20,21 @@ from temporalio.worker import Worker
 from apps.workflows.temporal.activities import active_tenant_schemas, check_tenant_connections, tenant_ping
 from apps.workflows.temporal.platform import ConnectionHealthWorkflow, PingWorkflow
 from apps.workflows.temporal.template_activities import ACTIVITIES as TEMPLATE_ACTIVITIES
-from apps.workflows.temporal.templates import AgentRunWorkflow, ConnectionSyncWorkflow, ConnectorReportWorkflow
+from apps.workflows.temporal.templates import (
+    AgentRunWorkflow,
+    ConnectionSyncWorkflow,
+    ConnectorReportWorkflow,
+    RuleActionsWorkflow,
+)
 
-WORKFLOWS = [PingWorkflow, ConnectionHealthWorkflow, ConnectorReportWorkflow, AgentRunWorkflow, ConnectionSyncWorkflow]
+WORKFLOWS = [
+    PingWorkflow,
+    ConnectionHealthWorkflow,
+    ConnectorReportWorkflow,
+    AgentRunWorkflow,
+    ConnectionSyncWorkflow,
+    RuleActionsWorkflow,
+]
 ACTIVITIES = [tenant_ping, active_tenant_schemas, check_tenant_connections, *TEMPLATE_ACTIVITIES]
 HEALTH_SCHEDULE_ID = "platform-connection-health"
 
