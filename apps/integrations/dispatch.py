@@ -163,17 +163,18 @@ def _fan_out(event_id: int) -> tuple[list[int], list[int], list[tuple[int, int]]
     for rule in Rule.objects.filter(enabled=True).order_by("id"):
         if not rule_applies(rule, event_type=event.type, connection_id=event.connection_id):
             continue
-        first = _evaluate(rule, event, context, now)
-        if first is not None and rule.durable:
-            durable.append((ActionRun.objects.get(pk=first).rule_run_id, first))
-        elif first is not None:
-            actions.append(first)
+        started = _evaluate(rule, event, context, now)
+        if started is not None and rule.durable:
+            durable.append(started)
+        elif started is not None:
+            actions.append(started[1])
     event.status, event.processed_at, event.attempts, event.error = Event.Status.PROCESSED, now, event.attempts + 1, ""
     event.save(update_fields=["status", "processed_at", "attempts", "error"])
     return deliveries, actions, durable
 
 
-def _evaluate(rule: Rule, event: Event, context: dict, now) -> int | None:
+def _evaluate(rule: Rule, event: Event, context: dict, now) -> tuple[int, int] | None:
+    """Records the rule's evaluation; (rule run, its first action run) when it matched."""
     if RuleRun.objects.filter(rule=rule, event=event).exists():
         return None
     evaluation = ex.evaluate(rule.match, rule.conditions, context)
@@ -203,7 +204,7 @@ def _evaluate(rule: Rule, event: Event, context: dict, now) -> int | None:
             for index, action in enumerate(rule.actions)
         ]
     )
-    return runs[0].pk
+    return run.pk, runs[0].pk
 
 
 # --- deliveries ----------------------------------------------------------------------------------------------

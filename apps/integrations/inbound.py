@@ -145,7 +145,6 @@ def endpoint_delete(*, tenant: Tenant, actor: Actor, endpoint: InboundEndpoint) 
 class Outcome:
     status: int
     body: dict | str
-    event: Event | None = None
     content_type: str = "application/json"
 
 
@@ -328,7 +327,7 @@ def accept(
     answer = {"status": "accepted", "event": str(first.uid), "type": first.type}
     if len(stored) + duplicates > 1:
         answer.update(events=[str(event.uid) for event in stored], duplicates=duplicates)
-    return Outcome(200, answer, event=first)
+    return Outcome(200, answer)
 
 
 def _insert_scope():

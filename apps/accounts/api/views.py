@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from django.db.models import Q
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
@@ -23,6 +21,7 @@ from apps.accounts.audit.services import Actor
 from apps.accounts.models import ApiKey, Invitation, Membership, Tenant
 from apps.accounts.permissions import MANAGE, TenantPermission
 from apps.accounts.tokens import token_pair
+from bizosaas.filters import time_filters
 
 
 class IsPerson(BasePermission):
@@ -359,14 +358,4 @@ class AuditLogViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
         for field in ("actor_type", "actor_id", "object_type", "object_id"):
             if params.get(field):
                 queryset = queryset.filter(**{field: params[field]})
-        errors = {}
-        for field, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
-            if params.get(field):
-                moment = parse_datetime(params[field])
-                if moment is None:
-                    errors[field] = ["Not an ISO 8601 date-time."]
-                else:
-                    queryset = queryset.filter(Q(**{lookup: moment}))
-        if errors:
-            raise ValidationError(errors)
-        return queryset
+        return time_filters(params, queryset, "created_at")

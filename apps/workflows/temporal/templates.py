@@ -79,6 +79,20 @@ class TemplateWorkflow:
             retry_policy=RECORD_RETRY,
         )
 
+    async def analyse(self, **values: Any) -> dict:
+        """The agent's part (an AgentRun), as a recorded step: `agent_id`, `instructions` and what it reads."""
+        return await self.step(
+            "analyse",
+            lambda: workflow.execute_activity(
+                "workflows.analyse",
+                self.scoped(user_id=self._input.get("user_id"), **values),
+                start_to_close_timeout=ANALYSE_TIMEOUT,
+                heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=ANALYSE_RETRY,
+            ),
+            lambda a: {"agent_run_id": a["agent_run_id"]},
+        )
+
     async def step(self, name: str, call: Callable[[], Awaitable[Any]], summary: Callable[[Any], Any]) -> Any:
         self._step = name
         await self.record_step(name, "running")
@@ -145,21 +159,8 @@ class ConnectorReportWorkflow(TemplateWorkflow):
             ),
             lambda s: {"records": s["count"], "shown": s["shown"], "since": s["since"], "until": s["until"]},
         )
-        analysis = await self.step(
-            "analyse",
-            lambda: workflow.execute_activity(
-                "workflows.analyse",
-                self.scoped(
-                    agent_id=params["agent"],
-                    instructions=params.get("instructions") or "",
-                    source=source,
-                    user_id=self._input.get("user_id"),
-                ),
-                start_to_close_timeout=ANALYSE_TIMEOUT,
-                heartbeat_timeout=timedelta(minutes=1),
-                retry_policy=ANALYSE_RETRY,
-            ),
-            lambda a: {"agent_run_id": a["agent_run_id"]},
+        analysis = await self.analyse(
+            agent_id=params["agent"], instructions=params.get("instructions") or "", source=source
         )
         context = {"output": analysis["output"], "title": source["title"], "records": source["count"]}
         outcome = {"records": source["count"], "agent_run_id": analysis["agent_run_id"]}
@@ -233,21 +234,10 @@ class AgentRunWorkflow(TemplateWorkflow):
 
     async def agent_run(self) -> dict:
         params = self.params
-        analysis = await self.step(
-            "analyse",
-            lambda: workflow.execute_activity(
-                "workflows.analyse",
-                self.scoped(
-                    agent_id=params["agent"],
-                    instructions=params.get("input") or "",
-                    agent_run_id=params.get("agent_run_id"),  # an agent run queued elsewhere, executed durably
-                    user_id=self._input.get("user_id"),
-                ),
-                start_to_close_timeout=ANALYSE_TIMEOUT,
-                heartbeat_timeout=timedelta(minutes=1),
-                retry_policy=ANALYSE_RETRY,
-            ),
-            lambda a: {"agent_run_id": a["agent_run_id"]},
+        analysis = await self.analyse(
+            agent_id=params["agent"],
+            instructions=params.get("input") or "",
+            agent_run_id=params.get("agent_run_id"),  # an agent run queued elsewhere, executed durably
         )
         result = {"outcome": "completed", "agent_run_id": analysis["agent_run_id"], "output": analysis["output"]}
         await self.finish("completed", result=result)
