@@ -68,7 +68,15 @@ TEMPLATES: dict[str, Template] = {
             (
                 Param("source_connection", "connection", "Source connection"),
                 Param("source_resource", "resource", "Resource to read", of="source_connection"),
-                Param("window_days", "integer", "Date window (days)", default=7, minimum=1, maximum=90),
+                Param(
+                    "window_days",
+                    "integer",
+                    "Report period (days)",
+                    default=7,
+                    minimum=1,
+                    maximum=90,
+                    help="Named to the agent and in the title; the records read are not filtered by date",
+                ),
                 Param("max_records", "integer", "At most this many records", default=200, minimum=1, maximum=2000),
                 Param("agent", "agent", "Analysing agent"),
                 Param("instructions", "text", "Instructions for the agent", help="What to look for and write"),
