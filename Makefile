@@ -8,7 +8,11 @@ STAMP := $(VENV)/.installed
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: install run test lint format migrations-check requirements bench infra-up infra-down infra-status clean
+PORTAL_STAMP := portal/node_modules/.installed
+export NEXT_TELEMETRY_DISABLED := 1
+
+.PHONY: install run test lint format migrations-check requirements bench infra-up infra-down infra-status clean \
+	portal-install portal-build portal-schema portal-check chromium
 
 install: $(STAMP)
 
@@ -19,13 +23,47 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	$(BIN)/uv pip install -q --python $(BIN)/python $(FIND_LINKS) -r requirements/dev.txt
 	@touch $(STAMP)
 
-run: install
+run: install portal-build
 	DJANGO_SETTINGS_MODULE=bizosaas.settings.dev $(MANAGE) dev
 
-test: install
+# Python tests (the portal's end-to-end tests among them, in the system Chromium), then the portal's own.
+test: install portal-build chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+	cd portal && npm test --silent
 
-lint: install
+portal-install: $(PORTAL_STAMP)
+
+$(PORTAL_STAMP): portal/package.json portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(PORTAL_STAMP)
+
+# Rebuilds only when a source file is newer than the last build.
+portal-build: portal-install
+	@if [ ! -f portal/.next/BUILD_ID ] || [ -n "$$(find portal/app portal/components portal/lib portal/next.config.ts \
+		portal/package-lock.json -newer portal/.next/BUILD_ID -print -quit)" ]; then cd portal && npm run build; fi
+
+# The typed client follows the gateway's OpenAPI schema: regenerate both after an API change.
+portal-schema: install portal-install
+	DJANGO_SETTINGS_MODULE=bizosaas.settings.dev $(MANAGE) spectacular --format openapi-json --file portal/openapi.json
+	cd portal && npm run --silent schema
+
+portal-check: install portal-install
+	DJANGO_SETTINGS_MODULE=bizosaas.settings.dev $(MANAGE) spectacular --format openapi-json --file .openapi-check.json
+	@cmp -s .openapi-check.json portal/openapi.json || (rm -f .openapi-check.json; \
+		echo "portal/openapi.json is out of date with the API: run 'make portal-schema'"; exit 1)
+	@rm -f .openapi-check.json
+	cd portal && npx --no-install openapi-typescript openapi.json -o ../.schema-check.d.ts >/dev/null 2>&1
+	@cmp -s .schema-check.d.ts portal/lib/api/schema.d.ts || (rm -f .schema-check.d.ts; \
+		echo "portal/lib/api/schema.d.ts is out of date: run 'make portal-schema'"; exit 1)
+	@rm -f .schema-check.d.ts
+	cd portal && npm run --silent typecheck
+
+# The end-to-end tests drive the system Chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null)
+
+lint: install portal-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=bizosaas.settings.dev $(MANAGE) makemigrations --check --dry-run

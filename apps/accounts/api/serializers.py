@@ -34,6 +34,23 @@ class MeSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "first_name", "last_name", "is_superuser", "memberships"]
 
 
+class CurrentTenantSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+
+
+class MeResponseSerializer(MeSerializer):
+    """GET /auth/me/: the person, the tenant the token acts on, and what their role may do there
+    (resource -> actions of the permission matrix)."""
+
+    tenant = CurrentTenantSerializer(allow_null=True, read_only=True)
+    permissions = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), read_only=True)
+
+    class Meta(MeSerializer.Meta):
+        fields = [*MeSerializer.Meta.fields, "tenant", "permissions"]
+
+
 class RegisterSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(write_only=True, trim_whitespace=False)

@@ -19,7 +19,7 @@ from apps.accounts.api_keys import ApiKeyPrincipal
 from apps.accounts.audit.models import AuditEvent
 from apps.accounts.audit.services import Actor
 from apps.accounts.models import ApiKey, Invitation, Membership, Tenant
-from apps.accounts.permissions import MANAGE, TenantPermission
+from apps.accounts.permissions import MANAGE, MATRIX, TenantPermission, role_allows
 from apps.accounts.tokens import token_pair
 from bizosaas.filters import time_filters
 
@@ -137,12 +137,21 @@ class SwitchTenantView(APIView):
 class MeView(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(responses={200: s.MeSerializer}, tags=["auth"])
+    @extend_schema(responses={200: s.MeResponseSerializer}, tags=["auth"])
     def get(self, request):
         body = s.MeSerializer(request.user).data
         tenant = getattr(request, "tenant", None)
         role = services.role_of(user=request.user, tenant=tenant) if tenant else None
         body["tenant"] = {"slug": tenant.slug, "name": tenant.name, "role": role} if tenant else None
+        # what the role may do, so that clients hide or disable what the API would refuse
+        body["permissions"] = (
+            {
+                resource: sorted(a for a in actions if role_allows(role, resource, a))
+                for resource, actions in MATRIX.items()
+            }
+            if role
+            else {}
+        )
         return Response(body)
 
 

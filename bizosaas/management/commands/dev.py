@@ -32,7 +32,7 @@ def processes(*, bind: str, portal: bool) -> dict[str, str]:
 class Command(BaseCommand):
     help = (
         "Runs everything for local use: embedded servers, migrations, the demo tenant, then the gateway, the "
-        "Celery worker and the Temporal worker (and the portal once built) with prefixed output. Ctrl-C stops "
+        "Celery worker, the Temporal worker and the portal (when built) with prefixed output. Ctrl-C stops "
         "them all, and the embedded servers this command started."
     )
     requires_system_checks: list = []
@@ -52,10 +52,16 @@ class Command(BaseCommand):
             call_command("migrate_schemas", interactive=False, verbosity=0)
             call_command("seed_demo", superadmin=True)
             call_command("collectstatic", interactive=False, verbosity=0)
-            portal = (Path(settings.BASE_DIR) / "portal" / "package.json").exists() and shutil.which("npm")
+            # `make run` builds the portal first; a bare `manage.py dev` starts it when a build is there
+            portal = (Path(settings.BASE_DIR) / "portal" / ".next" / "BUILD_ID").exists() and shutil.which("npm")
             self.banner(bind=bind, portal=bool(portal))
             manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty(), prefix=True))
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            env = {
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "GATEWAY_URL": f"http://{bind}",  # where the portal's /api proxy sends requests
+                "NEXT_TELEMETRY_DISABLED": "1",
+            }
             for name, command in processes(bind=bind, portal=bool(portal)).items():
                 manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
             manager.loop()
