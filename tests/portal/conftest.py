@@ -37,8 +37,11 @@ def chromium_path() -> str:
     pytest.fail("Chromium is not installed: `make test` installs the system package (apt-get install chromium).")
 
 
+DIST = os.environ.get("NEXT_DIST_DIR", ".next")
+
+
 def _portal_built() -> bool:
-    build_id = PORTAL / ".next" / "BUILD_ID"
+    build_id = PORTAL / DIST / "BUILD_ID"
     if not build_id.exists():
         return False
     built = build_id.stat().st_mtime
