@@ -8,5 +8,14 @@ from temporalio.runtime import Runtime
 
 
 async def connect(*, runtime: Runtime | None = None) -> Client:
-    """A client; with `runtime`, its SDK metrics go where that runtime says (the worker's Prometheus endpoint)."""
-    return await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE, runtime=runtime)
+    """A client; with `runtime`, its SDK metrics go where that runtime says (the worker's Prometheus endpoint).
+    Starts, signals and schedule actions carry the tenant schema in a header (apps.workflows.temporal.interceptors).
+    """
+    from apps.workflows.temporal.interceptors import TenantClientInterceptor
+
+    return await Client.connect(
+        settings.TEMPORAL_ADDRESS,
+        namespace=settings.TEMPORAL_NAMESPACE,
+        runtime=runtime,
+        interceptors=[TenantClientInterceptor()],
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -98,9 +99,18 @@ class AuthSpec:
 
 @dataclass(frozen=True)
 class ResourceSpec:
+    """`window` names the record field a date window filters on (e.g. "date", "created_at"); empty when the
+    provider's API cannot filter the resource by date, and then a read with `since`/`until` is refused."""
+
     name: str
     model: str  # a key of apps.connectors.unified.MODELS
     description: str = ""
+    window: str = ""
+
+
+def window_date(value: date | datetime | None) -> date | None:
+    """A window bound as a calendar day (windows are whole days, both ends inclusive)."""
+    return value.date() if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)
@@ -225,7 +235,10 @@ class Provider:
             "auth_type": cls.auth.type,
             "oauth_scopes": list(cls.auth.oauth2.scopes) if cls.auth.oauth2 else [],
             "config_schema": [f.describe() for f in cls.config_fields],
-            "resources": [{"name": r.name, "model": r.model, "description": r.description} for r in cls.resources],
+            "resources": [
+                {"name": r.name, "model": r.model, "description": r.description, "window": r.window or None}
+                for r in cls.resources
+            ],
             "actions": [
                 {"name": a.name, "description": a.description, "input_schema": [f.describe() for f in a.input]}
                 for a in cls.actions
@@ -257,7 +270,19 @@ class Provider:
         """A cheap authenticated call; raises a ConnectorError when the connection does not work."""
         raise NotImplementedError
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(
+        self,
+        ctx: ConnectionContext,
+        resource: str,
+        *,
+        cursor: str | None,
+        limit: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page:
+        """A page of `resource`. `since`/`until` (whole days, both inclusive, either may be None) are only passed
+        for a resource whose spec declares a `window`; the provider filters with its API's own date parameters,
+        so records outside the window never come back."""
         raise NotImplementedError
 
     def perform(self, ctx: ConnectionContext, action: str, payload: dict) -> dict:

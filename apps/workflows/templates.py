@@ -73,9 +73,11 @@ TEMPLATES: dict[str, Template] = {
                     "integer",
                     "Report period (days)",
                     default=7,
-                    minimum=1,
+                    minimum=0,
                     maximum=90,
-                    help="Named to the agent and in the title; the records read are not filtered by date",
+                    help="Only records dated from this many days before the run's day (in the schedule's time zone) "
+                    "to that day are read; 0 reads without a date filter. A period needs a resource that can be "
+                    "filtered by date (its connector lists a date field for it)",
                 ),
                 Param("max_records", "integer", "At most this many records", default=200, minimum=1, maximum=2000),
                 Param("agent", "agent", "Analysing agent"),
@@ -136,6 +138,7 @@ TEMPLATES: dict[str, Template] = {
 
 
 MAPPING_ROOTS = ("output", "title", "records")  # what a publishing step can take its input from
+WINDOW_PARAMS = {"connector_report": "window_days"}  # the date-window parameter of templates that have one
 
 
 def _mapping_problems(mapping: Any) -> dict[str, list[str]]:
@@ -221,11 +224,19 @@ def clean_parameters(template_key: str, values: Any) -> dict:
         spec = registry.get(connection.provider) if connection is not None else None
         if spec is None:
             continue  # the connection's own error is reported
-        if param.type == "resource" and spec.resource(cleaned[param.name]) is None:
-            offered = ", ".join(r.name for r in spec.resources) or "none"
-            errors[key] = [
-                f"{connection.name} ({spec.name}) has no resource {cleaned[param.name]!r}; it offers: {offered}."
-            ]
+        if param.type == "resource":
+            resource = spec.resource(cleaned[param.name])
+            if resource is None:
+                offered = ", ".join(r.name for r in spec.resources) or "none"
+                errors[key] = [
+                    f"{connection.name} ({spec.name}) has no resource {cleaned[param.name]!r}; it offers: {offered}."
+                ]
+            elif not resource.window and cleaned.get(WINDOW_PARAMS.get(template.key, ""), 0) > 0:
+                windowed = ", ".join(r.name for r in spec.resources if r.window) or "none"
+                errors[f"parameters.{WINDOW_PARAMS[template.key]}"] = [
+                    f"{spec.name} cannot filter {resource.name} by date: set 0 to read without a date filter, or "
+                    f"choose a resource that can be filtered ({windowed})."
+                ]
         if param.type == "action":
             action = spec.action(cleaned[param.name])
             if action is None:

@@ -169,6 +169,8 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": "apps.integrations.models.Event.Status",
         "DeliveryStatusEnum": "apps.integrations.models.Delivery.Status",
         "RuleRunStatusEnum": "apps.integrations.models.RuleRun.Status",
+        "WorkflowRunStatusEnum": "apps.workflows.models.WorkflowRun.Status",
+        "WorkflowApprovalStatusEnum": "apps.workflows.models.WorkflowApproval.Status",
     },
 }
 SIMPLE_JWT = {

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -18,6 +20,7 @@ from apps.accounts.models import Tenant
 from apps.accounts.permissions import USE
 from apps.connectors import services
 from apps.connectors.api import serializers as s
+from apps.connectors.api.catalogue_serializers import ConnectorSerializer
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 
@@ -33,10 +36,12 @@ class ConnectorViewSet(TenantScoped, viewsets.ViewSet):
     def _counts(self) -> dict[str, int]:
         return dict(Connection.objects.values_list("provider").annotate(n=Count("id")))
 
+    @extend_schema(responses={200: ConnectorSerializer(many=True)})
     def list(self, request):
         counts = self._counts()
         return Response([{**p.describe(), "connected_count": counts.get(p.key, 0)} for p in registry.all()])
 
+    @extend_schema(responses={200: ConnectorSerializer})
     def retrieve(self, request, key=None):
         provider = registry.get(key)
         if provider is None:
@@ -103,6 +108,8 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
             OpenApiParameter("cursor", str),
             OpenApiParameter("limit", int),
             OpenApiParameter("fresh", bool, description="bypass the cache"),
+            OpenApiParameter("since", str, description="first day, YYYY-MM-DD (resources with a date window)"),
+            OpenApiParameter("until", str, description="last day, YYYY-MM-DD, inclusive"),
         ],
         responses={200: s.PageSerializer},
     )
@@ -113,6 +120,18 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
             limit = int(request.query_params.get("limit", 50))
         except ValueError:
             raise ValidationError({"limit": ["Must be an integer."]}) from None
+        window, errors = {}, {}
+        for name in ("since", "until"):
+            raw = request.query_params.get(name)
+            if raw:
+                try:
+                    window[name] = date.fromisoformat(raw) if len(raw) == 10 else None
+                except ValueError:
+                    window[name] = None
+                if window[name] is None:
+                    errors[name] = ["A date as YYYY-MM-DD."]
+        if errors:
+            raise ValidationError(errors)
         page, cached = services.connection_read(
             connection=connection,
             resource=resource_name,
@@ -120,6 +139,7 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
             limit=limit,
             fresh=request.query_params.get("fresh") in ("1", "true"),
             tenant=self.tenant,
+            **window,
         )
         spec = registry.get(connection.provider).resource(resource_name)
         return Response(

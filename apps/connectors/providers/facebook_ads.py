@@ -33,7 +33,7 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -181,7 +181,9 @@ class FacebookAds(Provider):
             help="Leave as https://graph.facebook.com",
         ),
     )
-    resources = (ResourceSpec("insights", "ads.campaign_metrics", "Daily metrics per campaign (Ads Insights)"),)
+    resources = (
+        ResourceSpec("insights", "ads.campaign_metrics", "Daily metrics per campaign (Ads Insights)", window="date"),
+    )
     actions = ()
     webhook_verification = (
         f"{SIGNATURE_HEADER}: sha256= followed by the hex HMAC-SHA256 of the raw body with the app secret; "
@@ -283,8 +285,19 @@ class FacebookAds(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
-        """The cursor is Meta's own `paging.cursors.after` token, passed back verbatim as `after`."""
+    def read(
+        self,
+        ctx: ConnectionContext,
+        resource: str,
+        *,
+        cursor: str | None,
+        limit: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page:
+        """The cursor is Meta's own `paging.cursors.after` token, passed back verbatim as `after`. A window is sent
+        as `time_range` (both ends inclusive; Meta wants both, so an open end is today or 37 months back, the
+        furthest Insights reaches) and replaces the configured period."""
         if self.resource(resource) is None:
             raise ConfigurationError(f"Facebook Ads has no resource {resource!r}.")
         params = {
@@ -293,7 +306,12 @@ class FacebookAds(Provider):
             "time_increment": "1",
             "limit": max(1, min(limit, MAX_PER_PAGE)),
         }
-        since, until = ctx.config.get("since"), ctx.config.get("until")
+        if since is not None or until is not None:
+            until = until or date.today()
+            since = since or until - timedelta(days=37 * 30)
+            since, until = since.isoformat(), until.isoformat()
+        else:
+            since, until = ctx.config.get("since"), ctx.config.get("until")
         if since and until:
             params["time_range"] = json.dumps({"since": since, "until": until}, separators=(",", ":"))
         else:

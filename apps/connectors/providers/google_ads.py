@@ -172,7 +172,11 @@ class GoogleAds(Provider):
             help="Leave as https://googleads.googleapis.com",
         ),
     )
-    resources = (ResourceSpec("campaign_metrics", "ads.campaign_metrics", "Campaign metrics per campaign and day"),)
+    resources = (
+        ResourceSpec(
+            "campaign_metrics", "ads.campaign_metrics", "Campaign metrics per campaign and day", window="date"
+        ),
+    )
     actions = ()
     webhook_verification = ""  # Google Ads does not send webhooks
 
@@ -267,12 +271,23 @@ class GoogleAds(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(
+        self,
+        ctx: ConnectionContext,
+        resource: str,
+        *,
+        cursor: str | None,
+        limit: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page:
         """The cursor is Google's `nextPageToken`, sent back verbatim as `pageToken` with the same query. Google
-        fixes the page at 10,000 rows and refuses `pageSize`, so `limit` cannot shrink a page."""
+        fixes the page at 10,000 rows and refuses `pageSize`, so `limit` cannot shrink a page. A window replaces
+        the configured date range with `segments.date BETWEEN since AND until` (GAQL wants a finite range)."""
         if self.resource(resource) is None:
             raise ConfigurationError(f"Google Ads has no resource {resource!r}.")
-        body = self._search(ctx, self.campaign_metrics_query(ctx.config), page_token=cursor or None)
+        query = self.campaign_metrics_query(ctx.config, since=since, until=until)
+        body = self._search(ctx, query, page_token=cursor or None)
         records = []
         for row in body.get("results") or []:
             data = self.normalise_campaign_metrics(row)
@@ -281,7 +296,12 @@ class GoogleAds(Provider):
         return Page(records=records, next_cursor=str(token) if token else None)
 
     @staticmethod
-    def date_condition(config: dict) -> str:
+    def date_condition(config: dict, *, since: date | None = None, until: date | None = None) -> str:
+        # window bounds are date objects, so their ISO form is safe to put in the query
+        if since is not None:
+            return f"segments.date BETWEEN '{since.isoformat()}' AND '{(until or date.today()).isoformat()}'"
+        if until is not None:
+            return f"{GoogleAds.date_condition(config)} AND segments.date <= '{until.isoformat()}'"
         start, end = config.get("date_from"), config.get("date_to")
         if start and end:
             if not (_ISO_DATE.match(str(start)) and _ISO_DATE.match(str(end))):
@@ -293,9 +313,10 @@ class GoogleAds(Provider):
         return f"segments.date DURING {date_range}"
 
     @classmethod
-    def campaign_metrics_query(cls, config: dict) -> str:
+    def campaign_metrics_query(cls, config: dict, *, since: date | None = None, until: date | None = None) -> str:
         # GAQL, not SQL: built only from fixed field names, validated ISO dates and a fixed choice of date ranges
-        fields, condition = ", ".join(CAMPAIGN_METRICS_FIELDS), cls.date_condition(config)
+        fields = ", ".join(CAMPAIGN_METRICS_FIELDS)
+        condition = cls.date_condition(config, since=since, until=until)
         return f"SELECT {fields} FROM campaign WHERE {condition} ORDER BY segments.date, campaign.id"  # noqa: S608
 
     def _search(self, ctx: ConnectionContext, query: str, *, page_token: str | None) -> dict:

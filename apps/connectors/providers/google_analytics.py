@@ -30,6 +30,7 @@ import json
 import math
 import re
 import time
+from datetime import date
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc7523 import JWTBearerGrant
@@ -248,7 +249,9 @@ class GoogleAnalytics(Provider):
         ),
     )
     resources = (
-        ResourceSpec("report", "analytics.report_row", "Report rows for the configured dimensions and metrics"),
+        ResourceSpec(
+            "report", "analytics.report_row", "Report rows for the configured dimensions and metrics", window="date"
+        ),
     )
     actions = ()
     webhook_verification = ""  # the Data API sends no webhooks
@@ -384,7 +387,9 @@ class GoogleAnalytics(Provider):
             raise ConfigurationError("The Google Analytics property ID must be digits.")
         return property_id
 
-    def report_request(self, config: dict, *, offset: int, limit: int) -> dict:
+    def report_request(
+        self, config: dict, *, offset: int, limit: int, since: date | None = None, until: date | None = None
+    ) -> dict:
         dimensions = _names(config.get("dimensions") or DEFAULT_DIMENSIONS, maximum=MAX_DIMENSIONS, what="dimension")
         metrics = _names(config.get("metrics") or DEFAULT_METRICS, maximum=MAX_METRICS, what="metric")
         return {
@@ -392,8 +397,8 @@ class GoogleAnalytics(Provider):
             "metrics": [{"name": name} for name in metrics],
             "dateRanges": [
                 {
-                    "startDate": config.get("start_date") or DEFAULT_START_DATE,
-                    "endDate": config.get("end_date") or DEFAULT_END_DATE,
+                    "startDate": since.isoformat() if since else config.get("start_date") or DEFAULT_START_DATE,
+                    "endDate": until.isoformat() if until else config.get("end_date") or DEFAULT_END_DATE,
                 }
             ],
             "limit": str(max(1, min(limit, MAX_ROWS_PER_REQUEST))),  # int64 fields are strings in Google's JSON
@@ -401,15 +406,25 @@ class GoogleAnalytics(Provider):
             "returnPropertyQuota": True,
         }
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
-        """The cursor is the row offset of the next page (a decimal string)."""
+    def read(
+        self,
+        ctx: ConnectionContext,
+        resource: str,
+        *,
+        cursor: str | None,
+        limit: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page:
+        """The cursor is the row offset of the next page (a decimal string). A window's ends replace the configured
+        `dateRanges` start and end dates (inclusive, in the property's time zone)."""
         if self.resource(resource) is None:
             raise ConfigurationError(f"Google Analytics has no resource {resource!r}.")
         if cursor is not None and not str(cursor).isdigit():
             raise ConfigurationError(f"Not a Google Analytics report cursor: {cursor!r}.")
         offset = int(cursor or 0)
         try:
-            request_body = self.report_request(ctx.config, offset=offset, limit=limit)
+            request_body = self.report_request(ctx.config, offset=offset, limit=limit, since=since, until=until)
         except ValidationError as exc:
             raise ConfigurationError(f"Google Analytics report refused: {' '.join(exc.messages)}") from None
         self._ensure_token(ctx)

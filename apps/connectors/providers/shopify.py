@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ValidationError
@@ -182,9 +183,14 @@ class Shopify(Provider):
         ),
     )
     resources = (
-        ResourceSpec("orders", "ecommerce.order", "Orders of any status"),
-        ResourceSpec("products", "ecommerce.product", "Products (the first variant gives SKU, price and stock)"),
-        ResourceSpec("customers", "crm.contact", "Customers"),
+        ResourceSpec("orders", "ecommerce.order", "Orders of any status", window="created_at"),
+        ResourceSpec(
+            "products",
+            "ecommerce.product",
+            "Products (the first variant gives SKU, price and stock)",
+            window="created_at",
+        ),
+        ResourceSpec("customers", "crm.contact", "Customers", window="created_at"),
     )
     actions = (
         ActionSpec(
@@ -264,8 +270,19 @@ class Shopify(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
-        """The cursor is Shopify's `page_info` token from the `rel="next"` Link, passed back verbatim."""
+    def read(
+        self,
+        ctx: ConnectionContext,
+        resource: str,
+        *,
+        cursor: str | None,
+        limit: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page:
+        """The cursor is Shopify's `page_info` token from the `rel="next"` Link, passed back verbatim. A window is
+        sent on the first page as `created_at_min` / `created_at_max` (UTC, both inclusive); the page_info token
+        carries it to the following pages."""
         if resource not in RESOURCES:
             raise ConfigurationError(f"Shopify has no resource {resource!r}.")
         path, list_key, first_page_params = RESOURCES[resource]
@@ -274,6 +291,10 @@ class Shopify(Provider):
             params["page_info"] = cursor  # a page_info request accepts no other filter
         else:
             params.update(first_page_params)
+            if since is not None:
+                params["created_at_min"] = f"{since.isoformat()}T00:00:00+00:00"
+            if until is not None:
+                params["created_at_max"] = f"{until.isoformat()}T23:59:59+00:00"
         response = self._request(ctx, "GET", path, params=params)
         body = parse_json(response, provider=self.key)
         items = body.get(list_key) if isinstance(body, dict) else None

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from apps.connectors.base import (
@@ -87,7 +88,9 @@ class WooCommerce(Provider):
         ),
     )
     resources = (
-        ResourceSpec("orders", "ecommerce.order", "Orders of every status but trash, oldest id first"),
+        ResourceSpec(
+            "orders", "ecommerce.order", "Orders of every status but trash, oldest id first", window="created_at"
+        ),
         ResourceSpec(
             "products", "ecommerce.product", "Products of every status but trash, priced in the store currency"
         ),
@@ -124,7 +127,18 @@ class WooCommerce(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(
+        self,
+        ctx: ConnectionContext,
+        resource: str,
+        *,
+        cursor: str | None,
+        limit: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page:
+        """A window on orders filters their creation time with `after` / `before` read as UTC (`dates_are_gmt`),
+        from the start of `since` to the end of `until`."""
         spec = self.resource(resource)
         if spec is None:
             raise ConfigurationError(f"WooCommerce has no resource {resource!r}.")
@@ -133,9 +147,14 @@ class WooCommerce(Provider):
             # product prices are in the store currency, which products do not carry; looked up once per sync
             currency = self._store_currency(ctx, tolerate_denied=True)
         per_page = max(1, min(limit, MAX_PER_PAGE))
-        response = ctx.http.request(
-            "GET", resource, params={"page": page, "per_page": per_page, "orderby": "id", "order": "asc"}
-        )
+        params = {"page": page, "per_page": per_page, "orderby": "id", "order": "asc"}
+        if since is not None or until is not None:
+            params["dates_are_gmt"] = "true"
+        if since is not None:
+            params["after"] = f"{since.isoformat()}T00:00:00"
+        if until is not None:
+            params["before"] = f"{(until + timedelta(days=1)).isoformat()}T00:00:00"
+        response = ctx.http.request("GET", resource, params=params)
         items = parse_json(response, provider=self.key)
         if not isinstance(items, list) or not all(isinstance(item, dict) and "id" in item for item in items):
             raise BadResponseError(f"WooCommerce returned an unexpected body for the {resource} list.")

@@ -9,6 +9,7 @@ updates; errors are `{"code", "message", "data": {"status"}}`. Core does not sig
 from __future__ import annotations
 
 import hmac
+from datetime import date, timedelta
 
 from apps.connectors.base import (
     ActionSpec,
@@ -58,8 +59,8 @@ class WordPress(Provider):
         ),
     )
     resources = (
-        ResourceSpec("posts", "cms.post", "Blog posts (any status the user may read)"),
-        ResourceSpec("pages", "cms.page", "Pages"),
+        ResourceSpec("posts", "cms.post", "Blog posts (any status the user may read)", window="updated_at"),
+        ResourceSpec("pages", "cms.page", "Pages", window="updated_at"),
     )
     actions = (
         ActionSpec(
@@ -94,11 +95,25 @@ class WordPress(Provider):
     def check(self, ctx: ConnectionContext) -> None:
         ctx.http.json("GET", "users/me", params={"context": "edit"})
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(
+        self,
+        ctx: ConnectionContext,
+        resource: str,
+        *,
+        cursor: str | None,
+        limit: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Page:
+        """A window filters on the last modification (`modified_after` / `modified_before`, WordPress 5.7+, in the
+        site's time zone): from the start of `since` to the end of `until`."""
         page = int(cursor or 1)
-        response = ctx.http.request(
-            "GET", resource, params={"page": page, "per_page": min(limit, MAX_PER_PAGE), "context": "view"}
-        )
+        params = {"page": page, "per_page": min(limit, MAX_PER_PAGE), "context": "view"}
+        if since is not None:
+            params["modified_after"] = f"{since.isoformat()}T00:00:00"
+        if until is not None:
+            params["modified_before"] = f"{(until + timedelta(days=1)).isoformat()}T00:00:00"
+        response = ctx.http.request("GET", resource, params=params)
         items = parse_json(response, provider=self.key)
         if not isinstance(items, list):
             raise BadResponseError("WordPress returned an unexpected body for a list.")

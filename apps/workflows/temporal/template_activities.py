@@ -153,6 +153,7 @@ def read_source(payload: dict) -> dict:
     """Up to max_records of the source resource, compacted for the agent (empty fields left out, at most
     DATA_BUDGET characters), with the report's window and title."""
     from apps.connectors.models import Connection
+    from apps.connectors.registry import registry
     from apps.connectors.services import connection_read
 
     with _tenant(payload["schema"]):
@@ -160,6 +161,15 @@ def read_source(payload: dict) -> dict:
         run = WorkflowRun.objects.select_related("config").get(pk=payload["run_pk"])
         connection = Connection.objects.get(pk=payload["connection_id"])
         resource, wanted = payload["resource"], int(payload["max_records"])
+        zone = ZoneInfo(run.config.timezone if run.config else "UTC")
+        until = datetime.fromisoformat(payload["now"]).astimezone(zone).date()
+        days = int(payload["window_days"])
+        since = until - timedelta(days=days)
+        spec = registry.get(connection.provider)
+        resource_spec = spec.resource(resource) if spec is not None else None
+        # 0 days reads without a date filter; so does a configuration saved before its resource could be filtered
+        filtered = days > 0 and resource_spec is not None and bool(resource_spec.window)
+        window = {"since": since, "until": until} if filtered else {}
         records: list[dict] = []
         cursor, pages = None, 0
         while len(records) < wanted:
@@ -170,6 +180,7 @@ def read_source(payload: dict) -> dict:
                 limit=min(READ_PAGE, wanted - len(records)),
                 fresh=True,
                 tenant=tenant,
+                **window,
             )
             records.extend(record.data for record in page.records)
             pages += 1
@@ -186,9 +197,6 @@ def read_source(payload: dict) -> dict:
                 break
             lines.append(line)
             used += len(line) + 1
-        zone = ZoneInfo(run.config.timezone if run.config else "UTC")
-        until = datetime.fromisoformat(payload["now"]).astimezone(zone).date()
-        since = until - timedelta(days=int(payload["window_days"]))
         label = run.config.name if run.config else "Connector report"
         return {
             "count": len(records),
@@ -198,6 +206,7 @@ def read_source(payload: dict) -> dict:
             "connection": f"{connection.name} ({connection.provider})",
             "since": since.isoformat(),
             "until": until.isoformat(),
+            "filtered": filtered,
             "title": f"{label} — {until.isoformat()}",
         }
 
@@ -207,10 +216,14 @@ def _analysis_input(instructions: str, source: dict | None) -> str:
         return instructions
     shown = source["shown"]
     note = "" if shown == source["count"] else f" (the first {shown} shown)"
+    if source.get("filtered", True):
+        period = f"for the period {source['since']} to {source['until']}"
+    else:
+        period = f"(not filtered by date; report date {source['until']})"
     return (
         f"{instructions.strip()}\n\n"
-        f"Data: {source['count']} {source['resource']} records from {source['connection']} for the period "
-        f"{source['since']} to {source['until']}{note}, one JSON object per line:\n{source['data']}"
+        f"Data: {source['count']} {source['resource']} records from {source['connection']} {period}{note}, "
+        f"one JSON object per line:\n{source['data']}"
     )
 
 

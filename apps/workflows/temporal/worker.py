@@ -18,6 +18,7 @@ from temporalio.client import (
 from temporalio.worker import Worker
 
 from apps.workflows.temporal.activities import active_tenant_schemas, check_tenant_connections, tenant_ping
+from apps.workflows.temporal.interceptors import TenantWorkerInterceptor
 from apps.workflows.temporal.platform import ConnectionHealthWorkflow, PingWorkflow
 from apps.workflows.temporal.template_activities import ACTIVITIES as TEMPLATE_ACTIVITIES
 from apps.workflows.temporal.templates import (
@@ -47,6 +48,7 @@ def build_worker(client: Client, *, task_queue: str, executor: ThreadPoolExecuto
         activities=ACTIVITIES,
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        interceptors=[TenantWorkerInterceptor()],  # checks each activity's tenant against its header
     )
 
 

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -115,12 +116,16 @@ class FakeGraph:
             offset = int(base64.urlsafe_b64decode(after).decode().split(":")[1]) if after else 0
         except (ValueError, IndexError):
             return graph_error(400, "(#100) Invalid parameter", 100, "GraphMethodException")
-        chunk = self.rows[offset : offset + limit]
+        rows = self.rows
+        if request.args.get("time_range"):  # {"since","until"}, both days inclusive, on date_start
+            window = json.loads(request.args["time_range"])
+            rows = [r for r in rows if window["since"] <= r["date_start"] <= window["until"]]
+        chunk = rows[offset : offset + limit]
         body = {
             "data": chunk,
             "paging": {"cursors": {"before": cursor_for(offset), "after": cursor_for(offset + limit)}},
         }
-        if offset + limit < len(self.rows):
+        if offset + limit < len(rows):
             body["paging"]["next"] = (
                 self.server.url_for(f"{API}/insights") + f"?limit={limit}&after={cursor_for(offset + limit)}"
             )
@@ -194,6 +199,24 @@ def test_a_time_range_and_custom_conversion_types_are_sent_and_applied(provider_
     assert "date_preset" not in args
     assert [r.data["conversions"] for r in page.records] == [0, 10]
     assert page.next_cursor == cursor_for(2)
+
+
+def test_a_date_window_is_sent_as_time_range_and_rows_outside_it_do_not_come_back(provider_context, graph):
+    config = {"since": "2026-06-01", "until": "2026-07-31"}  # the configured period gives way to the window
+    page = registry.get("facebook_ads")().read(
+        context(provider_context, graph.base_url, config),
+        "insights",
+        cursor=None,
+        limit=25,
+        since=date(2026, 7, 2),
+        until=date(2026, 7, 3),
+    )
+
+    args = graph.requests_to(f"{API}/insights")[0].args
+    assert args["time_range"] == '{"since":"2026-07-02","until":"2026-07-03"}'
+    assert "date_preset" not in args
+    assert sorted({r.data["date"] for r in page.records}) == ["2026-07-02", "2026-07-03"]
+    assert len(page.records) == 8 and page.next_cursor is None  # of 12 rows over three days
 
 
 def test_appsecret_proof_is_sent_with_every_call_when_the_app_secret_is_set(provider_context, httpserver):
@@ -314,6 +337,7 @@ def test_config_is_validated_field_by_field():
             "name": "insights",
             "model": "ads.campaign_metrics",
             "description": "Daily metrics per campaign (Ads Insights)",
+            "window": "date",
         }
     ]
 

@@ -487,7 +487,12 @@ def test_secrets_are_declared_secret_and_kept_apart_from_config():
     assert config == {"site_url": "https://crm.example.com", "username": USER}
     assert secrets == {"application_password": APP_PASSWORD}
     assert fluent.describe()["resources"] == [
-        {"name": "subscribers", "model": "crm.contact", "description": "Contacts (FluentCRM subscribers), oldest first"}
+        {
+            "name": "subscribers",
+            "model": "crm.contact",
+            "description": "Contacts (FluentCRM subscribers), oldest first",
+            "window": None,
+        }
     ]
 
 

@@ -1,7 +1,9 @@
 """Google Ads against a loopback server that follows the REST search contract of API v26."""
 
 import json
+import re
 import time
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -92,6 +94,19 @@ class FakeGoogleAds:
     def bodies(self) -> list[dict]:
         return [json.loads(request.data) for request, _response in self.server.log]
 
+    @staticmethod
+    def _in_range(query: str, day: str) -> bool:
+        """GAQL date conditions on `segments.date`: BETWEEN 'a' AND 'b' (inclusive) and <= 'b'; DURING ranges are
+        relative to today and keep every row here."""
+        between = re.search(r"segments\.date BETWEEN '([\d-]+)' AND '([\d-]+)'", query)
+        if between and not between.group(1) <= day <= between.group(2):
+            return False
+        at_most = re.search(r"segments\.date <= '([\d-]+)'", query)
+        return not (at_most and day > at_most.group(1))
+
+    def matching(self, query: str) -> list[dict]:
+        return [r for r in self.rows if self._in_range(query, r["segments"]["date"])]
+
     def search(self, request):
         if request.headers.get("Authorization") != f"Bearer {ACCESS_TOKEN}":
             return failure(
@@ -153,7 +168,8 @@ class FakeGoogleAds:
                     [{"errorCode": {"requestError": "INVALID_PAGE_TOKEN"}, "message": "Page token is invalid."}],
                 )
             offset = self.tokens[token][1]
-        chunk = self.rows[offset : offset + self.page_size]
+        rows = self.matching(query)
+        chunk = rows[offset : offset + self.page_size]
         answer = {
             "fieldMask": "campaign.id,campaign.name,segments.date,metrics.impressions,metrics.clicks,"
             "metrics.costMicros,metrics.conversions",
@@ -161,7 +177,7 @@ class FakeGoogleAds:
         }
         if chunk:
             answer["results"] = chunk  # an empty result set has no `results` key at all
-        if offset + self.page_size < len(self.rows):
+        if offset + self.page_size < len(rows):
             following = f"CPii5aS87vfFTBAKGJvk36q-{offset + self.page_size}"
             self.tokens[following] = (query, offset + self.page_size)
             answer["nextPageToken"] = following
@@ -240,6 +256,23 @@ def test_an_explicit_date_range_is_queried_with_between(provider_context, google
     assert google_ads.bodies()[0]["query"] == QUERY.replace(
         "DURING LAST_30_DAYS", "BETWEEN '2026-10-01' AND '2026-10-31'"
     )
+
+
+def test_a_date_window_is_queried_with_between_and_rows_outside_it_do_not_come_back(provider_context, httpserver):
+    google_ads = FakeGoogleAds(httpserver, page_size=10)
+    ctx = context(provider_context, google_ads.base_url, config={"date_from": "2026-09-01", "date_to": "2026-12-31"})
+    provider = registry.get("google_ads")()
+
+    page = provider.read(
+        ctx, "campaign_metrics", cursor=None, limit=10, since=date(2026, 10, 2), until=date(2026, 10, 3)
+    )
+
+    assert google_ads.bodies()[0]["query"] == QUERY.replace(
+        "DURING LAST_30_DAYS", "BETWEEN '2026-10-02' AND '2026-10-03'"
+    )
+    assert sorted({r.data["date"] for r in page.records}) == ["2026-10-02", "2026-10-03"]
+    assert len(page.records) == 6 and page.next_cursor is None  # of ten rows over four days
+    assert provider.resource("campaign_metrics").window == "date"
 
 
 def test_an_empty_result_set_is_an_empty_last_page(provider_context, httpserver):
@@ -445,6 +478,7 @@ def test_describes_oauth_with_offline_access_and_no_actions_or_webhooks():
             "name": "campaign_metrics",
             "model": "ads.campaign_metrics",
             "description": "Campaign metrics per campaign and day",
+            "window": "date",
         }
     ]
     assert (described["actions"], described["webhooks"]) == ([], None)

@@ -1,7 +1,9 @@
 """Google Analytics 4 against a loopback server that follows the Data API v1beta and Google's OAuth token contract."""
 
 import json
+import re
 import time
+from datetime import date
 from urllib.parse import parse_qs
 
 import pytest
@@ -175,11 +177,18 @@ class FakeGoogleAnalytics:
         limit, offset = int(body.get("limit", 10_000)), int(body.get("offset", 0))
         if not 0 < limit <= 250_000:
             return google_error(400, "INVALID_ARGUMENT", "limit must be positive and at most 250000.")
-        chunk = self.rows[offset : offset + limit]
+        rows = self.rows
+        (period,) = body.get("dateRanges") or [{}]
+        if body["dimensions"][:1] == [{"name": "date"}] and all(
+            re.fullmatch(r"\d{4}-\d{2}-\d{2}", period.get(end, "")) for end in ("startDate", "endDate")
+        ):  # explicit days (inclusive): only rows whose date dimension (YYYYMMDD) falls in them
+            start, end = (period[end].replace("-", "") for end in ("startDate", "endDate"))
+            rows = [r for r in rows if start <= r["dimensionValues"][0]["value"] <= end]
+        chunk = rows[offset : offset + limit]
         answer = {
             "dimensionHeaders": [{"name": d["name"]} for d in body["dimensions"]],
             "metricHeaders": [{"name": name, "type": METRIC_TYPES[name]} for name in metric_names],
-            "rowCount": len(self.rows),
+            "rowCount": len(rows),
             "metadata": {"currencyCode": "EUR", "timeZone": "Europe/Amsterdam"},
             "kind": "analyticsData#runReport",
         }
@@ -267,6 +276,18 @@ def test_configured_dimensions_metrics_and_dates_are_sent(provider_context, anal
         ("20261001", {"dimensions": {"date": "20261001"}, "metrics": {"sessions": 42}})
     ]
     assert page.next_cursor is None
+
+
+def test_a_date_window_sets_the_date_range_and_rows_outside_it_do_not_come_back(provider_context, analytics):
+    ctx = oauth_context(provider_context, analytics.api_base, start_date="2026-10-01", end_date="2026-12-31")
+
+    page = registry.get("google_analytics")().read(
+        ctx, "report", cursor=None, limit=100, since=date(2026, 11, 2), until=date(2026, 11, 3)
+    )
+
+    assert analytics.report_requests[0]["dateRanges"] == [{"startDate": "2026-11-02", "endDate": "2026-11-03"}]
+    assert sorted({r.data["dimensions"]["date"] for r in page.records}) == ["20261102", "20261103"]
+    assert len(page.records) == 10 and page.next_cursor is None  # of 25 rows over five days
 
 
 def test_empty_report_has_no_rows_and_no_next_page(provider_context, httpserver):

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import date, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -133,19 +134,31 @@ class FakeShopify:
             extra = set(args) - {"page_info", "limit", "fields"}
             if extra:
                 return json_response({"errors": {"page_info": [f"{sorted(extra)} cannot be used with page_info"]}}, 400)
-            offset = int(base64.urlsafe_b64decode(args["page_info"]).decode().split(":")[1])
+            # the token remembers the first page's filters, as Shopify's does
+            _resource, offset, status, low, high = base64.urlsafe_b64decode(args["page_info"]).decode().split("|")
+            offset = int(offset)
         else:
-            offset = 0
-            if resource == "orders" and args.get("status", "open") == "open":
-                items = [o for o in items if not o["cancelled_at"] and not o["closed_at"]]
+            offset, status = 0, args.get("status", "open") if resource == "orders" else ""
+            low, high = args.get("created_at_min", ""), args.get("created_at_max", "")
+        if status == "open":
+            items = [o for o in items if not o["cancelled_at"] and not o["closed_at"]]
+        # created_at_min / created_at_max: at or after / at or before an ISO 8601 time with offset
+        if low:
+            items = [i for i in items if datetime.fromisoformat(i["created_at"]) >= datetime.fromisoformat(low)]
+        if high:
+            items = [i for i in items if datetime.fromisoformat(i["created_at"]) <= datetime.fromisoformat(high)]
+
+        def token_for(at: int) -> str:
+            return base64.urlsafe_b64encode(f"{resource}|{at}|{status}|{low}|{high}".encode()).decode()
+
         chunk = items[offset : offset + limit]
         links = []
         url = self.server.url_for(f"{API}/{resource}.json")
         if offset > 0:
-            token = base64.urlsafe_b64encode(f"{resource}:{max(0, offset - limit)}".encode()).decode()
+            token = token_for(max(0, offset - limit))
             links.append(f'<{url}?{urlencode({"limit": limit, "page_info": token})}>; rel="previous"')
         if offset + limit < len(items):
-            token = base64.urlsafe_b64encode(f"{resource}:{offset + limit}".encode()).decode()
+            token = token_for(offset + limit)
             links.append(f'<{url}?{urlencode({"limit": limit, "page_info": token})}>; rel="next"')
         headers = {"Link": ", ".join(links)} if links else {}
         return json_response({resource: chunk}, headers=headers)
@@ -180,6 +193,25 @@ def read_all(ctx, resource, limit):
         if not page.next_cursor:
             return records, pages
         cursor = page.next_cursor
+
+
+def test_a_date_window_goes_out_as_created_at_min_and_max_and_holds_across_pages(provider_context, shopify):
+    ctx, provider, pages = context(provider_context, shopify.base), registry.get("shopify")(), []
+    window = {"since": date(2026, 10, 2), "until": date(2026, 10, 4)}
+    page = provider.read(ctx, "orders", cursor=None, limit=2, **window)
+    pages.append(page)
+    while page.next_cursor:
+        page = provider.read(ctx, "orders", cursor=page.next_cursor, limit=2, **window)
+        pages.append(page)
+
+    first = shopify.requests[0]
+    assert (first["created_at_min"], first["created_at_max"], first["status"]) == (
+        "2026-10-02T00:00:00+00:00",
+        "2026-10-04T23:59:59+00:00",
+        "any",
+    )
+    assert [sorted(r) for r in shopify.requests[1:]] == [["limit", "page_info", "resource"]]
+    assert [r.id for p in pages for r in p.records] == [str(450789469 + n) for n in (2, 3, 4)]
 
 
 def test_reads_every_order_of_any_status_across_link_header_pages(provider_context, shopify):

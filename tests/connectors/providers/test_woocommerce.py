@@ -6,6 +6,7 @@ import hmac
 import json
 import re
 import time
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -132,6 +133,10 @@ class FakeWooCommerce:
         orderby, descending = request.args.get("orderby", "date"), request.args.get("order", "desc") == "desc"
         field = {"id": "id", "date": "date_created_gmt" if rest_base == "orders" else "date_modified_gmt"}[orderby]
         ordered = sorted(items.values(), key=lambda item: item[field], reverse=descending)
+        # after / before: strictly after / before an ISO 8601 time, site time unless dates_are_gmt (creation date)
+        created = "date_created_gmt" if request.args.get("dates_are_gmt") == "true" else "date_created"
+        after, before = request.args.get("after"), request.args.get("before")
+        ordered = [i for i in ordered if (not after or i[created] > after) and (not before or i[created] < before)]
         total_pages = max(1, -(-len(ordered) // per_page))
         chunk = ordered[(page - 1) * per_page : page * per_page]
         links = []
@@ -193,6 +198,26 @@ def read_all(ctx, resource, limit=10):
 
 
 # --- reads ----------------------------------------------------------------------------------------------------
+
+
+def test_a_date_window_filters_orders_by_creation_in_utc_on_the_wire(provider_context, woocommerce):
+    page = registry.get("woocommerce")().read(
+        context(provider_context, woocommerce.store_url),
+        "orders",
+        cursor=None,
+        limit=50,
+        since=date(2026, 3, 3),
+        until=date(2026, 3, 5),
+    )
+
+    sent = woocommerce.requests_to("orders")[0].args
+    assert (sent["after"], sent["before"], sent["dates_are_gmt"]) == (
+        "2026-03-03T00:00:00",
+        "2026-03-06T00:00:00",
+        "true",
+    )
+    assert [r.id for r in page.records] == ["3", "4", "5"]
+    assert page.next_cursor is None
 
 
 def test_reads_every_order_across_pages_oldest_id_first_normalised_with_raw(provider_context, woocommerce):

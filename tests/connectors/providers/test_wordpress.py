@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import date
 
 import pytest
 from werkzeug import Response
@@ -14,14 +15,15 @@ USER, APP_PASSWORD = "editor", "abcd EFGH ijkl MNOP qrst UVWX"
 EXPECTED_AUTH = "Basic " + base64.b64encode(f"{USER}:{APP_PASSWORD}".encode()).decode()
 
 
-def post(n: int) -> dict:
+def post(n: int, modified: str = "2026-11-01T10:00:00") -> dict:
     return {
         "id": n,
         "title": {"rendered": f"Post {n}"},
         "status": "publish",
         "link": f"https://blog.example.com/post-{n}",
         "excerpt": {"rendered": f"<p>About {n}</p>"},
-        "modified_gmt": "2026-11-01T10:00:00",
+        "modified": modified,  # site time, what modified_after / modified_before compare with
+        "modified_gmt": modified,
     }
 
 
@@ -64,12 +66,17 @@ class FakeWordPress:
             return Response(
                 json.dumps({"code": "rest_invalid_param", "message": "per_page must be <= 100"}), status=400
             )
-        total_pages = max(1, -(-len(self.posts) // per_page))
-        chunk = self.posts[(page - 1) * per_page : page * per_page]
+        # modified_after / modified_before: strictly after / before an ISO 8601 time in the site's time zone
+        after, before = request.args.get("modified_after"), request.args.get("modified_before")
+        posts = [
+            p for p in self.posts if (not after or p["modified"] > after) and (not before or p["modified"] < before)
+        ]
+        total_pages = max(1, -(-len(posts) // per_page))
+        chunk = posts[(page - 1) * per_page : page * per_page]
         return Response(
             json.dumps(chunk),
             content_type="application/json",
-            headers={"X-WP-Total": str(len(self.posts)), "X-WP-TotalPages": str(total_pages)},
+            headers={"X-WP-Total": str(len(posts)), "X-WP-TotalPages": str(total_pages)},
         )
 
     def create(self, request):
@@ -102,6 +109,26 @@ def read_all(ctx, resource, limit=10):
         if not page.next_cursor:
             return records, pages
         cursor = page.next_cursor
+
+
+def test_a_date_window_sends_modified_after_and_before_and_only_posts_in_it_come_back(provider_context, httpserver):
+    fake = FakeWordPress(httpserver, posts=0)
+    fake.posts = [post(1, "2026-10-31T23:59:00"), post(2, "2026-11-01T00:30:00"), post(3, "2026-11-07T23:00:00")]
+    fake.posts.append(post(4, "2026-11-08T00:00:01"))
+
+    page = registry.get("wordpress")().read(
+        context(provider_context, fake),
+        "posts",
+        cursor=None,
+        limit=10,
+        since=date(2026, 11, 1),
+        until=date(2026, 11, 7),
+    )
+
+    sent = httpserver.log[0][0].args
+    assert (sent["modified_after"], sent["modified_before"]) == ("2026-11-01T00:00:00", "2026-11-08T00:00:00")
+    assert [r.id for r in page.records] == ["2", "3"]
+    assert page.next_cursor is None
 
 
 def test_reads_every_post_across_pages_normalised_with_raw(provider_context, wordpress):
@@ -213,3 +240,36 @@ def test_webhook_shared_secret():
         provider.verify_webhook(
             method="POST", url="/", headers={"X-BizOSaaS-Webhook-Secret": "no"}, body=body, secret="s3"
         )
+
+
+@pytest.mark.django_db
+def test_the_live_preview_takes_a_date_window_and_refuses_bad_or_unsupported_ones(api, httpserver):
+    from tests.connectors.providers.test_hubspot import PRIVATE_APP_TOKEN
+    from tests.factories import bearer, make_member, make_tenant
+
+    fake = FakeWordPress(httpserver, posts=0)
+    fake.posts = [post(1, "2026-10-20T09:00:00"), post(2, "2026-11-02T09:00:00"), post(3, "2026-11-09T09:00:00")]
+    tenant = make_tenant()
+    admin = make_member(tenant, "admin")
+    auth = bearer(admin, tenant)
+    config = {"site_url": fake.site_url, "username": USER, "application_password": APP_PASSWORD}
+    blog = api.post("/api/v1/connections/", {"provider": "wordpress", "name": "Blog", "config": config}, **auth)
+    crm_config = {"private_app_token": PRIVATE_APP_TOKEN, "api_base_url": "http://127.0.0.1:9"}
+    crm = api.post("/api/v1/connections/", {"provider": "hubspot", "name": "CRM", "config": crm_config}, **auth)
+    url = f"/api/v1/connections/{blog.json()['id']}/resources/posts/"
+
+    windowed = api.get(url, {"since": "2026-11-01", "until": "2026-11-07"}, **auth)
+    reads_before = len(httpserver.log)
+    bad = api.get(url, {"since": "1 Nov", "until": "2026-13-01"}, **auth)
+    backwards = api.get(url, {"since": "2026-11-07", "until": "2026-11-01"}, **auth)
+    unsupported = api.get(
+        f"/api/v1/connections/{crm.json()['id']}/resources/contacts/", {"since": "2026-11-01"}, **auth
+    )
+
+    assert windowed.status_code == 200, windowed.content
+    assert [r["id"] for r in windowed.json()["records"]] == ["2"]
+    assert httpserver.log[-1][0].args["modified_after"] == "2026-11-01T00:00:00"
+    assert bad.status_code == 400 and set(bad.json()) == {"since", "until"}
+    assert backwards.status_code == 400 and set(backwards.json()) == {"until"}
+    assert unsupported.status_code == 400 and set(unsupported.json()) == {"since"}
+    assert len(httpserver.log) == reads_before  # refused windows never reach a provider
