@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.integrations.hooks import receive as receive_webhook
+from bizosaas import system_health
 from bizosaas.urls_tenant import urlpatterns as common
 
 # Registered by third-party apps after ours and unaudited (deleting a BlacklistedToken would revive a revoked
@@ -18,6 +19,7 @@ for _model in (Group, BlacklistedToken, OutstandingToken):
 urlpatterns = [
     *common,
     path("hooks/<str:token>/", receive_webhook, name="webhook-receive"),
+    path("admin/system-health/", system_health.system_health, name="admin-system-health"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -19,6 +19,7 @@ from apps.accounts.audit.services import Actor
 from apps.accounts.models import Tenant
 from apps.agents.models import Agent, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
+from bizosaas.metrics import AGENT_RUNS
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +68,13 @@ def _enqueue(schema: str, run_id: int) -> None:
         from django_tenants.utils import schema_context
 
         with schema_context(schema):
-            AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.QUEUED).update(
+            failed = AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.QUEUED).update(
                 status=AgentRun.Status.FAILED,
                 error="The run could not be queued (the task queue is unavailable). Try again shortly.",
                 finished_at=timezone.now(),
             )
+        if failed:
+            AGENT_RUNS.labels(status=AgentRun.Status.FAILED).inc()
 
 
 @transaction.atomic

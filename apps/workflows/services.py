@@ -23,6 +23,7 @@ from apps.accounts.models import Tenant
 from apps.workflows import client
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.templates import TEMPLATES, clean_parameters
+from bizosaas.metrics import WORKFLOW_RUNS
 
 ACTIVE = (WorkflowRun.Status.RUNNING, WorkflowRun.Status.WAITING_APPROVAL)
 CONFIG_FIELDS = ("name", "template", "parameters", "schedule_cron", "timezone", "overlap_policy", "enabled")
@@ -278,9 +279,11 @@ def run_cancel(*, tenant: Tenant, actor: Actor, run: WorkflowRun) -> WorkflowRun
     except client.WorkflowGone as exc:
         raise ValidationError({"status": ["This run already finished in Temporal."]}) from exc
     label = actor.label or actor.type
-    WorkflowRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
+    cancelled = WorkflowRun.objects.filter(pk=run.pk, status__in=ACTIVE).update(
         status=WorkflowRun.Status.CANCELLED, error=f"Cancelled by {label}."[:1000], finished_at=timezone.now()
     )
+    if cancelled:
+        WORKFLOW_RUNS.labels(template=run.template, status=WorkflowRun.Status.CANCELLED).inc()
     run.approvals.filter(status=WorkflowApproval.Status.PENDING).update(
         status=WorkflowApproval.Status.EXPIRED, decided_at=timezone.now()
     )

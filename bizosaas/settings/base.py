@@ -106,6 +106,10 @@ TEMPORAL_NAMESPACE = env.str("TEMPORAL_NAMESPACE", default="default")
 TEMPORAL_TASK_QUEUE = env.str("TEMPORAL_TASK_QUEUE", default="bizosaas")
 # The Temporal worker's SDK metrics (Prometheus); empty disables them
 TEMPORAL_METRICS_BIND = env.str("TEMPORAL_METRICS_BIND", default="127.0.0.1:9464")
+# the platform's own counters served by the Celery worker and by the Temporal worker (empty: not served)
+CELERY_METRICS_BIND = env.str("CELERY_METRICS_BIND", default="127.0.0.1:9465")
+TEMPORAL_APP_METRICS_BIND = env.str("TEMPORAL_APP_METRICS_BIND", default="127.0.0.1:9466")
+GRAFANA_URL = env.str("GRAFANA_URL", default="")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -19,6 +19,7 @@ from apps.accounts.models import Tenant
 from apps.agents.knowledge import chunking, detect, embeddings, extract
 from apps.agents.knowledge.detect import FileTooLarge, KnowledgeError
 from apps.agents.models import Chunk, Document, DocumentFile, KnowledgeCollection
+from bizosaas.metrics import KNOWLEDGE_CHUNKS, KNOWLEDGE_DOCUMENTS, KNOWLEDGE_INGEST_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,15 @@ def ingest_document(document_id: int) -> str | None:
     """Extracts, chunks and embeds one document of the current tenant schema, replacing its chunks; returns the
     final status (None when the document no longer exists). Unreadable documents end `failed` with the reason;
     nothing is raised for them. Progress (pages_done of pages_total) is written while it runs."""
+    started = time.perf_counter()
+    status = _ingest_document(document_id)
+    if status is not None:
+        KNOWLEDGE_DOCUMENTS.labels(outcome=status).inc()
+        KNOWLEDGE_INGEST_SECONDS.observe(time.perf_counter() - started)
+    return status
+
+
+def _ingest_document(document_id: int) -> str | None:
     document = Document.objects.filter(pk=document_id).first()
     if document is None:
         return None
@@ -165,6 +175,7 @@ def ingest_document(document_id: int) -> str | None:
             embedding_model=embeddings.model_name(),
             processed_at=timezone.now(),
         )
+    KNOWLEDGE_CHUNKS.inc(len(rows))
     return Document.Status.READY
 
 

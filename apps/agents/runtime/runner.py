@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.agents.models import AgentRun, Message
 from apps.agents.runtime import RunCancelled, RunClosed, RunContext, RunTimedOut, truncate
+from bizosaas.metrics import AGENT_RUN_SECONDS, AGENT_RUNS, AGENT_TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +263,10 @@ def _finish(run: AgentRun, ctx: RunContext, metered, *, status: str, output: str
         fields.pop("error")
         AgentRun.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
+    AGENT_RUNS.labels(status=run.status).inc()
+    AGENT_TOKENS.labels(kind="prompt").inc(prompt)
+    AGENT_TOKENS.labels(kind="completion").inc(completion)
+    AGENT_RUN_SECONDS.observe(time.monotonic() - started)
     if run.status == AgentRun.Status.SUCCEEDED and run.conversation_id:
         Message.objects.create(
             conversation_id=run.conversation_id, role=Message.Role.ASSISTANT, content=output, run=run

@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError
 
 from apps.workflows.models import SyncRecord, WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.temporal.activities import _tenant_scope
+from bizosaas.metrics import WORKFLOW_RUNS
 
 FINAL_STEP_STATUSES = frozenset({"completed", "failed", "skipped", "cancelled", "rejected", "expired"})
 DATA_BUDGET = 15_000  # characters of records given to the agent (its input holds at most 20,000)
@@ -391,12 +392,15 @@ def finish(payload: dict) -> dict:
             WorkflowApproval.objects.filter(run=run, status=WorkflowApproval.Status.PENDING).update(
                 status=WorkflowApproval.Status.EXPIRED, decided_at=timezone.now()
             )
+        counted = run.finished_at is not None  # a cancel counted it already; a retried activity must not again
         run.status = status
         run.error = error[:1000]
         run.result = {**(run.result if isinstance(run.result, dict) else {}), **(payload.get("result") or {})}
         run.finished_at = run.finished_at or timezone.now()
         run.save(update_fields=["steps", "status", "error", "result", "finished_at"])
-        return {"status": run.status}
+    if not counted:
+        WORKFLOW_RUNS.labels(template=run.template, status=run.status).inc()
+    return {"status": run.status}
 
 
 def record_digest(data: dict) -> str:

@@ -44,6 +44,14 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}; choose another address with --metrics-bind or TEMPORAL_METRICS_BIND") from exc
         if runtime is not None:
             logger.info("temporal worker metrics", extra={"url": f"http://{bind}/metrics"})
+        app_bind = settings.TEMPORAL_APP_METRICS_BIND
+        if app_bind:
+            from bizosaas.metrics import start_metrics_server
+
+            try:
+                start_metrics_server(app_bind)  # the platform's own counters (workflow and agent runs, ingestion)
+            except OSError as exc:  # the port is taken (another worker on this host): work goes on without
+                logger.warning("platform metrics not served", extra={"bind": app_bind, "error": str(exc)})
         client = await self.connect_with_retry(runtime)
         await ensure_platform_schedules(client, task_queue=task_queue)
         stop = asyncio.Event()
