@@ -35,7 +35,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @activity.defn(name="test.seen_schema")
 def seen_schema(payload: dict) -> dict:
-    return {"header": current_schema(), "input": payload["schema"]}
+    from bizosaas.observability import tenant_var
+
+    return {"header": current_schema(), "input": payload["schema"], "log_tenant": tenant_var.get()}
 
 
 @workflow.defn(name="test.tenant_echo", sandboxed=False)  # a test module imports Django; ours are sandboxed
@@ -90,7 +92,8 @@ def test_a_runs_activities_see_the_tenant_header_of_its_start():
 
     result, history = asyncio.run(scenario())
 
-    assert result == {"header": "tenant_acme", "input": "tenant_acme"}
+    # the worker's log lines of that activity name the tenant too
+    assert result == {"header": "tenant_acme", "input": "tenant_acme", "log_tenant": "tenant_acme"}
     started = history.events[0].workflow_execution_started_event_attributes
     assert decode(started.header.fields) == "tenant_acme"
 
@@ -164,4 +167,4 @@ def test_a_schedule_created_through_our_client_carries_the_header_to_its_runs():
     described, result = asyncio.run(scenario())
 
     assert decode(described.schedule.action.headers) == "tenant_sched"
-    assert result == {"header": "tenant_sched", "input": "tenant_sched"}
+    assert result == {"header": "tenant_sched", "input": "tenant_sched", "log_tenant": "tenant_sched"}

@@ -131,11 +131,16 @@ class _TenantActivityInbound(temporalio.worker.ActivityInboundInterceptor):
                 type=MISMATCH,
                 non_retryable=True,
             )
-        token = _current_schema.set(header or claimed)
+        from bizosaas.observability import tenant_var  # outside the sandbox: activities only
+
+        schema = header or claimed
+        token = _current_schema.set(schema)
+        log_token = tenant_var.set(schema or "-")  # the worker's log lines name the tenant
         try:
             # a sync activity runs in the executor with a copy of this context, so it sees the schema too
             return await super().execute_activity(input)
         finally:
+            tenant_var.reset(log_token)
             _current_schema.reset(token)
 
 
