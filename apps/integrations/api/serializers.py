@@ -222,6 +222,33 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RuleConditionSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="A dotted path into the event, e.g. `payload.order.total`.")
+    op = serializers.ChoiceField(choices=["eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "exists", "matches"])
+    value = serializers.JSONField(
+        required=False, help_text="Not for `exists`; a list for `in`; an RE2 pattern for `matches`."
+    )
+
+
+class RuleWriteSerializer(serializers.Serializer):
+    """The body of POST /rules/ and PATCH /rules/{id}/ (checked by `rules.clean_rule`: errors keyed by path,
+    e.g. `conditions.0.op`, `actions.1.input.email`)."""
+
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    enabled = serializers.BooleanField(required=False, help_text="Default true.")
+    trigger_event = serializers.CharField(help_text="An event type pattern; `*` matches one or more segments.")
+    trigger_connection = serializers.IntegerField(required=False, allow_null=True)
+    match = serializers.ChoiceField(choices=["all", "any"], required=False, help_text="Default all.")
+    durable = serializers.BooleanField(required=False, help_text="Default false.")
+    conditions = RuleConditionSerializer(many=True, required=False)
+    actions = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="In order: `{type, ...}` with the fields of the action type (`GET /rules/action-types/`), e.g. "
+        "`{type: connector_action, connection, action, input}`; `{path}` strings in `input` come from the event.",
+    )
+
+
 class RuleTestSerializer(serializers.Serializer):
     event = serializers.JSONField(help_text="{type, payload, connection_id?}")
 

@@ -291,14 +291,14 @@ class RuleViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
         return dict(self.request.data)
 
-    @extend_schema(request=s.RuleSerializer, responses={201: s.RuleSerializer})
+    @extend_schema(request=s.RuleWriteSerializer, responses={201: s.RuleSerializer})
     def create(self, request):
         rule = rules.rule_create(
             tenant=self.tenant, actor=self.actor, user_id=getattr(request.user, "pk", None), data=self._data()
         )
         return Response(s.RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.RuleSerializer, responses={200: s.RuleSerializer})
+    @extend_schema(request=s.RuleWriteSerializer, responses={200: s.RuleSerializer})
     def partial_update(self, request, pk=None):
         rule = rules.rule_update(tenant=self.tenant, actor=self.actor, rule=self.get_object(), data=self._data())
         return Response(s.RuleSerializer(rule).data)

@@ -861,6 +861,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/overview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rules/": {
         parameters: {
             query?: never;
@@ -2001,12 +2017,6 @@ export interface components {
             tenant?: string;
         };
         /**
-         * @description * `all` - All
-         *     * `any` - Any
-         * @enum {string}
-         */
-        MatchEnum: "all" | "any";
-        /**
          * @description GET /auth/me/: the person, the tenant the token acts on, and what their role may do there
          *     (resource -> actions of the permission matrix).
          */
@@ -2070,6 +2080,20 @@ export interface components {
             authorization_url: string;
         };
         /**
+         * @description * `eq` - eq
+         *     * `ne` - ne
+         *     * `gt` - gt
+         *     * `gte` - gte
+         *     * `lt` - lt
+         *     * `lte` - lte
+         *     * `contains` - contains
+         *     * `in` - in
+         *     * `exists` - exists
+         *     * `matches` - matches
+         * @enum {string}
+         */
+        OpEnum: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "in" | "exists" | "matches";
+        /**
          * @description * `skip` - Skip
          *     * `buffer_one` - Buffer One
          *     * `allow_all` - Allow All
@@ -2077,6 +2101,153 @@ export interface components {
          * @enum {string}
          */
         OverlapPolicyEnum: "skip" | "buffer_one" | "allow_all" | "cancel_other";
+        Overview: {
+            window: components["schemas"]["OverviewWindow"];
+            connections: components["schemas"]["OverviewConnections"];
+            series: components["schemas"]["OverviewSeries"];
+            /** @description Sums over the window. */
+            totals: components["schemas"]["OverviewTotals"];
+        };
+        OverviewAgentRunPoint: {
+            /** @description Prompt and completion tokens of the runs. */
+            tokens: number;
+            /**
+             * Format: date-time
+             * @description Start of the bucket (UTC).
+             */
+            t: string;
+            queued: number;
+            running: number;
+            succeeded: number;
+            failed: number;
+            cancelled: number;
+        };
+        OverviewAgentRunTotals: {
+            /** @description Prompt and completion tokens of the runs. */
+            tokens: number;
+            total: number;
+            queued: number;
+            running: number;
+            succeeded: number;
+            failed: number;
+            cancelled: number;
+        };
+        OverviewConnection: {
+            id: number;
+            name: string;
+            provider: string;
+            status: components["schemas"]["OverviewConnectionStatusEnum"];
+            /** Format: date-time */
+            last_checked_at: string | null;
+            last_latency_ms: number | null;
+            last_error: string;
+        };
+        OverviewConnectionStatus: {
+            pending: number;
+            active: number;
+            error: number;
+            needs_reauth: number;
+        };
+        /**
+         * @description * `pending` - pending
+         *     * `active` - active
+         *     * `error` - error
+         *     * `needs_reauth` - needs_reauth
+         * @enum {string}
+         */
+        OverviewConnectionStatusEnum: "pending" | "active" | "error" | "needs_reauth";
+        OverviewConnections: {
+            total: number;
+            by_status: components["schemas"]["OverviewConnectionStatus"];
+            items: components["schemas"]["OverviewConnection"][];
+        };
+        OverviewDeliveryPoint: {
+            /**
+             * Format: date-time
+             * @description Start of the bucket (UTC).
+             */
+            t: string;
+            delivered: number;
+            failed: number;
+            pending: number;
+        };
+        OverviewDeliveryTotals: {
+            total: number;
+            delivered: number;
+            failed: number;
+            pending: number;
+        };
+        OverviewEventPoint: {
+            /**
+             * Format: date-time
+             * @description Start of the bucket (UTC).
+             */
+            t: string;
+            pending: number;
+            processed: number;
+            failed: number;
+        };
+        OverviewEventTotals: {
+            total: number;
+            pending: number;
+            processed: number;
+            failed: number;
+        };
+        OverviewSeries: {
+            /** @description Events received, by status. */
+            events: components["schemas"]["OverviewEventPoint"][];
+            /** @description Outbound webhook deliveries, by outcome. */
+            deliveries: components["schemas"]["OverviewDeliveryPoint"][];
+            /** @description Agent runs, by status. */
+            agent_runs: components["schemas"]["OverviewAgentRunPoint"][];
+            /** @description Workflow runs, by status. */
+            workflow_runs: components["schemas"]["OverviewWorkflowRunPoint"][];
+        };
+        OverviewTotals: {
+            events: components["schemas"]["OverviewEventTotals"];
+            deliveries: components["schemas"]["OverviewDeliveryTotals"];
+            agent_runs: components["schemas"]["OverviewAgentRunTotals"];
+            workflow_runs: components["schemas"]["OverviewWorkflowRunTotals"];
+        };
+        OverviewWindow: {
+            days: number;
+            /** @description hour (a window of 1 day) or day. */
+            bucket: string;
+            /**
+             * Format: date-time
+             * @description Start of the first bucket (UTC), inclusive.
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description End of the last bucket (UTC), exclusive.
+             */
+            until: string;
+        };
+        OverviewWorkflowRunPoint: {
+            /**
+             * Format: date-time
+             * @description Start of the bucket (UTC).
+             */
+            t: string;
+            running: number;
+            waiting_approval: number;
+            completed: number;
+            failed: number;
+            cancelled: number;
+            terminated: number;
+            timed_out: number;
+        };
+        OverviewWorkflowRunTotals: {
+            total: number;
+            running: number;
+            waiting_approval: number;
+            completed: number;
+            failed: number;
+            cancelled: number;
+            terminated: number;
+            timed_out: number;
+        };
         Page: {
             resource: string;
             model: string;
@@ -2475,6 +2646,33 @@ export interface components {
         PatchedMemberUpdateRequest: {
             role?: components["schemas"]["RoleEnum"];
         };
+        /**
+         * @description The body of POST /rules/ and PATCH /rules/{id}/ (checked by `rules.clean_rule`: errors keyed by path,
+         *     e.g. `conditions.0.op`, `actions.1.input.email`).
+         */
+        PatchedRuleWriteRequest: {
+            name?: string;
+            description?: string;
+            /** @description Default true. */
+            enabled?: boolean;
+            /** @description An event type pattern; `*` matches one or more segments. */
+            trigger_event?: string;
+            trigger_connection?: number | null;
+            /**
+             * @description Default all.
+             *
+             *     * `all` - all
+             *     * `any` - any
+             */
+            match?: components["schemas"]["RuleWriteMatchEnum"];
+            /** @description Default false. */
+            durable?: boolean;
+            conditions?: components["schemas"]["RuleConditionRequest"][];
+            /** @description In order: `{type, ...}` with the fields of the action type (`GET /rules/action-types/`), e.g. `{type: connector_action, connection, action, input}`; `{path}` strings in `input` come from the event. */
+            actions?: {
+                [key: string]: unknown;
+            }[];
+        };
         PatchedSubscriptionWriteRequest: {
             url?: string;
             description?: string;
@@ -2556,7 +2754,7 @@ export interface components {
             readonly disabled_reason: string;
             readonly trigger_event: string;
             readonly trigger_connection: number | null;
-            readonly match: components["schemas"]["MatchEnum"];
+            readonly match: components["schemas"]["RuleMatchEnum"];
             readonly durable: boolean;
             readonly conditions: unknown;
             readonly actions: unknown;
@@ -2565,6 +2763,19 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
         };
+        RuleConditionRequest: {
+            /** @description A dotted path into the event, e.g. `payload.order.total`. */
+            field: string;
+            op: components["schemas"]["OpEnum"];
+            /** @description Not for `exists`; a list for `in`; an RE2 pattern for `matches`. */
+            value?: unknown;
+        };
+        /**
+         * @description * `all` - All
+         *     * `any` - Any
+         * @enum {string}
+         */
+        RuleMatchEnum: "all" | "any";
         RuleRun: {
             readonly id: number;
             readonly rule: number;
@@ -2608,6 +2819,39 @@ export interface components {
         RuleTestRequest: {
             /** @description {type, payload, connection_id?} */
             event: unknown;
+        };
+        /**
+         * @description * `all` - all
+         *     * `any` - any
+         * @enum {string}
+         */
+        RuleWriteMatchEnum: "all" | "any";
+        /**
+         * @description The body of POST /rules/ and PATCH /rules/{id}/ (checked by `rules.clean_rule`: errors keyed by path,
+         *     e.g. `conditions.0.op`, `actions.1.input.email`).
+         */
+        RuleWriteRequest: {
+            name: string;
+            description?: string;
+            /** @description Default true. */
+            enabled?: boolean;
+            /** @description An event type pattern; `*` matches one or more segments. */
+            trigger_event: string;
+            trigger_connection?: number | null;
+            /**
+             * @description Default all.
+             *
+             *     * `all` - all
+             *     * `any` - any
+             */
+            match?: components["schemas"]["RuleWriteMatchEnum"];
+            /** @description Default false. */
+            durable?: boolean;
+            conditions?: components["schemas"]["RuleConditionRequest"][];
+            /** @description In order: `{type, ...}` with the fields of the action type (`GET /rules/action-types/`), e.g. `{type: connector_action, connection, action, input}`; `{path}` strings in `input` come from the event. */
+            actions: {
+                [key: string]: unknown;
+            }[];
         };
         Run: {
             readonly id: number;
@@ -2734,17 +2978,6 @@ export interface components {
          * @enum {string}
          */
         SourceEnum: "webhook" | "api" | "system";
-        /**
-         * @description * `running` - Running
-         *     * `waiting_approval` - Waiting Approval
-         *     * `completed` - Completed
-         *     * `failed` - Failed
-         *     * `cancelled` - Cancelled
-         *     * `terminated` - Terminated
-         *     * `timed_out` - Timed Out
-         * @enum {string}
-         */
-        Status9ecEnum: "running" | "waiting_approval" | "completed" | "failed" | "cancelled" | "terminated" | "timed_out";
         Subscription: {
             readonly id: number;
             /** Format: uri */
@@ -2899,7 +3132,7 @@ export interface components {
             readonly workflow_id: string;
             readonly temporal_run_id: string;
             readonly trigger: components["schemas"]["TriggerEnum"];
-            readonly status: components["schemas"]["Status9ecEnum"];
+            readonly status: components["schemas"]["WorkflowRunStatusEnum"];
             readonly error: string;
             readonly agent_run: number | null;
             readonly created_by_id: number | null;
@@ -2916,7 +3149,7 @@ export interface components {
             readonly workflow_id: string;
             readonly temporal_run_id: string;
             readonly trigger: components["schemas"]["TriggerEnum"];
-            readonly status: components["schemas"]["Status9ecEnum"];
+            readonly status: components["schemas"]["WorkflowRunStatusEnum"];
             readonly error: string;
             readonly agent_run: number | null;
             readonly created_by_id: number | null;
@@ -2929,6 +3162,17 @@ export interface components {
             readonly result: unknown;
             readonly approvals: components["schemas"]["WorkflowApproval"][];
         };
+        /**
+         * @description * `running` - Running
+         *     * `waiting_approval` - Waiting Approval
+         *     * `completed` - Completed
+         *     * `failed` - Failed
+         *     * `cancelled` - Cancelled
+         *     * `terminated` - Terminated
+         *     * `timed_out` - Timed Out
+         * @enum {string}
+         */
+        WorkflowRunStatusEnum: "running" | "waiting_approval" | "completed" | "failed" | "cancelled" | "terminated" | "timed_out";
         WorkflowTemplate: {
             key: string;
             name: string;
@@ -4819,6 +5063,28 @@ export interface operations {
             };
         };
     };
+    overview: {
+        parameters: {
+            query?: {
+                /** @description Window in days: 1 buckets by hour, more by day. */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+        };
+    };
     rules_list: {
         parameters: {
             query?: {
@@ -4850,7 +5116,13 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleWriteRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["RuleWriteRequest"];
+                "multipart/form-data": components["schemas"]["RuleWriteRequest"];
+            };
+        };
         responses: {
             201: {
                 headers: {
@@ -4912,7 +5184,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedRuleWriteRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedRuleWriteRequest"];
+                "multipart/form-data": components["schemas"]["PatchedRuleWriteRequest"];
+            };
+        };
         responses: {
             200: {
                 headers: {

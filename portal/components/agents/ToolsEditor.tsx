@@ -1,0 +1,184 @@
+"use client";
+
+import Link from "next/link";
+import { useMemo, useState } from "react";
+
+import { Badge, Button, EmptyState, FormError } from "@/components/ui";
+import { ApiError } from "@/lib/api/errors";
+import { useSubmit } from "@/lib/useForm";
+
+import type { AvailableConnection, Grant } from "./types";
+
+type Chosen = Record<number, { resources: string[]; actions: string[] }>;
+
+export function chosenFrom(available: AvailableConnection[]): Chosen {
+  const out: Chosen = {};
+  for (const item of available) {
+    out[item.connection.id] = {
+      resources: item.resources.filter((r) => r.granted).map((r) => r.name),
+      actions: item.actions.filter((a) => a.granted).map((a) => a.name),
+    };
+  }
+  return out;
+}
+
+/** The body of PUT /agents/{id}/tools/: one grant per connection with something ticked, in the page's order. */
+export function buildGrants(available: AvailableConnection[], chosen: Chosen): Grant[] {
+  const grants: Grant[] = [];
+  for (const item of available) {
+    const pick = chosen[item.connection.id];
+    if (!pick) continue;
+    // the order the connector lists them, so that error paths (grants.0.actions.1) point at a stable checkbox
+    const resources = item.resources.map((r) => r.name).filter((name) => pick.resources.includes(name));
+    const actions = item.actions.map((a) => a.name).filter((name) => pick.actions.includes(name));
+    if (resources.length || actions.length) grants.push({ connection: item.connection.id, resources, actions });
+  }
+  return grants;
+}
+
+function same(a: Chosen, b: Chosen): boolean {
+  return JSON.stringify(buildGrantsKey(a)) === JSON.stringify(buildGrantsKey(b));
+}
+
+function buildGrantsKey(chosen: Chosen) {
+  return Object.keys(chosen)
+    .sort()
+    .map((id) => [id, [...chosen[Number(id)].resources].sort(), [...chosen[Number(id)].actions].sort()]);
+}
+
+/** Checkboxes per connection, per resource it may read and per action it may perform. */
+export function ToolsEditor({
+  available,
+  readOnly,
+  onSave,
+}: {
+  available: AvailableConnection[];
+  readOnly: boolean;
+  onSave: (grants: Grant[]) => Promise<unknown>;
+}) {
+  const initial = useMemo(() => chosenFrom(available), [available]);
+  const [saved, setSaved] = useState<Chosen>(initial);
+  const [chosen, setChosen] = useState<Chosen>(initial);
+  const [sent, setSent] = useState<Grant[]>([]);
+  const [justSaved, setJustSaved] = useState(false);
+  const dirty = !same(saved, chosen);
+  const { submit, busy, error } = useSubmit(async () => {
+    const grants = buildGrants(available, chosen);
+    setSent(grants);
+    await onSave(grants);
+    setSaved(chosen);
+    setJustSaved(true);
+  });
+
+  if (!available.length) {
+    return (
+      <EmptyState title="No connections to use as tools">
+        Connect a service on the <Link href="/dashboard/connectors">Connectors</Link> page; then you can let this
+        agent read its data or perform its actions.
+      </EmptyState>
+    );
+  }
+
+  const toggle = (id: number, kind: "resources" | "actions", name: string, on: boolean) => {
+    setChosen((current) => {
+      const pick = current[id] ?? { resources: [], actions: [] };
+      const list = on ? [...pick[kind], name] : pick[kind].filter((n) => n !== name);
+      return { ...current, [id]: { ...pick, [kind]: list } };
+    });
+    setJustSaved(false);
+  };
+  const errorsOf = (id: number): string[] => {
+    if (!(error instanceof ApiError)) return [];
+    const index = sent.findIndex((g) => g.connection === id);
+    return index < 0 ? [] : error.forField(`grants.${index}`, true);
+  };
+  const shown = sent.map((_, index) => `grants.${index}`);
+
+  return (
+    <form
+      aria-label="Tools"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (dirty && !readOnly) submit();
+      }}
+    >
+      <FormError error={error} shown={shown} />
+      <div className="stack">
+        {available.map((item) => {
+          const id = item.connection.id;
+          const pick = chosen[id] ?? { resources: [], actions: [] };
+          const errors = errorsOf(id);
+          const errorId = `tools-${id}-error`;
+          return (
+            <fieldset
+              key={id}
+              className={`agent-tools ${errors.length ? "field-invalid" : ""}`}
+              disabled={readOnly}
+              aria-describedby={errors.length ? errorId : undefined}
+              data-testid={`tools-${id}`}
+            >
+              <legend>
+                {item.connection.name} <span className="muted">({item.connection.provider_name})</span>{" "}
+                {item.connection.status !== "active" ? <Badge>{item.connection.status}</Badge> : null}
+              </legend>
+              <div className="agent-tools-groups">
+                <div role="group" aria-label={`${item.connection.name}: data it may read`}>
+                  <p className="agent-tools-title">May read</p>
+                  {item.resources.length ? (
+                    item.resources.map((r) => (
+                      <label key={r.name} className="checkbox" title={r.description}>
+                        <input
+                          type="checkbox"
+                          checked={pick.resources.includes(r.name)}
+                          onChange={(e) => toggle(id, "resources", r.name, e.target.checked)}
+                        />
+                        <span>
+                          {r.name}
+                          {r.description ? <span className="muted agent-desc"> — {r.description}</span> : null}
+                        </span>
+                      </label>
+                    ))
+                  ) : (
+                    <p className="muted">Nothing to read.</p>
+                  )}
+                </div>
+                <div role="group" aria-label={`${item.connection.name}: actions it may perform`}>
+                  <p className="agent-tools-title">May do</p>
+                  {item.actions.length ? (
+                    item.actions.map((a) => (
+                      <label key={a.name} className="checkbox" title={a.description}>
+                        <input
+                          type="checkbox"
+                          checked={pick.actions.includes(a.name)}
+                          onChange={(e) => toggle(id, "actions", a.name, e.target.checked)}
+                        />
+                        <span>
+                          {a.name}
+                          {a.description ? <span className="muted agent-desc"> — {a.description}</span> : null}
+                        </span>
+                      </label>
+                    ))
+                  ) : (
+                    <p className="muted">No actions.</p>
+                  )}
+                </div>
+              </div>
+              {errors.length ? (
+                <p className="field-error" id={errorId} role="alert">
+                  {errors.join(" ")}
+                </p>
+              ) : null}
+            </fieldset>
+          );
+        })}
+      </div>
+      {readOnly ? null : (
+        <div className="form-actions">
+          <Button type="submit" variant="primary" busy={busy} disabled={!dirty}>
+            {justSaved && !dirty ? "Tools saved" : "Save tools"}
+          </Button>
+        </div>
+      )}
+    </form>
+  );
+}

@@ -1,0 +1,149 @@
+"use client";
+
+// The tenant's configured workflows: schedule in words, state, next and last run, and quick actions.
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import useSWR from "swr";
+
+import { Button, Time } from "@/components/ui";
+import { type Schemas, api, unwrap } from "@/lib/api/client";
+import { useSession } from "@/lib/session";
+import { useSubmit } from "@/lib/useForm";
+
+import type { Config, Template } from "./data";
+import { StatusBadge } from "./Runs";
+import { formatInZone, scheduleInWords } from "./schedule";
+
+function LastRun({ config }: { config: number }) {
+  const { data, error } = useSWR(["workflows:last-run", config], () =>
+    unwrap(api.GET("/api/v1/workflows/runs/", { params: { query: { config, limit: 1 } } })),
+  );
+  if (error) return <span className="muted">—</span>;
+  if (!data) return <span className="muted">…</span>;
+  const run = data.results[0];
+  if (!run) return <span className="muted">Never run</span>;
+  return (
+    <Link href={`/dashboard/workflows/runs/${run.id}`} aria-label={`Last run #${run.id}: ${run.status}`}>
+      <StatusBadge status={run.status} /> <Time value={run.started_at} />
+    </Link>
+  );
+}
+
+export function RunNowButton({ config, label = "Run now" }: { config: Config; label?: string }) {
+  const router = useRouter();
+  const { submit, busy, error } = useSubmit(async () => {
+    const run = await unwrap(
+      api.POST("/api/v1/workflows/configs/{id}/run/", { params: { path: { id: String(config.id) } } }),
+    );
+    router.push(`/dashboard/workflows/runs/${run.id}`);
+  });
+  return (
+    <span className="wf-inline-action">
+      <Button busy={busy} onClick={() => void submit()} aria-label={`${label}: ${config.name}`}>
+        {label}
+      </Button>
+      {error ? (
+        <span className="field-error" role="alert">
+          {error instanceof Error ? error.message : "Could not start it."}
+        </span>
+      ) : null}
+    </span>
+  );
+}
+
+export function PauseButton({ config, onDone }: { config: Config; onDone: (c: Config) => void }) {
+  const { submit, busy, error } = useSubmit(async () => {
+    const saved = await unwrap(
+      api.PATCH("/api/v1/workflows/configs/{id}/", {
+        params: { path: { id: String(config.id) } },
+        body: { enabled: !config.enabled } as Schemas["PatchedWorkflowConfigWriteRequest"],
+      }),
+    );
+    onDone(saved);
+  });
+  const label = config.enabled ? "Pause" : "Resume";
+  return (
+    <span className="wf-inline-action">
+      <Button busy={busy} onClick={() => void submit()} aria-label={`${label} ${config.name}`}>
+        {label}
+      </Button>
+      {error ? (
+        <span className="field-error" role="alert">
+          {error instanceof Error ? error.message : "Could not change it."}
+        </span>
+      ) : null}
+    </span>
+  );
+}
+
+export function ConfigsTable({
+  configs,
+  templates,
+  onChanged,
+}: {
+  configs: Config[];
+  templates: Template[];
+  onChanged: () => void;
+}) {
+  const { can } = useSession();
+  const templateName = (key: string) => templates.find((t) => t.key === key)?.name ?? key;
+  return (
+    <div className="table-wrap">
+      <table data-testid="configs-table">
+        <caption className="visually-hidden">Configured workflows</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Template</th>
+            <th scope="col">Schedule</th>
+            <th scope="col">State</th>
+            <th scope="col">Next run</th>
+            <th scope="col">Last run</th>
+            {can("workflows", "use") ? <th scope="col">Actions</th> : null}
+          </tr>
+        </thead>
+        <tbody>
+          {configs.map((c) => (
+            <tr key={c.id} data-testid={`config-row-${c.id}`}>
+              <td>
+                <Link href={`/dashboard/workflows/${c.id}`}>{c.name}</Link>
+              </td>
+              <td>{templateName(c.template)}</td>
+              <td>
+                <span data-testid="config-schedule">{scheduleInWords(c.schedule_cron, c.timezone)}</span>
+                {c.schedule_error ? (
+                  <div className="field-error" role="note">
+                    Schedule not in sync: {c.schedule_error}
+                  </div>
+                ) : null}
+              </td>
+              <td>
+                <StatusBadge status={c.schedule} />
+              </td>
+              <td>
+                {c.next_runs[0] ? (
+                  <time dateTime={c.next_runs[0]}>{formatInZone(c.next_runs[0], c.timezone)}</time>
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
+              <td>
+                <LastRun config={c.id} />
+              </td>
+              {can("workflows", "use") ? (
+                <td>
+                  <div className="row wf-row-actions">
+                    <RunNowButton config={c} />
+                    {can("workflows", "configure") && c.schedule_cron ? (
+                      <PauseButton config={c} onDone={onChanged} />
+                    ) : null}
+                  </div>
+                </td>
+              ) : null}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
