@@ -52,7 +52,7 @@ portal-check: install portal-install
 	@cmp -s .openapi-check.json portal/openapi.json || (rm -f .openapi-check.json; \
 		echo "portal/openapi.json is out of date with the API: run 'make portal-schema'"; exit 1)
 	@rm -f .openapi-check.json
-	cd portal && npx --no-install openapi-typescript openapi.json -o ../.schema-check.d.ts >/dev/null 2>&1
+	cd portal && npx --no-install openapi-typescript openapi.json --default-non-nullable false -o ../.schema-check.d.ts >/dev/null 2>&1
 	@cmp -s .schema-check.d.ts portal/lib/api/schema.d.ts || (rm -f .schema-check.d.ts; \
 		echo "portal/lib/api/schema.d.ts is out of date: run 'make portal-schema'"; exit 1)
 	@rm -f .schema-check.d.ts

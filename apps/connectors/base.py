@@ -233,6 +233,7 @@ class Provider:
             "logo": cls.logo,
             "docs_url": cls.docs_url,
             "auth_type": cls.auth.type,
+            "auth_description": cls.auth.description,
             "oauth_scopes": list(cls.auth.oauth2.scopes) if cls.auth.oauth2 else [],
             "config_schema": [f.describe() for f in cls.config_fields],
             "resources": [

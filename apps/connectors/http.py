@@ -141,9 +141,11 @@ class ProviderHTTP:
         error_message: Callable[[httpx.Response], str | None] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
+        label: str = "",
     ):
         guard_host(base_url)
-        self.provider = provider
+        self.provider = provider  # the key: metric labels
+        self.label = label or provider  # the name people read in error messages
         self.base_url = base_url.rstrip("/") + "/"
         self._host = urlsplit(self.base_url).netloc.lower()
         self.connection_key = connection_key or base_url
@@ -204,7 +206,7 @@ class ProviderHTTP:
                         continue
                     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
                     raise ProviderUnavailableError(
-                        f"{self.provider} {kind}; try again later.", retry_after=self._backoff(attempt)
+                        f"{self.label} {kind}; try again later.", retry_after=self._backoff(attempt)
                     ) from None
                 status = response.status_code
                 if status == 401 and self._on_unauthorized and not refreshed:
@@ -224,12 +226,12 @@ class ProviderHTTP:
                         continue
                     if status == 429:
                         raise RateLimitedError(
-                            f"{self.provider} rate limit reached: {self._message(response)}",
+                            f"{self.label} rate limit reached: {self._message(response)}",
                             provider_status=429,
                             retry_after=wait,
                         )
                     raise ProviderUnavailableError(
-                        f"{self.provider} is failing ({status}); try again later.",
+                        f"{self.label} is failing ({status}); try again later.",
                         provider_status=status,
                         retry_after=wait,
                     )
@@ -244,11 +246,11 @@ class ProviderHTTP:
                 return response
             location = urljoin(str(response.request.url), response.headers.get("Location", ""))
             if urlsplit(location).netloc.lower() != urlsplit(url).netloc.lower():
-                raise ProviderRequestError(f"{self.provider} redirected to another host; refused.")
+                raise ProviderRequestError(f"{self.label} redirected to another host; refused.")
             url, params = location, None
             if response.status_code in (301, 302, 303) and method != "HEAD":
                 method, json_body, data = "GET", None, None
-        raise ProviderRequestError(f"{self.provider} redirected too many times.")
+        raise ProviderRequestError(f"{self.label} redirected too many times.")
 
     def _raise_for_status(self, response: httpx.Response) -> httpx.Response:
         status = response.status_code
@@ -256,12 +258,12 @@ class ProviderHTTP:
             return response
         message = self._message(response)
         if status in (401, 403):
-            raise AuthenticationError(f"{self.provider} rejected the credentials: {message}", provider_status=status)
+            raise AuthenticationError(f"{self.label} rejected the credentials: {message}", provider_status=status)
         if status == 404:
-            raise NotFoundError(f"{self.provider}: not found ({message})", provider_status=status)
+            raise NotFoundError(f"{self.label}: not found ({message})", provider_status=status)
         if status >= 500:
-            raise ProviderUnavailableError(f"{self.provider} is failing ({status}): {message}", provider_status=status)
-        raise ProviderRequestError(f"{self.provider} refused the request: {message}", provider_status=status)
+            raise ProviderUnavailableError(f"{self.label} is failing ({status}): {message}", provider_status=status)
+        raise ProviderRequestError(f"{self.label} refused the request: {message}", provider_status=status)
 
     def _message(self, response: httpx.Response) -> str:
         own = None
@@ -274,7 +276,7 @@ class ProviderHTTP:
 
     def json(self, method: str, path: str, **kwargs) -> Any:
         response = self.request(method, path, **kwargs)
-        return parse_json(response, provider=self.provider)
+        return parse_json(response, provider=self.label)
 
     def _backoff(self, attempt: int) -> float:
         base = settings.CONNECTOR_BACKOFF_BASE * (2 ** (attempt - 1))

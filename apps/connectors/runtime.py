@@ -21,6 +21,7 @@ def open_context(
     ctx = ConnectionContext(provider=provider, config=config, credentials=credentials, http=None)  # type: ignore[arg-type]
     ctx.http = ProviderHTTP(
         provider=provider.key,
+        label=provider.name,
         base_url=provider.base_url(config),
         connection_key=connection_key,
         headers=lambda: provider.auth_headers(ctx.config, ctx.credentials),

@@ -59,17 +59,7 @@ def clean_config(data: dict, *, partial_of: WorkflowConfig | None = None) -> dic
         except ValidationError as exc:
             errors.update(exc.message_dict)
         cleaned["template"] = template
-    cron = " ".join(str(values.get("schedule_cron") or "").split())
-    if cron and (len(cron.split(" ")) != 5 or not croniter.is_valid(cron)):
-        errors["schedule_cron"] = [
-            "A cron expression of five fields (minute hour day-of-month month day-of-week), e.g. "
-            "'0 9 * * 6,0' for weekends at 09:00; leave empty to run manually only."
-        ]
-    cleaned["schedule_cron"] = cron
-    tz = values.get("timezone") or "UTC"
-    if not isinstance(tz, str) or tz not in _zones():
-        errors["timezone"] = ["An IANA time zone such as Europe/Berlin or UTC."]
-    cleaned["timezone"] = tz
+    cleaned["schedule_cron"], cleaned["timezone"] = schedule_fields(values, errors)
     overlap = values.get("overlap_policy") or WorkflowConfig.Overlap.SKIP
     if overlap not in WorkflowConfig.Overlap.values:
         errors["overlap_policy"] = [f"One of: {', '.join(WorkflowConfig.Overlap.values)}."]
@@ -152,6 +142,30 @@ def config_delete(*, tenant: Tenant, actor: Actor, config: WorkflowConfig) -> No
         tenant=tenant, actor=actor, action="workflow_config.deleted", obj=config, changes={"name": config.name}
     )
     config.delete()
+
+
+def schedule_fields(values: dict, errors: dict) -> tuple[str, str]:
+    """The cron expression (whitespace normalised; empty: manual only) and time zone of `values`; problems are
+    added to `errors` by field."""
+    cron = " ".join(str(values.get("schedule_cron") or "").split())
+    if cron and (len(cron.split(" ")) != 5 or not croniter.is_valid(cron)):
+        errors["schedule_cron"] = [
+            "A cron expression of five fields (minute hour day-of-month month day-of-week), e.g. "
+            "'0 9 * * 6,0' for weekends at 09:00; leave empty to run manually only."
+        ]
+    tz = values.get("timezone") or "UTC"
+    if not isinstance(tz, str) or tz not in _zones():
+        errors["timezone"] = ["An IANA time zone such as Europe/Berlin or UTC."]
+    return cron, tz
+
+
+def schedule_preview(values: dict, count: int = 5) -> list[datetime]:
+    """The next start times of a schedule not saved yet (the schedule editor's preview)."""
+    errors: dict[str, list[str]] = {}
+    cron, tz = schedule_fields(values, errors)
+    if errors:
+        raise ValidationError(errors)
+    return next_runs(WorkflowConfig(schedule_cron=cron, timezone=tz, enabled=True), count)
 
 
 def next_runs(config: WorkflowConfig, count: int = 5, *, after: datetime | None = None) -> list[datetime]:

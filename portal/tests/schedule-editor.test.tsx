@@ -1,7 +1,26 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { useState } from "react";
+import { SWRConfig } from "swr";
 import { describe, expect, it, vi } from "vitest";
+
+// The gateway's schedule preview, answered by a fake HTTP layer installed before the client captures fetch.
+const preview = vi.hoisted(() => {
+  const state = { runs: [] as string[], asked: [] as { url: string; body: unknown }[] };
+  const Base = globalThis.Request;
+  class PortalRequest extends Base {
+    constructor(input: RequestInfo | URL, init?: RequestInit) {
+      super(typeof input === "string" && input.startsWith("/") ? `http://portal.test${input}` : input, init);
+    }
+  }
+  globalThis.Request = PortalRequest as typeof Request;
+  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = input instanceof Request ? input : new PortalRequest(input, init);
+    state.asked.push({ url: req.url, body: await req.clone().json() });
+    return new Response(JSON.stringify({ next_runs: state.runs }), { headers: { "content-type": "application/json" } });
+  }) as typeof fetch;
+  return state;
+});
 
 import { NextRuns, ScheduleEditor, type ScheduleValue } from "@/components/workflows/ScheduleEditor";
 import { describeCron, formatInZone, scheduleInWords } from "@/components/workflows/schedule";
@@ -18,17 +37,21 @@ function Harness({
   errors?: { schedule_cron?: string[]; timezone?: string[] };
 }) {
   const [value, setValue] = useState(initial);
+  // each test has a cache of its own, so a preview fetched by one is not reused by another
+  const [cache] = useState(() => new Map());
   return (
-    <ScheduleEditor
-      value={value}
-      saved={saved}
-      errors={errors}
-      locale="en-GB"
-      onChange={(next) => {
-        setValue(next);
-        onChange?.(next);
-      }}
-    />
+    <SWRConfig value={{ provider: () => cache }}>
+      <ScheduleEditor
+        value={value}
+        saved={saved}
+        errors={errors}
+        locale="en-GB"
+        onChange={(next) => {
+          setValue(next);
+          onChange?.(next);
+        }}
+      />
+    </SWRConfig>
   );
 }
 
@@ -103,7 +126,9 @@ describe("ScheduleEditor", () => {
     expect(screen.getByLabelText("Repeat")).toHaveAccessibleDescription("Five fields.");
   });
 
-  it("lists the saved schedule's next runs in its time zone, and asks to save after a change", async () => {
+  it("lists the saved schedule's next runs in its time zone, and previews a changed one from the gateway", async () => {
+    preview.runs = ["2026-05-09T10:00:00+02:00", "2026-05-09T11:00:00+02:00"];
+    preview.asked = [];
     const user = userEvent.setup();
     render(
       <Harness
@@ -120,8 +145,14 @@ describe("ScheduleEditor", () => {
     expect(items[0].querySelector("time")).toHaveAttribute("datetime", WEEKEND_RUNS[0]);
 
     await user.selectOptions(screen.getByLabelText("Repeat"), "Every hour");
-    expect(screen.queryByTestId("next-runs")).not.toBeInTheDocument();
-    expect(screen.getByTestId("next-runs-pending")).toHaveTextContent("Save to see the next runs");
+    const shown = await screen.findByText("Sat, 9 May 2026, 11:00 CEST");
+    expect(shown.closest("[data-testid=next-runs]")?.querySelectorAll("li")).toHaveLength(2);
+    expect(preview.asked).toEqual([
+      {
+        url: "http://portal.test/api/v1/workflows/configs/preview-schedule/",
+        body: { schedule_cron: "0 * * * *", timezone: "Europe/Berlin" },
+      },
+    ]);
   });
 
   it("says a paused schedule has no next runs", () => {

@@ -518,3 +518,25 @@ def test_list_endpoints_use_a_constant_number_of_queries(api, acme, collection, 
         response = api.get(f"/api/v1/workflows/{collection}/", **auth)
 
     assert response.status_code == 200 and response.json()["count"] == 6
+
+
+def test_the_schedule_editor_previews_next_runs_before_saving_and_nothing_is_created(api, acme):
+    body = {"schedule_cron": "0 9 * * 6,0", "timezone": "Europe/Berlin"}
+
+    answer = api.post(f"{CONFIGS}preview-schedule/", body, **acme.auth("viewer"))
+
+    assert answer.status_code == 200
+    runs = [datetime.fromisoformat(moment) for moment in answer.json()["next_runs"]]
+    assert len(runs) == 5 and runs == sorted(runs)
+    berlin = [moment.astimezone(ZoneInfo("Europe/Berlin")) for moment in runs]
+    assert {moment.strftime("%a %H:%M") for moment in berlin} <= {"Sat 09:00", "Sun 09:00"}
+    assert all(moment.utcoffset() == moment.astimezone(ZoneInfo("Europe/Berlin")).utcoffset() for moment in runs)
+
+    refused = api.post(
+        f"{CONFIGS}preview-schedule/", {"schedule_cron": "61 * * *", "timezone": "Mars/Base"}, **acme.auth()
+    )
+
+    assert refused.status_code == 400
+    assert set(refused.json()) == {"schedule_cron", "timezone"}
+    with schema_context(acme.schema):
+        assert not WorkflowConfig.objects.exists()

@@ -106,10 +106,11 @@ class MemberSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email", read_only=True)
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
+    user_id = serializers.IntegerField(read_only=True, help_text="The person, as audit entries name them.")
 
     class Meta:
         model = Membership
-        fields = ["id", "email", "first_name", "last_name", "role", "created_at"]
+        fields = ["id", "user_id", "email", "first_name", "last_name", "role", "created_at"]
         read_only_fields = ["id", "created_at"]
 
 

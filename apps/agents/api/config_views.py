@@ -132,7 +132,7 @@ class AgentViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMixi
         return Response({"grants": s.ToolGrantSerializer(grants, many=True).data})
 
     @extend_schema(responses={200: s.AvailableConnectionSerializer(many=True)})
-    @action(detail=True, methods=["get"], url_path="available-tools")
+    @action(detail=True, methods=["get"], url_path="available-tools", pagination_class=None)
     def available_tools(self, request, pk=None):
         return Response(services.agent_available_tools(agent=self.get_object()))
 

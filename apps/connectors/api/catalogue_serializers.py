@@ -35,6 +35,7 @@ class ConnectorSerializer(serializers.Serializer):
     logo = serializers.CharField()
     docs_url = serializers.CharField()
     auth_type = serializers.CharField()
+    auth_description = serializers.CharField(help_text="What the tenant needs to connect, in words.")
     oauth_scopes = serializers.ListField(child=serializers.CharField())
     config_schema = ConfigFieldSerializer(many=True)
     resources = ResourceSerializer(many=True)

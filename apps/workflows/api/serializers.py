@@ -139,3 +139,12 @@ class WorkflowRunDetailSerializer(WorkflowRunSerializer):
 
 class WorkflowDecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class SchedulePreviewSerializer(serializers.Serializer):
+    schedule_cron = serializers.CharField(max_length=100, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+
+
+class SchedulePreviewResultSerializer(serializers.Serializer):
+    next_runs = serializers.ListField(child=serializers.DateTimeField(), help_text="In the schedule's time zone.")

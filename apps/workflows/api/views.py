@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts.api.views import TenantScoped
-from apps.accounts.permissions import USE
+from apps.accounts.permissions import READ, USE
 from apps.workflows import services
 from apps.workflows.api import serializers as s
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
@@ -37,7 +37,7 @@ class ConfigViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     resource = "workflows"
     serializer_class = s.WorkflowConfigSerializer
-    action_permissions = {"run": USE}
+    action_permissions = {"run": USE, "preview_schedule": READ}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -72,6 +72,15 @@ class ConfigViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMix
     def destroy(self, request, pk=None):
         services.config_delete(tenant=self.tenant, actor=self.actor, config=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=s.SchedulePreviewSerializer, responses={200: s.SchedulePreviewResultSerializer})
+    @action(detail=False, methods=["post"], url_path="preview-schedule")
+    def preview_schedule(self, request):
+        """The next five start times of a schedule before it is saved, in its time zone."""
+        data = s.SchedulePreviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        runs = services.schedule_preview(data.validated_data)  # field errors answer 400
+        return Response({"next_runs": [run.isoformat() for run in runs]})
 
     @extend_schema(request=None, responses={202: s.WorkflowRunSerializer})
     @action(detail=True, methods=["post"])

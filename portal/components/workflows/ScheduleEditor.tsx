@@ -3,8 +3,11 @@
 // The schedule of a workflow: manual only, or a cron (a preset or a custom expression) in a time zone, with the
 // next start times the API computed for the saved schedule, shown in that zone.
 import { useMemo, useState } from "react";
+import useSWR from "swr";
 
 import { Field } from "@/components/ui";
+import { api, unwrap } from "@/lib/api/client";
+import { ApiError } from "@/lib/api/errors";
 
 import {
   CUSTOM,
@@ -173,12 +176,41 @@ export function ScheduleEditor({
               empty={saved.enabled ? "No upcoming runs." : "Paused: no runs until it is resumed."}
             />
           ) : (
-            <p className="muted" data-testid="next-runs-pending">
-              Save to see the next runs of this schedule.
-            </p>
+            <PreviewRuns cron={value.cron} timezone={value.timezone} locale={locale} />
           )}
         </section>
       ) : null}
     </fieldset>
   );
+}
+
+/** The next runs of a schedule not saved yet, computed by the gateway (the same rules as the saved schedule). */
+function PreviewRuns({ cron, timezone, locale }: { cron: string; timezone: string; locale?: string }) {
+  const normalised = normaliseCron(cron);
+  const { data, error } = useSWR(
+    normalised ? ["workflows:schedule-preview", normalised, timezone] : null,
+    () =>
+      unwrap(
+        api.POST("/api/v1/workflows/configs/preview-schedule/", { body: { schedule_cron: normalised, timezone } }),
+      ),
+    { revalidateOnFocus: false, shouldRetryOnError: false },
+  );
+  if (!normalised) return <p className="muted">Choose when it runs to see the next runs.</p>;
+  if (error) {
+    const message =
+      error instanceof ApiError ? [...error.forField("schedule_cron"), ...error.forField("timezone")][0] : undefined;
+    return (
+      <p className="muted" data-testid="next-runs-pending">
+        {message ?? "The next runs cannot be shown right now."}
+      </p>
+    );
+  }
+  if (!data) {
+    return (
+      <p className="muted" data-testid="next-runs-pending" role="status">
+        Working out the next runs…
+      </p>
+    );
+  }
+  return <NextRuns runs={data.next_runs} timezone={timezone} locale={locale} empty="No upcoming runs." />;
 }

@@ -1363,6 +1363,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/configs/preview-schedule/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description The next five start times of a schedule before it is saved, in its time zone. */
+        post: operations["workflows_configs_preview_schedule_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/runs/": {
         parameters: {
             query?: never;
@@ -1539,21 +1556,21 @@ export interface components {
             role: string;
             goal: string;
             /** @default  */
-            backstory: string;
+            backstory?: string;
             provider?: number | null;
             /** @default  */
-            model: string;
+            model?: string;
             /**
              * Format: decimal
              * @default 0.70
              */
-            temperature: string;
+            temperature?: string;
             /** @default 10 */
-            max_iterations: number;
+            max_iterations?: number;
             /** @default 120 */
-            max_execution_time: number;
+            max_execution_time?: number;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             collections?: number[];
         };
         ApiKey: {
@@ -1712,6 +1729,8 @@ export interface components {
             logo: string;
             docs_url: string;
             auth_type: string;
+            /** @description What the tenant needs to connect, in words. */
+            auth_description: string;
             oauth_scopes: string[];
             config_schema: components["schemas"]["ConfigField"][];
             resources: components["schemas"]["Resource"][];
@@ -1733,7 +1752,7 @@ export interface components {
         ConversationCreateRequest: {
             agent: number;
             /** @default  */
-            title: string;
+            title?: string;
         };
         ConversationDetail: {
             readonly id: number;
@@ -1868,7 +1887,7 @@ export interface components {
             name: string;
             connection?: number | null;
             /** @default provider */
-            scheme: components["schemas"]["SchemeEnum"];
+            scheme?: components["schemas"]["SchemeEnum"];
         };
         Event: {
             readonly id: number;
@@ -1964,9 +1983,9 @@ export interface components {
             token: string;
             password: string;
             /** @default  */
-            first_name: string;
+            first_name?: string;
             /** @default  */
-            last_name: string;
+            last_name?: string;
         };
         InvitationCreateRequest: {
             email: string;
@@ -1996,9 +2015,9 @@ export interface components {
             name: string;
             kind: components["schemas"]["LLMProviderKindEnum"];
             /** @default  */
-            base_url: string;
+            base_url?: string;
             /** @default  */
-            api_version: string;
+            api_version?: string;
             default_model: string;
             api_key?: string;
         };
@@ -2039,6 +2058,8 @@ export interface components {
         };
         Member: {
             readonly id: number;
+            /** @description The person, as audit entries name them. */
+            readonly user_id: number;
             /** Format: email */
             readonly email: string;
             readonly first_name: string;
@@ -2299,21 +2320,6 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["AuditEvent"][];
-        };
-        PaginatedAvailableConnectionList: {
-            /** @example 123 */
-            count: number;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?offset=400&limit=100
-             */
-            next?: string | null;
-            /**
-             * Format: uri
-             * @example http://api.example.org/accounts/?offset=200&limit=100
-             */
-            previous?: string | null;
-            results: components["schemas"]["AvailableConnection"][];
         };
         PaginatedCollectionList: {
             /** @example 123 */
@@ -2603,21 +2609,21 @@ export interface components {
             role?: string;
             goal?: string;
             /** @default  */
-            backstory: string;
+            backstory?: string;
             provider?: number | null;
             /** @default  */
-            model: string;
+            model?: string;
             /**
              * Format: decimal
              * @default 0.70
              */
-            temperature: string;
+            temperature?: string;
             /** @default 10 */
-            max_iterations: number;
+            max_iterations?: number;
             /** @default 120 */
-            max_execution_time: number;
+            max_execution_time?: number;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             collections?: number[];
         };
         PatchedCollectionWriteRequest: {
@@ -2689,13 +2695,13 @@ export interface components {
             template?: string;
             parameters?: unknown;
             /** @default  */
-            schedule_cron: string;
+            schedule_cron?: string;
             /** @default UTC */
-            timezone: string;
+            timezone?: string;
             /** @default skip */
-            overlap_policy: components["schemas"]["OverlapPolicyEnum"];
+            overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
         };
         ProviderTest: {
             ok: boolean;
@@ -2718,9 +2724,9 @@ export interface components {
             email: string;
             password: string;
             /** @default  */
-            first_name: string;
+            first_name?: string;
             /** @default  */
-            last_name: string;
+            last_name?: string;
             tenant_name: string;
             tenant_slug: string;
         };
@@ -2926,6 +2932,15 @@ export interface components {
          * @enum {string}
          */
         RunStepKindEnum: "llm" | "tool_call" | "tool_denied" | "tool_error" | "answer";
+        SchedulePreviewRequest: {
+            schedule_cron: string;
+            /** @default UTC */
+            timezone?: string;
+        };
+        SchedulePreviewResult: {
+            /** @description In the schedule's time zone. */
+            next_runs: string[];
+        };
         /**
          * @description * `provider` - Provider
          *     * `standard_webhooks` - Standard
@@ -3016,7 +3031,7 @@ export interface components {
             name?: string;
             provider?: number | null;
             /** @default  */
-            model: string;
+            model?: string;
         };
         Tenant: {
             readonly slug: string;
@@ -3112,17 +3127,17 @@ export interface components {
             template: string;
             parameters?: unknown;
             /** @default  */
-            schedule_cron: string;
+            schedule_cron?: string;
             /** @default UTC */
-            timezone: string;
+            timezone?: string;
             /** @default skip */
-            overlap_policy: components["schemas"]["OverlapPolicyEnum"];
+            overlap_policy?: components["schemas"]["OverlapPolicyEnum"];
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
         };
         WorkflowDecisionRequest: {
             /** @default  */
-            comment: string;
+            comment?: string;
         };
         WorkflowRun: {
             readonly id: number;
@@ -3418,12 +3433,7 @@ export interface operations {
     };
     agents_available_tools_list: {
         parameters: {
-            query?: {
-                /** @description Number of results to return per page. */
-                limit?: number;
-                /** @description The initial index from which to return the results. */
-                offset?: number;
-            };
+            query?: never;
             header?: never;
             path: {
                 id: string;
@@ -3437,7 +3447,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaginatedAvailableConnectionList"];
+                    "application/json": components["schemas"]["AvailableConnection"][];
                 };
             };
         };
@@ -6061,6 +6071,31 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkflowRun"];
+                };
+            };
+        };
+    };
+    workflows_configs_preview_schedule_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SchedulePreviewRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["SchedulePreviewRequest"];
+                "multipart/form-data": components["schemas"]["SchedulePreviewRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePreviewResult"];
                 };
             };
         };

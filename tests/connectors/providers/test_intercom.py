@@ -280,7 +280,7 @@ def test_check_with_a_wrong_token_is_an_authentication_error_with_the_providers_
     with pytest.raises(AuthenticationError) as failure:
         registry.get("intercom")().check(context(provider_context, intercom.url, token="wrong-token"))
 
-    assert failure.value.message == "intercom rejected the credentials: Access Token Invalid"
+    assert failure.value.message == "Intercom rejected the credentials: Access Token Invalid"
     assert failure.value.provider_status == 401
     assert "wrong-token" not in failure.value.message
 

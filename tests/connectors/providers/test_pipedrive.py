@@ -239,7 +239,7 @@ def test_check_with_a_bad_token_is_an_authentication_error_with_the_providers_me
     with pytest.raises(AuthenticationError) as failure:
         registry.get("pipedrive")().check(ctx)
 
-    assert failure.value.message == "pipedrive rejected the credentials: unauthorized access"
+    assert failure.value.message == "Pipedrive rejected the credentials: unauthorized access"
     assert failure.value.provider_status == 401
     assert "wrong-token" not in failure.value.message
 

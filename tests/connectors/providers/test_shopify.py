@@ -283,7 +283,7 @@ def test_check_with_a_wrong_token_is_an_authentication_error_with_shopifys_messa
     with pytest.raises(AuthenticationError) as failure:
         registry.get("shopify")().check(ctx)
 
-    assert failure.value.message == f"shopify rejected the credentials: {INVALID_TOKEN}"
+    assert failure.value.message == f"Shopify rejected the credentials: {INVALID_TOKEN}"
     assert failure.value.provider_status == 401
     assert "shpat_wrong" not in failure.value.message
 
@@ -315,7 +315,7 @@ def test_update_order_tags_refused_carries_shopifys_field_errors(provider_contex
             context(provider_context, shopify.base), "update_order_tags", {"order_id": target["id"], "tags": "<b>"}
         )
 
-    assert failure.value.message == "shopify refused the request: tags contains invalid characters"
+    assert failure.value.message == "Shopify refused the request: tags contains invalid characters"
     assert failure.value.provider_status == 422
 
 

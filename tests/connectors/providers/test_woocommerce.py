@@ -315,7 +315,7 @@ def test_check_with_bad_credentials_is_an_authentication_error_with_the_provider
     with pytest.raises(AuthenticationError) as failure:
         registry.get("woocommerce")().check(context(provider_context, woocommerce.store_url, key=key, secret=secret))
 
-    assert failure.value.message == f"woocommerce rejected the credentials: {message}"
+    assert failure.value.message == f"WooCommerce rejected the credentials: {message}"
     assert failure.value.provider_status == 401
     assert secret not in failure.value.message
 

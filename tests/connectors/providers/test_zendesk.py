@@ -225,7 +225,7 @@ def test_check_with_a_wrong_token_is_an_authentication_error_with_the_providers_
     with pytest.raises(AuthenticationError) as failure:
         registry.get("zendesk")().check(ctx)
 
-    assert failure.value.message == "zendesk rejected the credentials: Couldn't authenticate you"
+    assert failure.value.message == "Zendesk Support rejected the credentials: Couldn't authenticate you"
     assert failure.value.provider_status == 401
     assert "wrong-token" not in failure.value.message
 

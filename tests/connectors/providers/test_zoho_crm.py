@@ -396,7 +396,7 @@ def test_check_with_a_bad_token_is_an_authentication_error_with_zohos_message(pr
     with pytest.raises(AuthenticationError) as failure:
         registry.get("zoho_crm")().check(context(provider_context, zoho, token="1000.expired.token"))
 
-    assert failure.value.message == "zoho_crm rejected the credentials: invalid oauth token"
+    assert failure.value.message == "Zoho CRM rejected the credentials: invalid oauth token"
     assert failure.value.provider_status == 401
     assert "1000.expired" not in failure.value.message
 
@@ -464,7 +464,7 @@ def test_a_record_zoho_refuses_is_a_request_error_with_zohos_message(provider_co
     with pytest.raises(ProviderRequestError) as failure:
         registry.get("zoho_crm")().perform(context(provider_context, zoho), "upsert_contact", {"email": "x@zylker.com"})
 
-    assert failure.value.message == "zoho_crm refused the request: required field not found"
+    assert failure.value.message == "Zoho CRM refused the request: required field not found"
     assert failure.value.provider_status == 400
 
 
