@@ -25,7 +25,8 @@ def processes(*, bind: str, portal: bool) -> dict[str, str]:
         "temporal": f"{python} manage.py temporal_worker",
     }
     if portal:
-        procs["portal"] = "npm --prefix portal run start"
+        # the portal's /api proxy talks to the gateway on its bind address, server side
+        procs["portal"] = f"GATEWAY_URL=http://{bind} npm --prefix portal run start"
     return procs
 
 
@@ -56,12 +57,7 @@ class Command(BaseCommand):
             portal = (Path(settings.BASE_DIR) / "portal" / ".next" / "BUILD_ID").exists() and shutil.which("npm")
             self.banner(bind=bind, portal=bool(portal))
             manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty(), prefix=True))
-            env = {
-                **os.environ,
-                "PYTHONUNBUFFERED": "1",
-                "GATEWAY_URL": f"http://{bind}",  # where the portal's /api proxy sends requests
-                "NEXT_TELEMETRY_DISABLED": "1",
-            }
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", "NEXT_TELEMETRY_DISABLED": "1"}
             for name, command in processes(bind=bind, portal=bool(portal)).items():
                 manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
             manager.loop()
