@@ -109,8 +109,10 @@ def portal_url(portal_build, live_server):
         process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One browser per test module: Playwright's sync API runs an event loop in this thread while it lives, which
+    tests that call asyncio.run() (the workflow tests) must not meet, whatever order pytest-django gives them."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; Django's guard against database calls from

@@ -70,6 +70,7 @@ def test_connect_wordpress_through_the_generated_form_test_it_and_page_through_i
     # the generated form: a bad URL is refused next to its field
     page.get_by_role("link", name="Connect WordPress").click()
     page.wait_for_url("**/dashboard/connectors/new?connector=wordpress")
+    assert "application password" in page.get_by_test_id("auth-description").inner_text()  # what to have at hand
     page.get_by_label("Connection name").fill("Company blog")
     page.get_by_label("Site URL").fill("not a url")
     page.get_by_label("User name").fill(USER)

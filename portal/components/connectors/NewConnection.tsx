@@ -51,6 +51,7 @@ function CreateForm({ connector }: { connector: Connector }) {
       <Card title={`About ${connector.name}`} className="connection-about">
         <div className="stack">
           <p>{connector.description}</p>
+          {connector.auth_description ? <p data-testid="auth-description">{connector.auth_description}</p> : null}
           <p className="muted">
             Sign-in: {AUTH_LABELS[connector.auth_type] ?? connector.auth_type}.{" "}
             {oauth

@@ -4,8 +4,7 @@
 // settings form (admins) or a read-only summary, and its runs.
 import Link from "next/link";
 import { useParams, useRouter, useSearchParams } from "next/navigation";
-import { Suspense } from "react";
-import useSWR from "swr";
+import useSWR, { mutate as globalMutate } from "swr";
 
 import { ConfigForm } from "@/components/workflows/ConfigForm";
 import { PauseButton, RunNowButton } from "@/components/workflows/Configs";
@@ -19,7 +18,7 @@ import {
 import { RunsTable, StatusBadge } from "@/components/workflows/Runs";
 import { NextRuns } from "@/components/workflows/ScheduleEditor";
 import { OVERLAP_POLICIES, scheduleInWords } from "@/components/workflows/schedule";
-import { Async, Card, ConfirmButton, Loading, PageHeader, Time } from "@/components/ui";
+import { Async, Card, ConfirmButton, Loading, PageHeader, Time, withSuspense } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 
@@ -98,6 +97,7 @@ function ConfigPage() {
                         await unwrap(
                           api.DELETE("/api/v1/workflows/configs/{id}/", { params: { path: { id: String(config.id) } } }),
                         );
+                        await globalMutate("workflows:configs");
                         router.push("/dashboard/workflows");
                       }}
                     />
@@ -160,10 +160,4 @@ function ConfigPage() {
   );
 }
 
-export default function Page() {
-  return (
-    <Suspense fallback={<Loading />}>
-      <ConfigPage />
-    </Suspense>
-  );
-}
+export default withSuspense(ConfigPage);
