@@ -6,7 +6,7 @@
 // the control they name.
 import { useCallback, useId, useMemo, useState } from "react";
 
-import { Badge, Button, Field, FormError } from "@/components/ui";
+import { Badge, Button, ConnectionOptions, Field, FormError, Table } from "@/components/ui";
 import { useSubmit } from "@/lib/useForm";
 
 export const OPERATORS = ["eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "exists", "matches"] as const;
@@ -97,19 +97,22 @@ export type RuleDraft = {
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
 /** A typed scalar from what a person typed: 55 -> number, true/false/null, "55" (quoted) -> the string "55". */
+/** `text` parsed as JSON, or `fallback` when it is not JSON. */
+function jsonOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
+}
+
 export function parseScalar(text: string): unknown {
   const trimmed = text.trim();
   if (NUMBER.test(trimmed)) return Number(trimmed);
   if (trimmed === "true") return true;
   if (trimmed === "false") return false;
   if (trimmed === "null") return null;
-  if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) {
-    try {
-      return JSON.parse(trimmed);
-    } catch {
-      return trimmed;
-    }
-  }
+  if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) return jsonOr(trimmed, trimmed);
   return trimmed;
 }
 
@@ -150,13 +153,7 @@ function typedInput(spec: InputFieldSpec | undefined, text: string): unknown {
   const trimmed = text.trim();
   if (["integer", "int", "number", "float", "decimal"].includes(kind) && NUMBER.test(trimmed)) return Number(trimmed);
   if (["boolean", "bool"].includes(kind) && (trimmed === "true" || trimmed === "false")) return trimmed === "true";
-  if (["json", "object", "list", "array", "dict"].includes(kind)) {
-    try {
-      return JSON.parse(trimmed);
-    } catch {
-      return text;
-    }
-  }
+  if (["json", "object", "list", "array", "dict"].includes(kind)) return jsonOr(trimmed, text);
   return text;
 }
 
@@ -276,13 +273,7 @@ export function buildRuleBody(draft: RuleDraft, actionTypes: ActionTypeInfo[], c
           if (!text.trim()) continue;
           if (ID_KINDS.includes(kind)) body[field] = Number(text);
           else if (kind === "connector-action") body[field] = text;
-          else {
-            try {
-              body[field] = JSON.parse(text);
-            } catch {
-              body[field] = text;
-            }
-          }
+          else body[field] = jsonOr(text, text);
         }
       }
       return body;
@@ -426,11 +417,7 @@ export function RuleBuilder({
                   onChange={(e) => update((d) => ({ ...d, trigger_connection: e.target.value }))}
                 >
                   <option value="">Any connection</option>
-                  {catalog.connections.map((c) => (
-                    <option key={c.id} value={c.id}>
-                      {c.name} ({c.provider})
-                    </option>
-                  ))}
+                  <ConnectionOptions connections={catalog.connections} />
                 </select>
               )}
             </Field>
@@ -965,11 +952,7 @@ export function RuleTestPanel({
             {(props) => (
               <select {...props} value={connection} onChange={(e) => setConnection(e.target.value)}>
                 <option value="">None</option>
-                {catalog.connections.map((c) => (
-                  <option key={c.id} value={c.id}>
-                    {c.name} ({c.provider})
-                  </option>
-                ))}
+                <ConnectionOptions connections={catalog.connections} />
               </select>
             )}
           </Field>
@@ -1007,37 +990,23 @@ export function RuleTestOutcome({ result }: { result: RuleTestResult }) {
             : "The conditions are not met; nothing would run."}
       </p>
       {result.conditions.length ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Conditions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Field</th>
-                <th scope="col">Operator</th>
-                <th scope="col">Value</th>
-                <th scope="col">Found</th>
-                <th scope="col">Result</th>
-              </tr>
-            </thead>
-            <tbody>
-              {result.conditions.map((c, i) => (
-                <tr key={i}>
-                  <td>
-                    <code>{c.field}</code>
-                  </td>
-                  <td>{c.op}</td>
-                  <td>
-                    <code>{c.value === undefined ? "—" : JSON.stringify(c.value)}</code>
-                  </td>
-                  <td>
-                    <code>{c.actual === undefined || c.actual === null ? "—" : JSON.stringify(c.actual)}</code>
-                  </td>
-                  <td>{c.result ? <Badge tone="ok">true</Badge> : <Badge tone="bad">false</Badge>}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Conditions" columns={["Field", "Operator", "Value", "Found", "Result"]}>
+          {result.conditions.map((c, i) => (
+            <tr key={i}>
+              <td>
+                <code>{c.field}</code>
+              </td>
+              <td>{c.op}</td>
+              <td>
+                <code>{c.value === undefined ? "—" : JSON.stringify(c.value)}</code>
+              </td>
+              <td>
+                <code>{c.actual === undefined || c.actual === null ? "—" : JSON.stringify(c.actual)}</code>
+              </td>
+              <td>{c.result ? <Badge tone="ok">true</Badge> : <Badge tone="bad">false</Badge>}</td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       {result.actions.length ? (
         <ol className="rb-would-run">

@@ -2,7 +2,7 @@
 
 // The portal's small component kit: every page builds on these, so loading, empty and error states, field
 // errors and confirmations look and behave the same everywhere.
-import { useEffect, useId, useRef, useState } from "react";
+import { Suspense, useEffect, useId, useRef, useState } from "react";
 
 import { ApiError } from "@/lib/api/errors";
 
@@ -21,6 +21,17 @@ export function Loading({ label = "Loading…" }: { label?: string }) {
       <span>{label}</span>
     </div>
   );
+}
+
+/** A page component that reads the URL's search params, rendered inside Suspense with the loading state. */
+export function withSuspense(Component: React.ComponentType) {
+  return function Suspended() {
+    return (
+      <Suspense fallback={<Loading />}>
+        <Component />
+      </Suspense>
+    );
+  };
 }
 
 export function EmptyState({
@@ -76,6 +87,41 @@ export function Async<T>({
   if (data === undefined) return <Loading />;
   if (empty && isEmpty?.(data)) return <>{empty}</>;
   return <>{children(data)}</>;
+}
+
+type Listing = unknown[] | { count: number; results: unknown[] };
+
+function itemsOf(data: Listing): unknown[] {
+  return Array.isArray(data) ? data : data.results;
+}
+
+/**
+ * Async around a list or a limit-offset page from SWR: empty when it has no items (unless `isEmpty` says
+ * otherwise); with `pager`, previous / next under what `children` renders.
+ */
+export function AsyncList<T extends Listing>({
+  query,
+  empty,
+  isEmpty = (data) => itemsOf(data).length === 0,
+  pager,
+  children,
+}: {
+  query: { data: T | undefined; error: unknown; mutate: () => unknown };
+  empty: React.ReactNode;
+  isEmpty?: (data: T) => boolean;
+  pager?: { offset: number; limit: number; onChange: (offset: number) => void };
+  children: (data: T) => React.ReactNode;
+}) {
+  return (
+    <Async data={query.data} error={query.error} retry={() => query.mutate()} isEmpty={isEmpty} empty={empty}>
+      {(data) => (
+        <>
+          {children(data)}
+          {pager && !Array.isArray(data) ? <Pager {...pager} count={data.count} /> : null}
+        </>
+      )}
+    </Async>
+  );
 }
 
 export function PageHeader({
@@ -211,6 +257,38 @@ export function Field({
   );
 }
 
+/** A labelled select narrowing a list: the first option (value "") is `any`, then one per entry of `options`. */
+export function FilterSelect({
+  label,
+  value,
+  onChange,
+  any,
+  options,
+  id,
+}: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  any: string;
+  options: { value: string | number; label: React.ReactNode }[];
+  id?: string;
+}) {
+  return (
+    <Field label={label} id={id}>
+      {(props) => (
+        <select {...props} value={value} onChange={(e) => onChange(e.target.value)}>
+          <option value="">{any}</option>
+          {options.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 /** The error of a form as a whole (a detail message, or field errors no control shows). */
 export function FormError({ error, shown = [] }: { error: unknown; shown?: string[] }) {
   if (!error) return null;
@@ -268,6 +346,87 @@ export function Dialog({
       </div>
       {footer ? <div className="dialog-footer">{footer}</div> : null}
     </dialog>
+  );
+}
+
+/**
+ * A "New …" button opening a dialog with a form: the form-level error, the fields (children) and a
+ * submit / cancel footer. `open` stays with the caller so it can close the dialog after a successful submit.
+ */
+export function FormDialog({
+  label,
+  title = label,
+  open,
+  setOpen,
+  onClose,
+  onSubmit,
+  busy,
+  error,
+  shown,
+  submitLabel,
+  children,
+}: {
+  label: string;
+  title?: string;
+  open: boolean;
+  setOpen: (open: boolean) => void;
+  /** Also called when the dialog closes (e.g. to clear the form's error). */
+  onClose?: () => void;
+  onSubmit: () => unknown;
+  busy: boolean;
+  error: unknown;
+  shown?: string[];
+  submitLabel: string;
+  children: React.ReactNode;
+}) {
+  return (
+    <>
+      <Button variant="primary" onClick={() => setOpen(true)}>
+        {label}
+      </Button>
+      <Dialog
+        open={open}
+        title={title}
+        onClose={() => {
+          setOpen(false);
+          onClose?.();
+        }}
+      >
+        <form
+          noValidate
+          onSubmit={(e) => {
+            e.preventDefault();
+            onSubmit();
+          }}
+        >
+          <FormError error={error} shown={shown} />
+          {children}
+          <div className="form-actions">
+            <Button type="submit" variant="primary" busy={busy}>
+              {submitLabel}
+            </Button>
+            <Button onClick={() => setOpen(false)}>Cancel</Button>
+          </div>
+        </form>
+      </Dialog>
+    </>
+  );
+}
+
+/** One <option> per connection ("name (provider)"), for a select whose first option means "none" or "any". */
+export function ConnectionOptions({
+  connections,
+}: {
+  connections: { id: number; name: string; provider: string }[] | undefined;
+}) {
+  return (
+    <>
+      {(connections ?? []).map((c) => (
+        <option key={c.id} value={c.id}>
+          {c.name} ({c.provider})
+        </option>
+      ))}
+    </>
   );
 }
 
@@ -378,6 +537,39 @@ export function Tabs<T extends string>({
           {tab.label}
         </button>
       ))}
+    </div>
+  );
+}
+
+/** A scrolling table with a caption for screen readers and one header per column (null columns are left out). */
+export function Table({
+  caption,
+  columns,
+  testId,
+  children,
+}: {
+  caption?: React.ReactNode;
+  columns: React.ReactNode[];
+  testId?: string;
+  children: React.ReactNode;
+}) {
+  return (
+    <div className="table-wrap">
+      <table data-testid={testId}>
+        {caption ? <caption className="visually-hidden">{caption}</caption> : null}
+        <thead>
+          <tr>
+            {columns.map((column, i) =>
+              column === null || column === undefined || column === false ? null : (
+                <th key={i} scope="col">
+                  {column}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
     </div>
   );
 }

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from "react";
 import useSWR, { useSWRConfig } from "swr";
 
-import { Async, Badge, Button, ConfirmButton, EmptyState, Field, FormError, Time } from "@/components/ui";
+import { Async, AsyncList, Badge, Button, ConfirmButton, EmptyState, Field, FormError, Table, Time } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSubmit } from "@/lib/useForm";
 
@@ -191,11 +191,8 @@ function Documents({ collection, canManage }: { collection: Collection; canManag
           </div>
         </form>
       ) : null}
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(list) => list.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={
           <EmptyState title="No documents in this collection">
             {canManage ? "Upload a brand-voice guide, a price list or a FAQ above." : "A member can upload documents."}
@@ -203,38 +200,25 @@ function Documents({ collection, canManage }: { collection: Collection; canManag
         }
       >
         {(list) => (
-          <div className="table-wrap">
-            <table>
-              <caption className="visually-hidden">Documents of {collection.name}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Document</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Chunks</th>
-                  <th scope="col">Uploaded</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((doc) => (
-                  <DocumentRow
-                    key={doc.id}
-                    document={doc}
-                    canManage={canManage}
-                    onDelete={async () => {
-                      await unwrap(api.DELETE("/api/v1/knowledge/documents/{id}/", { params: { path: { id: String(doc.id) } } }));
-                      await mutate();
-                      await refresh("knowledge:collections");
-                    }}
-                  />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            caption={`Documents of ${collection.name}`}
+            columns={["Document", "Status", "Chunks", "Uploaded", <span className="visually-hidden">Actions</span>]}
+          >
+            {list.map((doc) => (
+              <DocumentRow
+                key={doc.id}
+                document={doc}
+                canManage={canManage}
+                onDelete={async () => {
+                  await unwrap(api.DELETE("/api/v1/knowledge/documents/{id}/", { params: { path: { id: String(doc.id) } } }));
+                  await mutate();
+                  await refresh("knowledge:collections");
+                }}
+              />
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </div>
   );
 }

@@ -3,7 +3,7 @@
 import { useState } from "react";
 import useSWR from "swr";
 
-import { Async, Badge, Button, EmptyState, Field, FormError, Time } from "@/components/ui";
+import { Async, AsyncList, Badge, Button, EmptyState, Field, FormError, Table, Time } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSubmit } from "@/lib/useForm";
 
@@ -239,50 +239,32 @@ export function RunPanel({ agentId, enabled, canRun }: { agentId: number; enable
       ) : null}
       <section aria-label="Run history" className="stack">
         <h3>Recent runs</h3>
-        <Async
-          data={history.data}
-          error={history.error}
-          retry={() => history.mutate()}
-          isEmpty={(list) => list.length === 0}
+        <AsyncList
+          query={history}
           empty={<EmptyState title="No runs yet">{canRun ? "Write a prompt above and run the agent." : null}</EmptyState>}
         >
           {(list) => (
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Started</th>
-                    <th scope="col">Prompt</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Tokens</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Open</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((run) => (
-                    <tr key={run.id} aria-current={run.id === currentId ? "true" : undefined}>
-                      <td>
-                        <Time value={run.created_at} />
-                      </td>
-                      <td className="agent-clip">{run.input}</td>
-                      <td>
-                        <Badge>{run.status}</Badge>
-                      </td>
-                      <td>{run.prompt_tokens + run.completion_tokens}</td>
-                      <td>
-                        <Button variant="ghost" onClick={() => setCurrentId(run.id)} aria-label={`Show run ${run.id}`}>
-                          Show
-                        </Button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table columns={["Started", "Prompt", "Status", "Tokens", <span className="visually-hidden">Open</span>]}>
+              {list.map((run) => (
+                <tr key={run.id} aria-current={run.id === currentId ? "true" : undefined}>
+                  <td>
+                    <Time value={run.created_at} />
+                  </td>
+                  <td className="agent-clip">{run.input}</td>
+                  <td>
+                    <Badge>{run.status}</Badge>
+                  </td>
+                  <td>{run.prompt_tokens + run.completion_tokens}</td>
+                  <td>
+                    <Button variant="ghost" onClick={() => setCurrentId(run.id)} aria-label={`Show run ${run.id}`}>
+                      Show
+                    </Button>
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )}
-        </Async>
+        </AsyncList>
       </section>
     </div>
   );

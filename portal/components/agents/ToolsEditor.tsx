@@ -11,6 +11,12 @@ import type { AvailableConnection, Grant } from "./types";
 
 type Chosen = Record<number, { resources: string[]; actions: string[] }>;
 
+// The two kinds of grant of a connection, each a group of checkboxes.
+const GROUPS = [
+  { kind: "resources", what: "data it may read", title: "May read", none: "Nothing to read." },
+  { kind: "actions", what: "actions it may perform", title: "May do", none: "No actions." },
+] as const;
+
 export function chosenFrom(available: AvailableConnection[]): Chosen {
   const out: Chosen = {};
   for (const item of available) {
@@ -122,46 +128,28 @@ export function ToolsEditor({
                 {item.connection.status !== "active" ? <Badge>{item.connection.status}</Badge> : null}
               </legend>
               <div className="agent-tools-groups">
-                <div role="group" aria-label={`${item.connection.name}: data it may read`}>
-                  <p className="agent-tools-title">May read</p>
-                  {item.resources.length ? (
-                    item.resources.map((r) => (
-                      <label key={r.name} className="checkbox" title={r.description}>
-                        <input
-                          type="checkbox"
-                          checked={pick.resources.includes(r.name)}
-                          onChange={(e) => toggle(id, "resources", r.name, e.target.checked)}
-                        />
-                        <span>
-                          {r.name}
-                          {r.description ? <span className="muted agent-desc"> — {r.description}</span> : null}
-                        </span>
-                      </label>
-                    ))
-                  ) : (
-                    <p className="muted">Nothing to read.</p>
-                  )}
-                </div>
-                <div role="group" aria-label={`${item.connection.name}: actions it may perform`}>
-                  <p className="agent-tools-title">May do</p>
-                  {item.actions.length ? (
-                    item.actions.map((a) => (
-                      <label key={a.name} className="checkbox" title={a.description}>
-                        <input
-                          type="checkbox"
-                          checked={pick.actions.includes(a.name)}
-                          onChange={(e) => toggle(id, "actions", a.name, e.target.checked)}
-                        />
-                        <span>
-                          {a.name}
-                          {a.description ? <span className="muted agent-desc"> — {a.description}</span> : null}
-                        </span>
-                      </label>
-                    ))
-                  ) : (
-                    <p className="muted">No actions.</p>
-                  )}
-                </div>
+                {GROUPS.map(({ kind, what, title, none }) => (
+                  <div key={kind} role="group" aria-label={`${item.connection.name}: ${what}`}>
+                    <p className="agent-tools-title">{title}</p>
+                    {item[kind].length ? (
+                      item[kind].map((r) => (
+                        <label key={r.name} className="checkbox" title={r.description}>
+                          <input
+                            type="checkbox"
+                            checked={pick[kind].includes(r.name)}
+                            onChange={(e) => toggle(id, kind, r.name, e.target.checked)}
+                          />
+                          <span>
+                            {r.name}
+                            {r.description ? <span className="muted agent-desc"> — {r.description}</span> : null}
+                          </span>
+                        </label>
+                      ))
+                    ) : (
+                      <p className="muted">{none}</p>
+                    )}
+                  </div>
+                ))}
               </div>
               {errors.length ? (
                 <p className="field-error" id={errorId} role="alert">

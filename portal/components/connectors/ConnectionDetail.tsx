@@ -20,6 +20,7 @@ import {
 } from "@/components/connectors/shared";
 import {
   Async,
+  AsyncList,
   Badge,
   Button,
   Card,
@@ -30,7 +31,7 @@ import {
   FormError,
   Loading,
   PageHeader,
-  Pager,
+  Table,
   Time,
 } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
@@ -298,46 +299,28 @@ function HealthHistory({ id }: { id: string }) {
   );
   return (
     <Card title="Health history">
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
+      <AsyncList
+        query={{ data, error, mutate }}
         isEmpty={(page) => page.count === 0}
         empty={<EmptyState title="No checks yet">Test the connection to record its first check; it is also checked on a schedule.</EmptyState>}
+        pager={{ offset, limit: HEALTH_PAGE, onChange: setOffset }}
       >
         {(page) => (
-          <>
-            <div className="table-wrap">
-              <table>
-                <caption className="visually-hidden">Health checks</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Checked</th>
-                    <th scope="col">Result</th>
-                    <th scope="col">Latency</th>
-                    <th scope="col">Trigger</th>
-                    <th scope="col">Error</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.results.map((check) => (
-                    <tr key={check.id}>
-                      <td>
-                        <Time value={check.checked_at} />
-                      </td>
-                      <td>{check.ok ? <Badge tone="ok">OK</Badge> : <Badge tone="bad">Failed</Badge>}</td>
-                      <td>{check.latency_ms} ms</td>
-                      <td>{check.trigger}</td>
-                      <td>{check.error || <span className="muted">—</span>}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager offset={offset} limit={HEALTH_PAGE} count={page.count} onChange={setOffset} />
-          </>
+          <Table caption="Health checks" columns={["Checked", "Result", "Latency", "Trigger", "Error"]}>
+            {page.results.map((check) => (
+              <tr key={check.id}>
+                <td>
+                  <Time value={check.checked_at} />
+                </td>
+                <td>{check.ok ? <Badge tone="ok">OK</Badge> : <Badge tone="bad">Failed</Badge>}</td>
+                <td>{check.latency_ms} ms</td>
+                <td>{check.trigger}</td>
+                <td>{check.error || <span className="muted">—</span>}</td>
+              </tr>
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </Card>
   );
 }

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 
-import { TimeChart, type Point } from "@/components/dashboard/TimeChart";
+import { TimeChart, type Point, type SeriesKey } from "@/components/dashboard/TimeChart";
 import { Badge, Card, EmptyState, Time } from "@/components/ui";
 import type { Schemas } from "@/lib/api/client";
 
@@ -19,6 +19,26 @@ const BAD = "#e03131";
 const WAIT = "#f59f00";
 const INFO = "#3b5bdb";
 const MUTED = "#868e96";
+
+// The label and colour of each status in the charts.
+const SERIES: Record<string, [label: string, color: string]> = {
+  processed: ["Processed", OK],
+  delivered: ["Delivered", OK],
+  succeeded: ["Succeeded", OK],
+  completed: ["Completed", OK],
+  running: ["Running", INFO],
+  queued: ["Queued", WAIT],
+  pending: ["Pending", WAIT],
+  waiting_approval: ["Waiting for approval", WAIT],
+  failed: ["Failed", BAD],
+  timed_out: ["Timed out", "#c2255c"],
+  cancelled: ["Cancelled", MUTED],
+  terminated: ["Terminated", "#495057"],
+};
+
+function seriesOf(...keys: string[]): SeriesKey[] {
+  return keys.map((key) => ({ key, label: SERIES[key][0], color: SERIES[key][1] }));
+}
 
 const STATUS_LABELS: Record<string, string> = {
   active: "Healthy",
@@ -144,105 +164,78 @@ export function OverviewView({ data }: { data: Overview }) {
       </Card>
     );
   }
+  const stats: { label: string; value: number; detail: string; testId: string }[] = [
+    {
+      label: "Connections",
+      value: data.connections.total,
+      detail: `${data.connections.by_status.active} healthy`,
+      testId: "total-connections",
+    },
+    { label: "Events received", value: totals.events.total, detail: `${totals.events.failed} failed`, testId: "total-events" },
+    {
+      label: "Webhook deliveries",
+      value: totals.deliveries.total,
+      detail: delivered == null ? "none yet" : `${delivered}% delivered, ${totals.deliveries.failed} failed`,
+      testId: "total-deliveries",
+    },
+    {
+      label: "Agent runs",
+      value: totals.agent_runs.total,
+      detail: `${totals.agent_runs.tokens.toLocaleString()} tokens`,
+      testId: "total-agent-runs",
+    },
+    {
+      label: "Workflow runs",
+      value: totals.workflow_runs.total,
+      detail: `${totals.workflow_runs.failed} failed`,
+      testId: "total-workflow-runs",
+    },
+  ];
+  const charts: Omit<React.ComponentProps<typeof TimeChart>, "bucket">[] = [
+    {
+      title: "Events received",
+      description: `By status, ${span}.`,
+      kind: "area",
+      points: series.events as unknown as Point[],
+      series: seriesOf("processed", "pending", "failed"),
+      testId: "chart-events",
+    },
+    {
+      title: "Webhook deliveries",
+      description: `By outcome, ${span}.`,
+      points: series.deliveries as unknown as Point[],
+      series: seriesOf("delivered", "pending", "failed"),
+      testId: "chart-deliveries",
+    },
+    {
+      title: "Agent runs",
+      description: `By status, ${span}; ${totals.agent_runs.tokens.toLocaleString()} tokens used.`,
+      points: series.agent_runs as unknown as Point[],
+      series: seriesOf("succeeded", "running", "queued", "failed", "cancelled"),
+      testId: "chart-agent-runs",
+    },
+    {
+      title: "Workflow runs",
+      description: `By status, ${span}.`,
+      points: series.workflow_runs as unknown as Point[],
+      series: seriesOf("completed", "running", "waiting_approval", "failed", "timed_out", "cancelled", "terminated"),
+      testId: "chart-workflow-runs",
+    },
+  ];
   return (
     <div className="stack">
       <section className="stat-grid" aria-label={`Totals ${span}`}>
-        <Stat
-          label="Connections"
-          value={data.connections.total}
-          detail={`${data.connections.by_status.active} healthy`}
-          testId="total-connections"
-        />
-        <Stat
-          label="Events received"
-          value={totals.events.total}
-          detail={`${totals.events.failed} failed`}
-          testId="total-events"
-        />
-        <Stat
-          label="Webhook deliveries"
-          value={totals.deliveries.total}
-          detail={delivered == null ? "none yet" : `${delivered}% delivered, ${totals.deliveries.failed} failed`}
-          testId="total-deliveries"
-        />
-        <Stat
-          label="Agent runs"
-          value={totals.agent_runs.total}
-          detail={`${totals.agent_runs.tokens.toLocaleString()} tokens`}
-          testId="total-agent-runs"
-        />
-        <Stat
-          label="Workflow runs"
-          value={totals.workflow_runs.total}
-          detail={`${totals.workflow_runs.failed} failed`}
-          testId="total-workflow-runs"
-        />
+        {stats.map((stat) => (
+          <Stat key={stat.testId} {...stat} />
+        ))}
       </section>
       <ConnectionHealth connections={data.connections} />
       <div className="chart-grid">
-        <Card>
-          <TimeChart
-            title="Events received"
-            description={`By status, ${span}.`}
-            kind="area"
-            bucket={bucket}
-            points={series.events as unknown as Point[]}
-            series={[
-              { key: "processed", label: "Processed", color: OK },
-              { key: "pending", label: "Pending", color: WAIT },
-              { key: "failed", label: "Failed", color: BAD },
-            ]}
-            testId="chart-events"
-          />
-        </Card>
-        <Card>
-          <TimeChart
-            title="Webhook deliveries"
-            description={`By outcome, ${span}.`}
-            bucket={bucket}
-            points={series.deliveries as unknown as Point[]}
-            series={[
-              { key: "delivered", label: "Delivered", color: OK },
-              { key: "pending", label: "Pending", color: WAIT },
-              { key: "failed", label: "Failed", color: BAD },
-            ]}
-            testId="chart-deliveries"
-          />
-        </Card>
-        <Card>
-          <TimeChart
-            title="Agent runs"
-            description={`By status, ${span}; ${totals.agent_runs.tokens.toLocaleString()} tokens used.`}
-            bucket={bucket}
-            points={series.agent_runs as unknown as Point[]}
-            series={[
-              { key: "succeeded", label: "Succeeded", color: OK },
-              { key: "running", label: "Running", color: INFO },
-              { key: "queued", label: "Queued", color: WAIT },
-              { key: "failed", label: "Failed", color: BAD },
-              { key: "cancelled", label: "Cancelled", color: MUTED },
-            ]}
-            testId="chart-agent-runs"
-          />
-        </Card>
-        <Card>
-          <TimeChart
-            title="Workflow runs"
-            description={`By status, ${span}.`}
-            bucket={bucket}
-            points={series.workflow_runs as unknown as Point[]}
-            series={[
-              { key: "completed", label: "Completed", color: OK },
-              { key: "running", label: "Running", color: INFO },
-              { key: "waiting_approval", label: "Waiting for approval", color: WAIT },
-              { key: "failed", label: "Failed", color: BAD },
-              { key: "timed_out", label: "Timed out", color: "#c2255c" },
-              { key: "cancelled", label: "Cancelled", color: MUTED },
-              { key: "terminated", label: "Terminated", color: "#495057" },
-            ]}
-            testId="chart-workflow-runs"
-          />
-        </Card>
+        {charts.map((chart) => (
+          <Card key={chart.testId}>
+            <TimeChart {...chart} bucket={bucket} />
+          </Card>
+        ))}
       </div>
     </div>
   );

@@ -4,7 +4,7 @@
 import { useState } from "react";
 import useSWR from "swr";
 
-import { Async, Badge, Button, Card, ConfirmButton, Dialog, EmptyState, Field, FormError, SecretOnce, Time } from "@/components/ui";
+import { AsyncList, Badge, Card, ConfirmButton, EmptyState, Field, FormDialog, SecretOnce, Table, Time } from "@/components/ui";
 import { type Schemas, api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
@@ -64,65 +64,48 @@ function CreateKey({ onCreated }: { onCreated: (name: string, key: string) => vo
   });
   const groups = [...new Set(SCOPES.map(groupOf))];
   return (
-    <>
-      <Button variant="primary" onClick={() => setOpen(true)}>
-        New API key
-      </Button>
-      <Dialog
-        open={open}
-        title="New API key"
-        onClose={() => {
-          setOpen(false);
-          setError(null);
-        }}
-      >
-        <form
-          noValidate
-          onSubmit={(e) => {
-            e.preventDefault();
-            submit();
-          }}
-        >
-          <FormError error={error} shown={["name", "scopes", "expires_at"]} />
-          <Field label="Name" help="Which app uses it." errors={errorsFor("name")}>
-            {(props) => <input {...props} type="text" value={name} onChange={(e) => setName(e.target.value)} />}
-          </Field>
-          <fieldset className={`integ-scopes ${errorsFor("scopes", true).length ? "field-invalid" : ""}`} aria-describedby="scopes-error">
-            <legend>Scopes</legend>
-            {groups.map((group) => (
-              <div key={group} className="integ-scope-group">
-                {SCOPES.filter((s) => groupOf(s) === group).map((scope) => (
-                  <label key={scope} className="checkbox">
-                    <input
-                      type="checkbox"
-                      checked={scopes.includes(scope)}
-                      onChange={(e) => setScopes((s) => (e.target.checked ? [...s, scope] : s.filter((x) => x !== scope)))}
-                    />
-                    <span>
-                      <code>{scope}</code> <span className="muted">{ALL_SCOPES[scope]}</span>
-                    </span>
-                  </label>
-                ))}
-              </div>
+    <FormDialog
+      label="New API key"
+      open={open}
+      setOpen={setOpen}
+      onClose={() => setError(null)}
+      onSubmit={submit}
+      busy={busy}
+      error={error}
+      shown={["name", "scopes", "expires_at"]}
+      submitLabel="Create key"
+    >
+      <Field label="Name" help="Which app uses it." errors={errorsFor("name")}>
+        {(props) => <input {...props} type="text" value={name} onChange={(e) => setName(e.target.value)} />}
+      </Field>
+      <fieldset className={`integ-scopes ${errorsFor("scopes", true).length ? "field-invalid" : ""}`} aria-describedby="scopes-error">
+        <legend>Scopes</legend>
+        {groups.map((group) => (
+          <div key={group} className="integ-scope-group">
+            {SCOPES.filter((s) => groupOf(s) === group).map((scope) => (
+              <label key={scope} className="checkbox">
+                <input
+                  type="checkbox"
+                  checked={scopes.includes(scope)}
+                  onChange={(e) => setScopes((s) => (e.target.checked ? [...s, scope] : s.filter((x) => x !== scope)))}
+                />
+                <span>
+                  <code>{scope}</code> <span className="muted">{ALL_SCOPES[scope]}</span>
+                </span>
+              </label>
             ))}
-            {errorsFor("scopes", true).length ? (
-              <p className="field-error" id="scopes-error" role="alert">
-                {errorsFor("scopes", true).join(" ")}
-              </p>
-            ) : null}
-          </fieldset>
-          <Field label="Expires (optional)" errors={errorsFor("expires_at")}>
-            {(props) => <input {...props} type="datetime-local" value={expires} onChange={(e) => setExpires(e.target.value)} />}
-          </Field>
-          <div className="form-actions">
-            <Button type="submit" variant="primary" busy={busy}>
-              Create key
-            </Button>
-            <Button onClick={() => setOpen(false)}>Cancel</Button>
           </div>
-        </form>
-      </Dialog>
-    </>
+        ))}
+        {errorsFor("scopes", true).length ? (
+          <p className="field-error" id="scopes-error" role="alert">
+            {errorsFor("scopes", true).join(" ")}
+          </p>
+        ) : null}
+      </fieldset>
+      <Field label="Expires (optional)" errors={errorsFor("expires_at")}>
+        {(props) => <input {...props} type="datetime-local" value={expires} onChange={(e) => setExpires(e.target.value)} />}
+      </Field>
+    </FormDialog>
   );
 }
 
@@ -155,78 +138,62 @@ export function ApiKeys() {
       }
     >
       {secret ? <SecretOnce label={`API key ${secret.name}`} value={secret.key} onDone={() => setSecret(null)} /> : null}
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(d) => d.results.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={<EmptyState title="No API keys">A key lets an external app call this API with the scopes you choose.</EmptyState>}
       >
         {(d) => (
-          <div className="table-wrap">
-            <table data-testid="api-keys-table">
-              <caption className="visually-hidden">API keys</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Key</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Last used</th>
-                  {canConfigure ? <th scope="col">Actions</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {d.results.map((key) => (
-                  <tr key={key.id}>
-                    <td>{key.name}</td>
-                    <td>
-                      <code>{key.key_prefix}…</code>
-                    </td>
-                    <td>
-                      {((key.scopes as string[] | undefined) ?? []).map((s) => (
-                        <code key={s} className="integ-chip">
-                          {s}
-                        </code>
-                      ))}
-                    </td>
-                    <td>
-                      <Badge>{key.status}</Badge>
-                    </td>
-                    <td>
-                      <Time value={key.created_at} />
-                    </td>
-                    <td>
-                      <Time value={key.expires_at} />
-                    </td>
-                    <td>
-                      <Time value={key.last_used_at} />
-                    </td>
-                    {canConfigure ? (
-                      <td>
-                        {key.status === "revoked" ? null : (
-                          <ConfirmButton
-                            label="Revoke"
-                            title={`Revoke ${key.name}?`}
-                            message="Apps using this key are refused at once. This cannot be undone."
-                            confirmLabel="Revoke"
-                            onConfirm={async () => {
-                              await unwrap(api.DELETE("/api/v1/api-keys/{id}/", { params: { path: { id: String(key.id) } } }));
-                              await mutate();
-                            }}
-                          />
-                        )}
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            caption="API keys"
+            testId="api-keys-table"
+            columns={["Name", "Key", "Scopes", "Status", "Created", "Expires", "Last used", canConfigure ? "Actions" : null]}
+          >
+            {d.results.map((key) => (
+              <tr key={key.id}>
+                <td>{key.name}</td>
+                <td>
+                  <code>{key.key_prefix}…</code>
+                </td>
+                <td>
+                  {((key.scopes as string[] | undefined) ?? []).map((s) => (
+                    <code key={s} className="integ-chip">
+                      {s}
+                    </code>
+                  ))}
+                </td>
+                <td>
+                  <Badge>{key.status}</Badge>
+                </td>
+                <td>
+                  <Time value={key.created_at} />
+                </td>
+                <td>
+                  <Time value={key.expires_at} />
+                </td>
+                <td>
+                  <Time value={key.last_used_at} />
+                </td>
+                {canConfigure ? (
+                  <td>
+                    {key.status === "revoked" ? null : (
+                      <ConfirmButton
+                        label="Revoke"
+                        title={`Revoke ${key.name}?`}
+                        message="Apps using this key are refused at once. This cannot be undone."
+                        confirmLabel="Revoke"
+                        onConfirm={async () => {
+                          await unwrap(api.DELETE("/api/v1/api-keys/{id}/", { params: { path: { id: String(key.id) } } }));
+                          await mutate();
+                        }}
+                      />
+                    )}
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </Card>
   );
 }

@@ -4,7 +4,21 @@
 import { useState } from "react";
 import useSWR from "swr";
 
-import { Async, Badge, Button, Card, ConfirmButton, Dialog, EmptyState, Field, FormError, SecretOnce, Time } from "@/components/ui";
+import {
+  AsyncList,
+  Badge,
+  Button,
+  Card,
+  ConfirmButton,
+  ConnectionOptions,
+  EmptyState,
+  Field,
+  FormDialog,
+  FormError,
+  SecretOnce,
+  Table,
+  Time,
+} from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
@@ -37,66 +51,45 @@ function CreateEndpoint({ onCreated }: { onCreated: (endpoint: Endpoint, secret:
     setConnection("");
   });
   return (
-    <>
-      <Button variant="primary" onClick={() => setOpen(true)}>
-        New inbound endpoint
-      </Button>
-      <Dialog
-        open={open}
-        title="New inbound endpoint"
-        onClose={() => {
-          setOpen(false);
-          setError(null);
-        }}
+    <FormDialog
+      label="New inbound endpoint"
+      open={open}
+      setOpen={setOpen}
+      onClose={() => setError(null)}
+      onSubmit={submit}
+      busy={busy}
+      error={error}
+      shown={["name", "scheme", "connection"]}
+      submitLabel="Create endpoint"
+    >
+      <Field label="Name" errors={errorsFor("name")}>
+        {(props) => <input {...props} type="text" value={name} onChange={(e) => setName(e.target.value)} />}
+      </Field>
+      <Field
+        label="Verification"
+        help="The connection's own signature scheme (Shopify, HubSpot, …) or Standard Webhooks for anything else."
+        errors={errorsFor("scheme")}
       >
-        <form
-          noValidate
-          onSubmit={(e) => {
-            e.preventDefault();
-            submit();
-          }}
-        >
-          <FormError error={error} shown={["name", "scheme", "connection"]} />
-          <Field label="Name" errors={errorsFor("name")}>
-            {(props) => <input {...props} type="text" value={name} onChange={(e) => setName(e.target.value)} />}
-          </Field>
-          <Field
-            label="Verification"
-            help="The connection's own signature scheme (Shopify, HubSpot, …) or Standard Webhooks for anything else."
-            errors={errorsFor("scheme")}
-          >
-            {(props) => (
-              <select {...props} value={scheme} onChange={(e) => setScheme(e.target.value as typeof scheme)}>
-                <option value="standard_webhooks">Standard Webhooks (a signing secret of its own)</option>
-                <option value="provider">The connection&apos;s own scheme</option>
-              </select>
-            )}
-          </Field>
-          <Field
-            label="Connection"
-            help={scheme === "provider" ? "Required: its secret verifies the requests." : "Optional: events are tied to it."}
-            errors={errorsFor("connection")}
-          >
-            {(props) => (
-              <select {...props} value={connection} onChange={(e) => setConnection(e.target.value)}>
-                <option value="">None</option>
-                {(connections.data?.results ?? []).map((c) => (
-                  <option key={c.id} value={c.id}>
-                    {c.name} ({c.provider})
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <div className="form-actions">
-            <Button type="submit" variant="primary" busy={busy}>
-              Create endpoint
-            </Button>
-            <Button onClick={() => setOpen(false)}>Cancel</Button>
-          </div>
-        </form>
-      </Dialog>
-    </>
+        {(props) => (
+          <select {...props} value={scheme} onChange={(e) => setScheme(e.target.value as typeof scheme)}>
+            <option value="standard_webhooks">Standard Webhooks (a signing secret of its own)</option>
+            <option value="provider">The connection&apos;s own scheme</option>
+          </select>
+        )}
+      </Field>
+      <Field
+        label="Connection"
+        help={scheme === "provider" ? "Required: its secret verifies the requests." : "Optional: events are tied to it."}
+        errors={errorsFor("connection")}
+      >
+        {(props) => (
+          <select {...props} value={connection} onChange={(e) => setConnection(e.target.value)}>
+            <option value="">None</option>
+            <ConnectionOptions connections={connections.data?.results} />
+          </select>
+        )}
+      </Field>
+    </FormDialog>
   );
 }
 
@@ -137,11 +130,8 @@ export function Endpoints() {
         <SecretOnce label={`${secret.label} of ${secret.endpoint}`} value={secret.value} onDone={() => setSecret(null)} />
       ) : null}
       <FormError error={actionError} />
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(d) => d.results.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={
           <EmptyState title="No inbound endpoints">
             An endpoint gives a platform a URL to post its events to; every request is verified before it is stored.
@@ -149,87 +139,83 @@ export function Endpoints() {
         }
       >
         {(d) => (
-          <div className="table-wrap">
-            <table data-testid="endpoints-table">
-              <caption className="visually-hidden">Inbound endpoints</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Connection</th>
-                  <th scope="col">Scheme</th>
-                  <th scope="col">URL to give the provider</th>
-                  <th scope="col">Received</th>
-                  <th scope="col">Duplicates</th>
-                  <th scope="col">Rejected</th>
-                  <th scope="col">Last event</th>
-                  <th scope="col">Status</th>
-                  {canConfigure ? <th scope="col">Actions</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {d.results.map((endpoint) => (
-                  <tr key={endpoint.id}>
-                    <td>{endpoint.name}</td>
-                    <td>{endpoint.connection_name ? `${endpoint.connection_name} (${endpoint.provider})` : "—"}</td>
-                    <td>{endpoint.scheme === "standard_webhooks" ? "Standard Webhooks" : endpoint.provider || "provider"}</td>
-                    <td>
-                      <code className="integ-url" data-testid="endpoint-url">
-                        {endpoint.url}
-                      </code>
-                      <p className="field-help">{endpoint.setup}</p>
-                    </td>
-                    <td>{endpoint.received_count ?? 0}</td>
-                    <td>{endpoint.duplicate_count}</td>
-                    <td title={endpoint.last_rejection || undefined}>
-                      {endpoint.rejected_count}
-                      {endpoint.last_rejection ? <p className="field-help">{endpoint.last_rejection}</p> : null}
-                    </td>
-                    <td>
-                      <Time value={endpoint.last_event_at} />
-                    </td>
-                    <td>
-                      <Badge>{endpoint.enabled ? "active" : "disabled"}</Badge>
-                    </td>
-                    {canConfigure ? (
-                      <td>
-                        <div className="row">
-                          {endpoint.secret_set ? (
-                            <ConfirmButton
-                              label="Rotate secret"
-                              variant="default"
-                              title={`Rotate the secret of ${endpoint.name}?`}
-                              message="The current secret stops working at once; give the new one to the sender."
-                              confirmLabel="Rotate"
-                              onConfirm={async () => {
-                                const shown = await unwrap(
-                                  api.POST("/api/v1/webhooks/endpoints/{id}/rotate-secret/", { params: { path: { id: String(endpoint.id) } } }),
-                                );
-                                const value = shownSecret(shown as Record<string, unknown>);
-                                if (value) setSecret({ ...value, endpoint: endpoint.name });
-                              }}
-                            />
-                          ) : null}
-                          <Button onClick={() => patch(endpoint, !endpoint.enabled)}>{endpoint.enabled ? "Disable" : "Enable"}</Button>
-                          <ConfirmButton
-                            label="Delete"
-                            title={`Delete ${endpoint.name}?`}
-                            message="Requests to its URL will be refused. Events already received stay."
-                            confirmLabel="Delete"
-                            onConfirm={async () => {
-                              await unwrap(api.DELETE("/api/v1/webhooks/endpoints/{id}/", { params: { path: { id: String(endpoint.id) } } }));
-                              await mutate();
-                            }}
-                          />
-                        </div>
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            caption="Inbound endpoints"
+            testId="endpoints-table"
+            columns={[
+              "Name",
+              "Connection",
+              "Scheme",
+              "URL to give the provider",
+              "Received",
+              "Duplicates",
+              "Rejected",
+              "Last event",
+              "Status",
+              canConfigure ? "Actions" : null,
+            ]}
+          >
+            {d.results.map((endpoint) => (
+              <tr key={endpoint.id}>
+                <td>{endpoint.name}</td>
+                <td>{endpoint.connection_name ? `${endpoint.connection_name} (${endpoint.provider})` : "—"}</td>
+                <td>{endpoint.scheme === "standard_webhooks" ? "Standard Webhooks" : endpoint.provider || "provider"}</td>
+                <td>
+                  <code className="integ-url" data-testid="endpoint-url">
+                    {endpoint.url}
+                  </code>
+                  <p className="field-help">{endpoint.setup}</p>
+                </td>
+                <td>{endpoint.received_count ?? 0}</td>
+                <td>{endpoint.duplicate_count}</td>
+                <td title={endpoint.last_rejection || undefined}>
+                  {endpoint.rejected_count}
+                  {endpoint.last_rejection ? <p className="field-help">{endpoint.last_rejection}</p> : null}
+                </td>
+                <td>
+                  <Time value={endpoint.last_event_at} />
+                </td>
+                <td>
+                  <Badge>{endpoint.enabled ? "active" : "disabled"}</Badge>
+                </td>
+                {canConfigure ? (
+                  <td>
+                    <div className="row">
+                      {endpoint.secret_set ? (
+                        <ConfirmButton
+                          label="Rotate secret"
+                          variant="default"
+                          title={`Rotate the secret of ${endpoint.name}?`}
+                          message="The current secret stops working at once; give the new one to the sender."
+                          confirmLabel="Rotate"
+                          onConfirm={async () => {
+                            const shown = await unwrap(
+                              api.POST("/api/v1/webhooks/endpoints/{id}/rotate-secret/", { params: { path: { id: String(endpoint.id) } } }),
+                            );
+                            const value = shownSecret(shown as Record<string, unknown>);
+                            if (value) setSecret({ ...value, endpoint: endpoint.name });
+                          }}
+                        />
+                      ) : null}
+                      <Button onClick={() => patch(endpoint, !endpoint.enabled)}>{endpoint.enabled ? "Disable" : "Enable"}</Button>
+                      <ConfirmButton
+                        label="Delete"
+                        title={`Delete ${endpoint.name}?`}
+                        message="Requests to its URL will be refused. Events already received stay."
+                        confirmLabel="Delete"
+                        onConfirm={async () => {
+                          await unwrap(api.DELETE("/api/v1/webhooks/endpoints/{id}/", { params: { path: { id: String(endpoint.id) } } }));
+                          await mutate();
+                        }}
+                      />
+                    </div>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </Card>
   );
 }

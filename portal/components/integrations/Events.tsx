@@ -4,7 +4,20 @@
 import { useState } from "react";
 import useSWR from "swr";
 
-import { Async, Badge, Button, Card, Dialog, EmptyState, ErrorState, Field, Loading, Pager, Time } from "@/components/ui";
+import {
+  AsyncList,
+  Badge,
+  Button,
+  Card,
+  Dialog,
+  EmptyState,
+  ErrorState,
+  Field,
+  FilterSelect,
+  Loading,
+  Table,
+  Time,
+} from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 
 import { Json, connectionLabel, useConnections } from "./common";
@@ -67,23 +80,20 @@ export function Events() {
   return (
     <Card title="Events">
       <div className="row integ-filters">
-        <Field label="Status">
-          {(props) => (
-            <select
-              {...props}
-              value={status}
-              onChange={(e) => {
-                setStatus(e.target.value as "" | Status);
-                setOffset(0);
-              }}
-            >
-              <option value="">All</option>
-              <option value="pending">Pending</option>
-              <option value="processed">Processed</option>
-              <option value="failed">Failed</option>
-            </select>
-          )}
-        </Field>
+        <FilterSelect
+          label="Status"
+          value={status}
+          onChange={(value) => {
+            setStatus(value as "" | Status);
+            setOffset(0);
+          }}
+          any="All"
+          options={[
+            { value: "pending", label: "Pending" },
+            { value: "processed", label: "Processed" },
+            { value: "failed", label: "Failed" },
+          ]}
+        />
         <Field label="Type" help="Exact or a pattern: shopify.order.*">
           {(props) => (
             <input
@@ -98,58 +108,47 @@ export function Events() {
           )}
         </Field>
       </div>
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(d) => d.results.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={<EmptyState title="No events">Events appear here when a webhook arrives or an app posts one.</EmptyState>}
+        pager={{ offset, limit: LIMIT, onChange: setOffset }}
       >
         {(d) => (
-          <>
-            <div className="table-wrap">
-              <table data-testid="events-table">
-                <caption className="visually-hidden">Events</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Type</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Source</th>
-                    <th scope="col">Connection</th>
-                    <th scope="col">Received</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Details</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.results.map((event) => (
-                    <tr key={event.id}>
-                      <td>
-                        <code>{event.type}</code>
-                      </td>
-                      <td>
-                        <Badge>{event.status}</Badge>
-                      </td>
-                      <td>{event.source}</td>
-                      <td>{connectionLabel(connections.data?.results, event.connection)}</td>
-                      <td>
-                        <Time value={event.received_at} />
-                      </td>
-                      <td>
-                        <Button onClick={() => setOpen(event.id)} aria-label={`View event ${event.type}`}>
-                          View
-                        </Button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager offset={offset} limit={LIMIT} count={d.count} onChange={setOffset} />
-          </>
+          <Table
+            caption="Events"
+            testId="events-table"
+            columns={[
+              "Type",
+              "Status",
+              "Source",
+              "Connection",
+              "Received",
+              <span className="visually-hidden">Details</span>,
+            ]}
+          >
+            {d.results.map((event) => (
+              <tr key={event.id}>
+                <td>
+                  <code>{event.type}</code>
+                </td>
+                <td>
+                  <Badge>{event.status}</Badge>
+                </td>
+                <td>{event.source}</td>
+                <td>{connectionLabel(connections.data?.results, event.connection)}</td>
+                <td>
+                  <Time value={event.received_at} />
+                </td>
+                <td>
+                  <Button onClick={() => setOpen(event.id)} aria-label={`View event ${event.type}`}>
+                    View
+                  </Button>
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
       <Dialog
         open={open !== null}
         title="Event"

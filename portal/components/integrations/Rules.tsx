@@ -6,7 +6,19 @@ import { useState } from "react";
 import useSWR from "swr";
 
 import { RuleBuilder, type RuleBody, type RuleTestResult, type SampleEvent } from "@/components/RuleBuilder";
-import { Async, Badge, Button, Card, ConfirmButton, EmptyState, ErrorState, FormError, Loading, Pager, Time } from "@/components/ui";
+import {
+  AsyncList,
+  Badge,
+  Button,
+  Card,
+  ConfirmButton,
+  EmptyState,
+  ErrorState,
+  FormError,
+  Loading,
+  Table,
+  Time,
+} from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 
@@ -95,41 +107,30 @@ export function RuleRuns({ ruleId }: { ruleId: number }) {
   return (
     <section aria-labelledby="rule-runs-title" className="card">
       <h3 id="rule-runs-title">Runs</h3>
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(d) => d.results.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={<EmptyState title="No runs yet">Each event of the trigger type is evaluated and recorded here.</EmptyState>}
+        pager={{ offset, limit: RUN_LIMIT, onChange: setOffset }}
       >
         {(d) => (
-          <>
-            <div className="table-wrap">
-              <table data-testid="rule-runs-table">
-                <caption className="visually-hidden">Rule runs</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Event</th>
-                    <th scope="col">Matched</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Finished</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Details</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.results.map((run: RuleRun) => (
-                    <RunRows key={run.id} run={run} open={open === run.id} onToggle={() => setOpen(open === run.id ? null : run.id)} />
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager offset={offset} limit={RUN_LIMIT} count={d.count} onChange={setOffset} />
-          </>
+          <Table
+            caption="Rule runs"
+            testId="rule-runs-table"
+            columns={[
+              "Event",
+              "Matched",
+              "Status",
+              "Started",
+              "Finished",
+              <span className="visually-hidden">Details</span>,
+            ]}
+          >
+            {d.results.map((run: RuleRun) => (
+              <RunRows key={run.id} run={run} open={open === run.id} onToggle={() => setOpen(open === run.id ? null : run.id)} />
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </section>
   );
 }
@@ -259,11 +260,8 @@ export function Rules() {
         }
       >
         <FormError error={actionError} />
-        <Async
-          data={data}
-          error={error}
-          retry={() => mutate()}
-          isEmpty={(d) => d.results.length === 0}
+        <AsyncList
+          query={{ data, error, mutate }}
           empty={
             <EmptyState title="No rules">
               A rule watches events (&ldquo;when a HubSpot contact is created and the score is over 50&rdquo;) and acts: a
@@ -272,83 +270,77 @@ export function Rules() {
           }
         >
           {(d) => (
-            <div className="table-wrap">
-              <table data-testid="rules-table">
-                <caption className="visually-hidden">Automation rules</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Trigger</th>
-                    <th scope="col">Conditions</th>
-                    <th scope="col">Actions</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Last run</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Manage</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.results.map((rule) => (
-                    <tr key={rule.id} aria-selected={editing === rule.id}>
-                      <td>
-                        {rule.name}
-                        {rule.description ? <div className="field-help">{rule.description}</div> : null}
-                      </td>
-                      <td>
-                        <code>{rule.trigger_event}</code>
-                        {rule.trigger_connection ? (
-                          <div className="field-help">from {connectionLabel(connections.data?.results, rule.trigger_connection)}</div>
-                        ) : null}
-                      </td>
-                      <td>
-                        {Array.isArray(rule.conditions) ? rule.conditions.length : 0} ({rule.match})
-                      </td>
-                      <td>
-                        {(Array.isArray(rule.actions) ? (rule.actions as { type?: string }[]) : []).map((a, i) => (
-                          <code key={i} className="integ-chip">
-                            {a.type}
-                          </code>
-                        ))}
-                      </td>
-                      <td>
-                        <Badge>{rule.enabled ? "active" : "disabled"}</Badge>
-                        {rule.disabled_reason ? <div className="field-help">{rule.disabled_reason}</div> : null}
-                      </td>
-                      <td>
-                        <Time value={lastRuns.get(rule.id) ?? null} />
-                      </td>
-                      <td>
-                        <div className="row">
-                          <Button onClick={() => open(editing === rule.id ? null : rule.id)} aria-expanded={editing === rule.id}>
-                            {canConfigure ? "Edit" : "View"}
-                            <span className="visually-hidden"> {rule.name}</span>
-                          </Button>
-                          {canConfigure ? (
-                            <>
-                              <Button onClick={() => setEnabled(rule, !rule.enabled)}>{rule.enabled ? "Disable" : "Enable"}</Button>
-                              <ConfirmButton
-                                label="Delete"
-                                title={`Delete the rule ${rule.name}?`}
-                                message="It stops acting on events at once. Its past runs are deleted with it."
-                                confirmLabel="Delete"
-                                onConfirm={async () => {
-                                  await unwrap(api.DELETE("/api/v1/rules/{id}/", { params: { path: { id: String(rule.id) } } }));
-                                  if (editing === rule.id) setEditing(null);
-                                  await mutate();
-                                }}
-                              />
-                            </>
-                          ) : null}
-                        </div>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table
+              caption="Automation rules"
+              testId="rules-table"
+              columns={[
+                "Name",
+                "Trigger",
+                "Conditions",
+                "Actions",
+                "Status",
+                "Last run",
+                <span className="visually-hidden">Manage</span>,
+              ]}
+            >
+              {d.results.map((rule) => (
+                <tr key={rule.id} aria-selected={editing === rule.id}>
+                  <td>
+                    {rule.name}
+                    {rule.description ? <div className="field-help">{rule.description}</div> : null}
+                  </td>
+                  <td>
+                    <code>{rule.trigger_event}</code>
+                    {rule.trigger_connection ? (
+                      <div className="field-help">from {connectionLabel(connections.data?.results, rule.trigger_connection)}</div>
+                    ) : null}
+                  </td>
+                  <td>
+                    {Array.isArray(rule.conditions) ? rule.conditions.length : 0} ({rule.match})
+                  </td>
+                  <td>
+                    {(Array.isArray(rule.actions) ? (rule.actions as { type?: string }[]) : []).map((a, i) => (
+                      <code key={i} className="integ-chip">
+                        {a.type}
+                      </code>
+                    ))}
+                  </td>
+                  <td>
+                    <Badge>{rule.enabled ? "active" : "disabled"}</Badge>
+                    {rule.disabled_reason ? <div className="field-help">{rule.disabled_reason}</div> : null}
+                  </td>
+                  <td>
+                    <Time value={lastRuns.get(rule.id) ?? null} />
+                  </td>
+                  <td>
+                    <div className="row">
+                      <Button onClick={() => open(editing === rule.id ? null : rule.id)} aria-expanded={editing === rule.id}>
+                        {canConfigure ? "Edit" : "View"}
+                        <span className="visually-hidden"> {rule.name}</span>
+                      </Button>
+                      {canConfigure ? (
+                        <>
+                          <Button onClick={() => setEnabled(rule, !rule.enabled)}>{rule.enabled ? "Disable" : "Enable"}</Button>
+                          <ConfirmButton
+                            label="Delete"
+                            title={`Delete the rule ${rule.name}?`}
+                            message="It stops acting on events at once. Its past runs are deleted with it."
+                            confirmLabel="Delete"
+                            onConfirm={async () => {
+                              await unwrap(api.DELETE("/api/v1/rules/{id}/", { params: { path: { id: String(rule.id) } } }));
+                              if (editing === rule.id) setEditing(null);
+                              await mutate();
+                            }}
+                          />
+                        </>
+                      ) : null}
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )}
-        </Async>
+        </AsyncList>
       </Card>
       {editing !== null && (editing === "new" || editingRule) ? (
         <Card title={editing === "new" ? "New rule" : `Rule: ${editingRule?.name}`}>

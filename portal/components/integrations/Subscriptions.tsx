@@ -5,19 +5,20 @@ import { useState } from "react";
 import useSWR from "swr";
 
 import {
-  Async,
+  AsyncList,
   Badge,
   Button,
   Card,
   ConfirmButton,
-  Dialog,
+  ConnectionOptions,
   EmptyState,
   ErrorState,
   Field,
+  FormDialog,
   FormError,
   Loading,
-  Pager,
   SecretOnce,
+  Table,
   Time,
 } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
@@ -56,60 +57,40 @@ function CreateSubscription({ onCreated }: { onCreated: (subscription: Subscript
     setConnection("");
   });
   return (
-    <>
-      <Button variant="primary" onClick={() => setOpen(true)}>
-        New subscription
-      </Button>
-      <Dialog
-        open={open}
-        title="New outbound subscription"
-        onClose={() => {
-          setOpen(false);
-          setError(null);
-        }}
+    <FormDialog
+      label="New subscription"
+      title="New outbound subscription"
+      open={open}
+      setOpen={setOpen}
+      onClose={() => setError(null)}
+      onSubmit={submit}
+      busy={busy}
+      error={error}
+      shown={["url", "description", "event_types", "connection"]}
+      submitLabel="Create subscription"
+    >
+      <Field label="Endpoint URL" help="Where events are POSTed, signed with Standard Webhooks headers." errors={errorsFor("url")}>
+        {(props) => <input {...props} type="url" value={url} onChange={(e) => setUrl(e.target.value)} />}
+      </Field>
+      <Field
+        label="Event types"
+        help="Patterns separated by commas or spaces; * for any segment (shopify.order.*, *.contact.created)."
+        errors={errorsFor("event_types", true)}
       >
-        <form
-          noValidate
-          onSubmit={(e) => {
-            e.preventDefault();
-            submit();
-          }}
-        >
-          <FormError error={error} shown={["url", "description", "event_types", "connection"]} />
-          <Field label="Endpoint URL" help="Where events are POSTed, signed with Standard Webhooks headers." errors={errorsFor("url")}>
-            {(props) => <input {...props} type="url" value={url} onChange={(e) => setUrl(e.target.value)} />}
-          </Field>
-          <Field
-            label="Event types"
-            help="Patterns separated by commas or spaces; * for any segment (shopify.order.*, *.contact.created)."
-            errors={errorsFor("event_types", true)}
-          >
-            {(props) => <input {...props} type="text" value={types} onChange={(e) => setTypes(e.target.value)} placeholder="shopify.order.*" />}
-          </Field>
-          <Field label="Only from connection" help="Optional." errors={errorsFor("connection")}>
-            {(props) => (
-              <select {...props} value={connection} onChange={(e) => setConnection(e.target.value)}>
-                <option value="">Any connection</option>
-                {(connections.data?.results ?? []).map((c) => (
-                  <option key={c.id} value={c.id}>
-                    {c.name} ({c.provider})
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Description" errors={errorsFor("description")}>
-            {(props) => <input {...props} type="text" value={description} onChange={(e) => setDescription(e.target.value)} />}
-          </Field>
-          <div className="form-actions">
-            <Button type="submit" variant="primary" busy={busy}>
-              Create subscription
-            </Button>
-            <Button onClick={() => setOpen(false)}>Cancel</Button>
-          </div>
-        </form>
-      </Dialog>
-    </>
+        {(props) => <input {...props} type="text" value={types} onChange={(e) => setTypes(e.target.value)} placeholder="shopify.order.*" />}
+      </Field>
+      <Field label="Only from connection" help="Optional." errors={errorsFor("connection")}>
+        {(props) => (
+          <select {...props} value={connection} onChange={(e) => setConnection(e.target.value)}>
+            <option value="">Any connection</option>
+            <ConnectionOptions connections={connections.data?.results} />
+          </select>
+        )}
+      </Field>
+      <Field label="Description" errors={errorsFor("description")}>
+        {(props) => <input {...props} type="text" value={description} onChange={(e) => setDescription(e.target.value)} />}
+      </Field>
+    </FormDialog>
   );
 }
 
@@ -122,38 +103,27 @@ function Attempts({ id }: { id: number }) {
   if (!data) return <Loading />;
   if (!data.attempt_log.length) return <p className="muted">No attempt yet.</p>;
   return (
-    <div className="table-wrap">
-      <table data-testid="attempts-table">
-        <caption className="visually-hidden">Attempts</caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Trigger</th>
-            <th scope="col">Status code</th>
-            <th scope="col">Latency</th>
-            <th scope="col">Response</th>
-            <th scope="col">When</th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.attempt_log.map((a) => (
-            <tr key={a.number}>
-              <td>{a.number}</td>
-              <td>{a.trigger}</td>
-              <td>{a.status_code ?? "—"}</td>
-              <td>{a.latency_ms != null ? `${a.latency_ms} ms` : "—"}</td>
-              <td>
-                {a.error ? <span className="field-error">{a.error}</span> : null}
-                {a.response_excerpt ? <code className="integ-excerpt">{a.response_excerpt}</code> : null}
-              </td>
-              <td>
-                <Time value={a.attempted_at} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      caption="Attempts"
+      testId="attempts-table"
+      columns={["#", "Trigger", "Status code", "Latency", "Response", "When"]}
+    >
+      {data.attempt_log.map((a) => (
+        <tr key={a.number}>
+          <td>{a.number}</td>
+          <td>{a.trigger}</td>
+          <td>{a.status_code ?? "—"}</td>
+          <td>{a.latency_ms != null ? `${a.latency_ms} ms` : "—"}</td>
+          <td>
+            {a.error ? <span className="field-error">{a.error}</span> : null}
+            {a.response_excerpt ? <code className="integ-excerpt">{a.response_excerpt}</code> : null}
+          </td>
+          <td>
+            <Time value={a.attempted_at} />
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 
@@ -219,46 +189,29 @@ export function DeliveryLog({ subscription, canConfigure }: { subscription: Subs
           {replayed}
         </div>
       ) : null}
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(d) => d.results.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={<EmptyState title="No deliveries yet">Matching events will be delivered here; this list refreshes by itself.</EmptyState>}
+        pager={{ offset, limit: DELIVERY_LIMIT, onChange: setOffset }}
       >
         {(d) => (
-          <>
-            <div className="table-wrap">
-              <table data-testid="deliveries-table">
-                <caption className="visually-hidden">Deliveries</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Event</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Attempts</th>
-                    <th scope="col">Last code</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Next attempt</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.results.map((delivery) => (
-                    <DeliveryRows
-                      key={delivery.id}
-                      delivery={delivery}
-                      expanded={expanded === delivery.id}
-                      onToggle={() => setExpanded(expanded === delivery.id ? null : delivery.id)}
-                      onReplay={canConfigure ? () => replayOne(delivery) : undefined}
-                    />
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager offset={offset} limit={DELIVERY_LIMIT} count={d.count} onChange={setOffset} />
-          </>
+          <Table
+            caption="Deliveries"
+            testId="deliveries-table"
+            columns={["Event", "Status", "Attempts", "Last code", "Created", "Next attempt", "Actions"]}
+          >
+            {d.results.map((delivery) => (
+              <DeliveryRows
+                key={delivery.id}
+                delivery={delivery}
+                expanded={expanded === delivery.id}
+                onToggle={() => setExpanded(expanded === delivery.id ? null : delivery.id)}
+                onReplay={canConfigure ? () => replayOne(delivery) : undefined}
+              />
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </section>
   );
 }
@@ -359,11 +312,8 @@ export function Subscriptions() {
           </>
         ) : null}
         <FormError error={actionError} />
-        <Async
-          data={data}
-          error={error}
-          retry={() => mutate()}
-          isEmpty={(d) => d.results.length === 0}
+        <AsyncList
+          query={{ data, error, mutate }}
           empty={
             <EmptyState title="No subscriptions">
               A subscription sends matching events to a URL of yours, signed, with retries and a delivery log.
@@ -371,108 +321,96 @@ export function Subscriptions() {
           }
         >
           {(d) => (
-            <div className="table-wrap">
-              <table data-testid="subscriptions-table">
-                <caption className="visually-hidden">Outbound subscriptions</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">URL</th>
-                    <th scope="col">Event types</th>
-                    <th scope="col">Connection</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Last success</th>
-                    <th scope="col">Failures</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.results.map((subscription) => (
-                    <tr key={subscription.id} aria-selected={selected === subscription.id}>
-                      <td>
-                        <span className="integ-url">{subscription.url}</span>
-                        {subscription.description ? <div className="field-help">{subscription.description}</div> : null}
-                      </td>
-                      <td>
-                        {((subscription.event_types as string[] | undefined) ?? []).map((t) => (
-                          <code key={t} className="integ-chip">
-                            {t}
-                          </code>
-                        ))}
-                      </td>
-                      <td>{connectionLabel(connections.data?.results, subscription.connection)}</td>
-                      <td>
-                        <Badge>{subscription.enabled ? "active" : "disabled"}</Badge>
-                        {subscription.disabled_reason ? <div className="field-help">{subscription.disabled_reason}</div> : null}
-                        {subscription.secret_rotation_ends_at ? (
-                          <div className="field-help">
-                            Old secret valid until <Time value={subscription.secret_rotation_ends_at} />
-                          </div>
-                        ) : null}
-                      </td>
-                      <td>
-                        <Time value={subscription.last_success_at} />
-                      </td>
-                      <td>{subscription.consecutive_failures}</td>
-                      <td>
-                        <div className="row">
-                          <Button
-                            onClick={() => setSelected(selected === subscription.id ? null : subscription.id)}
-                            aria-expanded={selected === subscription.id}
-                          >
-                            Deliveries
+            <Table
+              caption="Outbound subscriptions"
+              testId="subscriptions-table"
+              columns={["URL", "Event types", "Connection", "Status", "Last success", "Failures", "Actions"]}
+            >
+              {d.results.map((subscription) => (
+                <tr key={subscription.id} aria-selected={selected === subscription.id}>
+                  <td>
+                    <span className="integ-url">{subscription.url}</span>
+                    {subscription.description ? <div className="field-help">{subscription.description}</div> : null}
+                  </td>
+                  <td>
+                    {((subscription.event_types as string[] | undefined) ?? []).map((t) => (
+                      <code key={t} className="integ-chip">
+                        {t}
+                      </code>
+                    ))}
+                  </td>
+                  <td>{connectionLabel(connections.data?.results, subscription.connection)}</td>
+                  <td>
+                    <Badge>{subscription.enabled ? "active" : "disabled"}</Badge>
+                    {subscription.disabled_reason ? <div className="field-help">{subscription.disabled_reason}</div> : null}
+                    {subscription.secret_rotation_ends_at ? (
+                      <div className="field-help">
+                        Old secret valid until <Time value={subscription.secret_rotation_ends_at} />
+                      </div>
+                    ) : null}
+                  </td>
+                  <td>
+                    <Time value={subscription.last_success_at} />
+                  </td>
+                  <td>{subscription.consecutive_failures}</td>
+                  <td>
+                    <div className="row">
+                      <Button
+                        onClick={() => setSelected(selected === subscription.id ? null : subscription.id)}
+                        aria-expanded={selected === subscription.id}
+                      >
+                        Deliveries
+                      </Button>
+                      {canConfigure ? (
+                        <>
+                          <ConfirmButton
+                            label="Rotate secret"
+                            variant="default"
+                            title="Rotate the signing secret?"
+                            message="Deliveries are signed with both the old and the new secret for a grace period, then only the new one."
+                            confirmLabel="Rotate"
+                            onConfirm={async () => {
+                              const answer = await unwrap(
+                                api.POST("/api/v1/webhooks/subscriptions/{id}/rotate-secret/", {
+                                  params: { path: { id: String(subscription.id) } },
+                                }),
+                              );
+                              const body = answer as { secret?: string; previous_secret_valid_until?: string };
+                              setSecret({
+                                label: `New signing secret of ${subscription.url}`,
+                                value: String(body.secret ?? ""),
+                                note: body.previous_secret_valid_until
+                                  ? `The old secret keeps working until ${new Date(body.previous_secret_valid_until).toLocaleString()}.`
+                                  : undefined,
+                              });
+                              await mutate();
+                            }}
+                          />
+                          <Button onClick={() => setEnabled(subscription, !subscription.enabled)}>
+                            {subscription.enabled ? "Disable" : "Enable"}
                           </Button>
-                          {canConfigure ? (
-                            <>
-                              <ConfirmButton
-                                label="Rotate secret"
-                                variant="default"
-                                title="Rotate the signing secret?"
-                                message="Deliveries are signed with both the old and the new secret for a grace period, then only the new one."
-                                confirmLabel="Rotate"
-                                onConfirm={async () => {
-                                  const answer = await unwrap(
-                                    api.POST("/api/v1/webhooks/subscriptions/{id}/rotate-secret/", {
-                                      params: { path: { id: String(subscription.id) } },
-                                    }),
-                                  );
-                                  const body = answer as { secret?: string; previous_secret_valid_until?: string };
-                                  setSecret({
-                                    label: `New signing secret of ${subscription.url}`,
-                                    value: String(body.secret ?? ""),
-                                    note: body.previous_secret_valid_until
-                                      ? `The old secret keeps working until ${new Date(body.previous_secret_valid_until).toLocaleString()}.`
-                                      : undefined,
-                                  });
-                                  await mutate();
-                                }}
-                              />
-                              <Button onClick={() => setEnabled(subscription, !subscription.enabled)}>
-                                {subscription.enabled ? "Disable" : "Enable"}
-                              </Button>
-                              <ConfirmButton
-                                label="Delete"
-                                title="Delete this subscription?"
-                                message={`Events will no longer be sent to ${subscription.url}.`}
-                                confirmLabel="Delete"
-                                onConfirm={async () => {
-                                  await unwrap(
-                                    api.DELETE("/api/v1/webhooks/subscriptions/{id}/", { params: { path: { id: String(subscription.id) } } }),
-                                  );
-                                  if (selected === subscription.id) setSelected(null);
-                                  await mutate();
-                                }}
-                              />
-                            </>
-                          ) : null}
-                        </div>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                          <ConfirmButton
+                            label="Delete"
+                            title="Delete this subscription?"
+                            message={`Events will no longer be sent to ${subscription.url}.`}
+                            confirmLabel="Delete"
+                            onConfirm={async () => {
+                              await unwrap(
+                                api.DELETE("/api/v1/webhooks/subscriptions/{id}/", { params: { path: { id: String(subscription.id) } } }),
+                              );
+                              if (selected === subscription.id) setSelected(null);
+                              await mutate();
+                            }}
+                          />
+                        </>
+                      ) : null}
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )}
-        </Async>
+        </AsyncList>
       </Card>
       {current ? (
         <Card>

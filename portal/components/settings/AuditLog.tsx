@@ -4,7 +4,7 @@ import { useState } from "react";
 import useSWR from "swr";
 
 import { PAGE_SIZE } from "@/components/settings/shared";
-import { Async, Button, Card, EmptyState, Field, Pager, Time } from "@/components/ui";
+import { AsyncList, Button, Card, EmptyState, Field, Table, Time } from "@/components/ui";
 import { type Page, type Schemas, api, unwrap } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 import { useSession } from "@/lib/session";
@@ -96,71 +96,54 @@ export function AuditLog() {
           {error.message}
         </p>
       ) : (
-        <Async
-          data={data}
-          error={error}
-          retry={() => mutate()}
+        <AsyncList
+          query={{ data, error, mutate }}
           isEmpty={(page) => page.count === 0}
           empty={<EmptyState title="No matching entries">Changes to the workspace are recorded here.</EmptyState>}
+          pager={{ offset, limit: PAGE_SIZE, onChange: setOffset }}
         >
           {(page) => (
-            <>
-              <div className="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">When</th>
-                      <th scope="col">Actor</th>
-                      <th scope="col">Action</th>
-                      <th scope="col">Object</th>
-                      <th scope="col">Changes</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.results.map((event) => (
-                      <tr key={event.id} data-testid="audit-row">
-                        <td>
-                          <Time value={event.created_at} />
-                        </td>
-                        <td>
-                          <Button
-                            variant="ghost"
-                            className="link-button"
-                            title="Show only this actor"
-                            onClick={() =>
-                              apply({ ...filters, actor_type: event.actor_type as ActorType, actor_id: event.actor_id ?? "" })
-                            }
-                          >
-                            {event.actor_label || event.actor_type}
-                          </Button>
-                          <div className="muted">{event.actor_type}</div>
-                        </td>
-                        <td>
-                          <code>{event.action}</code>
-                        </td>
-                        <td>
-                          {event.object_repr || event.object_type}
-                          {event.object_id ? <span className="muted"> #{event.object_id}</span> : null}
-                        </td>
-                        <td>
-                          {event.changes && Object.keys(event.changes as object).length ? (
-                            <details>
-                              <summary>Show</summary>
-                              <pre>{JSON.stringify(event.changes, null, 2)}</pre>
-                            </details>
-                          ) : (
-                            <span className="muted">—</span>
-                          )}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager offset={offset} limit={PAGE_SIZE} count={page.count} onChange={setOffset} />
-            </>
+            <Table columns={["When", "Actor", "Action", "Object", "Changes"]}>
+              {page.results.map((event) => (
+                <tr key={event.id} data-testid="audit-row">
+                  <td>
+                    <Time value={event.created_at} />
+                  </td>
+                  <td>
+                    <Button
+                      variant="ghost"
+                      className="link-button"
+                      title="Show only this actor"
+                      onClick={() =>
+                        apply({ ...filters, actor_type: event.actor_type as ActorType, actor_id: event.actor_id ?? "" })
+                      }
+                    >
+                      {event.actor_label || event.actor_type}
+                    </Button>
+                    <div className="muted">{event.actor_type}</div>
+                  </td>
+                  <td>
+                    <code>{event.action}</code>
+                  </td>
+                  <td>
+                    {event.object_repr || event.object_type}
+                    {event.object_id ? <span className="muted"> #{event.object_id}</span> : null}
+                  </td>
+                  <td>
+                    {event.changes && Object.keys(event.changes as object).length ? (
+                      <details>
+                        <summary>Show</summary>
+                        <pre>{JSON.stringify(event.changes, null, 2)}</pre>
+                      </details>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )}
-        </Async>
+        </AsyncList>
       )}
     </Card>
   );

@@ -4,7 +4,7 @@ import { useState } from "react";
 import useSWR from "swr";
 
 import { PAGE_SIZE, ROLES, roleLabel, type Role } from "@/components/settings/shared";
-import { Async, Badge, Button, Card, ConfirmButton, EmptyState, Field, FormError, Pager, Time } from "@/components/ui";
+import { AsyncList, Badge, Button, Card, ConfirmButton, EmptyState, Field, FormError, Table, Time } from "@/components/ui";
 import { type Page, type Schemas, api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
@@ -90,68 +90,50 @@ export function Invitations() {
         </Card>
       ) : null}
       <Card title="Invitations">
-        <Async
-          data={data}
-          error={error}
-          retry={() => mutate()}
+        <AsyncList
+          query={{ data, error, mutate }}
           isEmpty={(page) => page.count === 0}
           empty={<EmptyState title="No invitations yet">Invitations you send appear here until they are accepted.</EmptyState>}
+          pager={{ offset, limit: PAGE_SIZE, onChange: setOffset }}
         >
           {(page) => (
-            <>
-              <div className="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Email</th>
-                      <th scope="col">Role</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Invited by</th>
-                      <th scope="col">Expires</th>
-                      {configure ? <th scope="col">Actions</th> : null}
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.results.map((inv) => (
-                      <tr key={inv.id} data-testid="invitation-row">
-                        <td>{inv.email}</td>
-                        <td>{roleLabel(inv.role)}</td>
-                        <td>
-                          <Badge>{inv.status}</Badge>
-                        </td>
-                        <td>{inv.invited_by ?? <span className="muted">—</span>}</td>
-                        <td>
-                          <Time value={inv.expires_at} />
-                        </td>
-                        {configure ? (
-                          <td>
-                            {inv.status === "pending" ? (
-                              <ConfirmButton
-                                label="Revoke"
-                                title="Revoke invitation"
-                                confirmLabel="Revoke"
-                                message={`The link sent to ${inv.email} stops working at once.`}
-                                onConfirm={async () => {
-                                  await unwrap(
-                                    api.DELETE("/api/v1/invitations/{id}/", { params: { path: { id: String(inv.id) } } }),
-                                  );
-                                  await mutate();
-                                }}
-                              />
-                            ) : (
-                              <span className="muted">—</span>
-                            )}
-                          </td>
-                        ) : null}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager offset={offset} limit={PAGE_SIZE} count={page.count} onChange={setOffset} />
-            </>
+            <Table columns={["Email", "Role", "Status", "Invited by", "Expires", configure ? "Actions" : null]}>
+              {page.results.map((inv) => (
+                <tr key={inv.id} data-testid="invitation-row">
+                  <td>{inv.email}</td>
+                  <td>{roleLabel(inv.role)}</td>
+                  <td>
+                    <Badge>{inv.status}</Badge>
+                  </td>
+                  <td>{inv.invited_by ?? <span className="muted">—</span>}</td>
+                  <td>
+                    <Time value={inv.expires_at} />
+                  </td>
+                  {configure ? (
+                    <td>
+                      {inv.status === "pending" ? (
+                        <ConfirmButton
+                          label="Revoke"
+                          title="Revoke invitation"
+                          confirmLabel="Revoke"
+                          message={`The link sent to ${inv.email} stops working at once.`}
+                          onConfirm={async () => {
+                            await unwrap(
+                              api.DELETE("/api/v1/invitations/{id}/", { params: { path: { id: String(inv.id) } } }),
+                            );
+                            await mutate();
+                          }}
+                        />
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
+                  ) : null}
+                </tr>
+              ))}
+            </Table>
           )}
-        </Async>
+        </AsyncList>
       </Card>
     </>
   );

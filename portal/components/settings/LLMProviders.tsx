@@ -5,7 +5,7 @@ import useSWR from "swr";
 
 import { PAGE_SIZE } from "@/components/settings/shared";
 import {
-  Async,
+  AsyncList,
   Badge,
   Button,
   Card,
@@ -14,7 +14,7 @@ import {
   EmptyState,
   Field,
   FormError,
-  Pager,
+  Table,
   Time,
 } from "@/components/ui";
 import { type Page, type Schemas, api, unwrap } from "@/lib/api/client";
@@ -198,85 +198,67 @@ export function LLMProviders() {
       }
     >
       <p className="muted">The models your agents use. Keys are stored encrypted and never shown again.</p>
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
+      <AsyncList
+        query={{ data, error, mutate }}
         isEmpty={(page) => page.count === 0}
         empty={
           <EmptyState title="No LLM provider yet">
             {configure ? "Add one so that your agents can think." : "An admin adds the providers agents use."}
           </EmptyState>
         }
+        pager={{ offset, limit: PAGE_SIZE, onChange: setOffset }}
       >
         {(page) => (
-          <>
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Default model</th>
-                    <th scope="col">Key</th>
-                    <th scope="col">Last test</th>
-                    {configure ? <th scope="col">Actions</th> : null}
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.results.map((p) => (
-                    <tr key={p.id} data-testid="provider-row">
-                      <td>
-                        <div>{p.name}</div>
-                        {p.base_url ? <div className="muted">{p.base_url}</div> : null}
-                      </td>
-                      <td>{p.kind_name}</td>
-                      <td>
-                        <code>{p.default_model}</code>
-                      </td>
-                      <td>{p.api_key_set ? <Badge tone="ok">stored</Badge> : <Badge tone="muted">none</Badge>}</td>
-                      <td>
-                        {p.last_tested_at ? (
-                          <>
-                            <Badge tone={p.last_test_ok ? "ok" : "bad"}>{p.last_test_ok ? "ok" : "failed"}</Badge>{" "}
-                            <Time value={p.last_tested_at} />
-                            {!p.last_test_ok && p.last_test_error ? <div className="muted">{p.last_test_error}</div> : null}
-                          </>
-                        ) : (
-                          <span className="muted">never</span>
-                        )}
-                      </td>
-                      {configure ? (
-                        <td>
-                          <div className="row">
-                            <TestButton provider={p} onTested={() => mutate()} />
-                            <Button onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
-                              Edit
-                            </Button>
-                            <ConfirmButton
-                              label="Delete"
-                              title="Delete provider"
-                              confirmLabel="Delete"
-                              message={`Agents using ${p.name} will need another provider.`}
-                              onConfirm={async () => {
-                                await unwrap(
-                                  api.DELETE("/api/v1/llm-providers/{id}/", { params: { path: { id: String(p.id) } } }),
-                                );
-                                await mutate();
-                              }}
-                            />
-                          </div>
-                        </td>
-                      ) : null}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager offset={offset} limit={PAGE_SIZE} count={page.count} onChange={setOffset} />
-          </>
+          <Table columns={["Name", "Kind", "Default model", "Key", "Last test", configure ? "Actions" : null]}>
+            {page.results.map((p) => (
+              <tr key={p.id} data-testid="provider-row">
+                <td>
+                  <div>{p.name}</div>
+                  {p.base_url ? <div className="muted">{p.base_url}</div> : null}
+                </td>
+                <td>{p.kind_name}</td>
+                <td>
+                  <code>{p.default_model}</code>
+                </td>
+                <td>{p.api_key_set ? <Badge tone="ok">stored</Badge> : <Badge tone="muted">none</Badge>}</td>
+                <td>
+                  {p.last_tested_at ? (
+                    <>
+                      <Badge tone={p.last_test_ok ? "ok" : "bad"}>{p.last_test_ok ? "ok" : "failed"}</Badge>{" "}
+                      <Time value={p.last_tested_at} />
+                      {!p.last_test_ok && p.last_test_error ? <div className="muted">{p.last_test_error}</div> : null}
+                    </>
+                  ) : (
+                    <span className="muted">never</span>
+                  )}
+                </td>
+                {configure ? (
+                  <td>
+                    <div className="row">
+                      <TestButton provider={p} onTested={() => mutate()} />
+                      <Button onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
+                        Edit
+                      </Button>
+                      <ConfirmButton
+                        label="Delete"
+                        title="Delete provider"
+                        confirmLabel="Delete"
+                        message={`Agents using ${p.name} will need another provider.`}
+                        onConfirm={async () => {
+                          await unwrap(
+                            api.DELETE("/api/v1/llm-providers/{id}/", { params: { path: { id: String(p.id) } } }),
+                          );
+                          await mutate();
+                        }}
+                      />
+                    </div>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
       <Dialog
         open={editing !== null}
         title={editing && editing !== "new" ? `Edit ${editing.name}` : "Add an LLM provider"}

@@ -4,7 +4,7 @@ import { useState } from "react";
 import useSWR from "swr";
 
 import { PAGE_SIZE, ROLES, fullName, roleLabel, type Role } from "@/components/settings/shared";
-import { Async, Badge, Card, ConfirmButton, EmptyState, FormError, Pager, Time } from "@/components/ui";
+import { AsyncList, Badge, Card, ConfirmButton, EmptyState, FormError, Table, Time } from "@/components/ui";
 import { type Page, type Schemas, api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 
@@ -57,77 +57,61 @@ export function Members() {
         {ROLES.map((r) => `${r.label}: ${r.help}`).join(" · ")}.
         {manage ? "" : " Only owners change roles or remove people."}
       </p>
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
+      <AsyncList
+        query={{ data, error, mutate }}
         isEmpty={(page) => page.count === 0}
         empty={<EmptyState title="No members">Invite someone from the Invitations tab.</EmptyState>}
+        pager={{ offset, limit: PAGE_SIZE, onChange: setOffset }}
       >
         {(page) => (
-          <>
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Person</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Joined</th>
-                    {manage ? <th scope="col">Actions</th> : null}
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.results.map((member) => {
-                    const self = member.email === me.email;
-                    return (
-                      <tr key={member.id} data-testid="member-row">
-                        <td>
-                          <div>{fullName(member)}</div>
-                          <div className="muted">
-                            {member.email}
-                            {self ? " (you)" : ""}
-                          </div>
-                        </td>
-                        <td>
-                          {manage && !self ? (
-                            <RoleSelect member={member} onChanged={() => mutate()} />
-                          ) : (
-                            <Badge>{roleLabel(member.role)}</Badge>
-                          )}
-                        </td>
-                        <td>
-                          <Time value={member.created_at} />
-                        </td>
-                        {manage ? (
-                          <td>
-                            {self ? (
-                              <span className="muted">—</span>
-                            ) : (
-                              <ConfirmButton
-                                label="Remove"
-                                title="Remove member"
-                                confirmLabel="Remove"
-                                message={`${member.email} loses access to ${me.tenant?.name} at once.`}
-                                onConfirm={async () => {
-                                  await unwrap(
-                                    api.DELETE("/api/v1/members/{id}/", { params: { path: { id: String(member.id) } } }),
-                                  );
-                                  await mutate();
-                                }}
-                              />
-                            )}
-                          </td>
-                        ) : null}
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-            <Pager offset={offset} limit={PAGE_SIZE} count={page.count} onChange={setOffset} />
-          </>
+          <Table columns={["Person", "Role", "Joined", manage ? "Actions" : null]}>
+            {page.results.map((member) => {
+              const self = member.email === me.email;
+              return (
+                <tr key={member.id} data-testid="member-row">
+                  <td>
+                    <div>{fullName(member)}</div>
+                    <div className="muted">
+                      {member.email}
+                      {self ? " (you)" : ""}
+                    </div>
+                  </td>
+                  <td>
+                    {manage && !self ? (
+                      <RoleSelect member={member} onChanged={() => mutate()} />
+                    ) : (
+                      <Badge>{roleLabel(member.role)}</Badge>
+                    )}
+                  </td>
+                  <td>
+                    <Time value={member.created_at} />
+                  </td>
+                  {manage ? (
+                    <td>
+                      {self ? (
+                        <span className="muted">—</span>
+                      ) : (
+                        <ConfirmButton
+                          label="Remove"
+                          title="Remove member"
+                          confirmLabel="Remove"
+                          message={`${member.email} loses access to ${me.tenant?.name} at once.`}
+                          onConfirm={async () => {
+                            await unwrap(
+                              api.DELETE("/api/v1/members/{id}/", { params: { path: { id: String(member.id) } } }),
+                            );
+                            await mutate();
+                          }}
+                        />
+                      )}
+                    </td>
+                  ) : null}
+                </tr>
+              );
+            })}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </Card>
   );
 }

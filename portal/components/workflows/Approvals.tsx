@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useState } from "react";
 import useSWR from "swr";
 
-import { Async, Button, Card, Dialog, EmptyState, Field, FormError, Time } from "@/components/ui";
+import { AsyncList, Button, Card, Dialog, EmptyState, Field, FormError, Time } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
@@ -152,11 +152,8 @@ export function ApprovalsPanel({ onDecided }: { onDecided?: () => void }) {
   return (
     <div className="stack">
       <Card title="Waiting for a decision">
-        <Async
-          data={pending.data}
-          error={pending.error}
-          retry={() => pending.mutate()}
-          isEmpty={(d) => d.results.length === 0}
+        <AsyncList
+          query={pending}
           empty={<EmptyState title="Nothing to approve">Runs that ask for approval before publishing wait here.</EmptyState>}
         >
           {(page) => (
@@ -166,13 +163,11 @@ export function ApprovalsPanel({ onDecided }: { onDecided?: () => void }) {
               ))}
             </div>
           )}
-        </Async>
+        </AsyncList>
       </Card>
       <Card title="Recently decided">
-        <Async
-          data={recent.data}
-          error={recent.error}
-          retry={() => recent.mutate()}
+        <AsyncList
+          query={recent}
           isEmpty={(d) => d.results.every((a) => a.status === "pending")}
           empty={<p className="muted">No decisions yet.</p>}
         >
@@ -185,7 +180,7 @@ export function ApprovalsPanel({ onDecided }: { onDecided?: () => void }) {
                 ))}
             </div>
           )}
-        </Async>
+        </AsyncList>
       </Card>
     </div>
   );

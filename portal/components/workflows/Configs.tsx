@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import useSWR from "swr";
 
-import { Button, Time } from "@/components/ui";
+import { Button, Table, Time } from "@/components/ui";
 import { type Schemas, api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
@@ -29,6 +29,36 @@ function LastRun({ config }: { config: number }) {
   );
 }
 
+/** A button acting on a workflow in a table row, with its error next to it. */
+function InlineAction({
+  label,
+  ariaLabel,
+  busy,
+  error,
+  onClick,
+  failed,
+}: {
+  label: string;
+  ariaLabel: string;
+  busy: boolean;
+  error: unknown;
+  onClick: () => unknown;
+  failed: string;
+}) {
+  return (
+    <span className="wf-inline-action">
+      <Button busy={busy} onClick={() => void onClick()} aria-label={ariaLabel}>
+        {label}
+      </Button>
+      {error ? (
+        <span className="field-error" role="alert">
+          {error instanceof Error ? error.message : failed}
+        </span>
+      ) : null}
+    </span>
+  );
+}
+
 export function RunNowButton({ config, label = "Run now" }: { config: Config; label?: string }) {
   const router = useRouter();
   const { submit, busy, error } = useSubmit(async () => {
@@ -38,16 +68,14 @@ export function RunNowButton({ config, label = "Run now" }: { config: Config; la
     router.push(`/dashboard/workflows/runs/${run.id}`);
   });
   return (
-    <span className="wf-inline-action">
-      <Button busy={busy} onClick={() => void submit()} aria-label={`${label}: ${config.name}`}>
-        {label}
-      </Button>
-      {error ? (
-        <span className="field-error" role="alert">
-          {error instanceof Error ? error.message : "Could not start it."}
-        </span>
-      ) : null}
-    </span>
+    <InlineAction
+      label={label}
+      ariaLabel={`${label}: ${config.name}`}
+      busy={busy}
+      error={error}
+      onClick={submit}
+      failed="Could not start it."
+    />
   );
 }
 
@@ -63,16 +91,14 @@ export function PauseButton({ config, onDone }: { config: Config; onDone: (c: Co
   });
   const label = config.enabled ? "Pause" : "Resume";
   return (
-    <span className="wf-inline-action">
-      <Button busy={busy} onClick={() => void submit()} aria-label={`${label} ${config.name}`}>
-        {label}
-      </Button>
-      {error ? (
-        <span className="field-error" role="alert">
-          {error instanceof Error ? error.message : "Could not change it."}
-        </span>
-      ) : null}
-    </span>
+    <InlineAction
+      label={label}
+      ariaLabel={`${label} ${config.name}`}
+      busy={busy}
+      error={error}
+      onClick={submit}
+      failed="Could not change it."
+    />
   );
 }
 
@@ -88,62 +114,50 @@ export function ConfigsTable({
   const { can } = useSession();
   const templateName = (key: string) => templates.find((t) => t.key === key)?.name ?? key;
   return (
-    <div className="table-wrap">
-      <table data-testid="configs-table">
-        <caption className="visually-hidden">Configured workflows</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Template</th>
-            <th scope="col">Schedule</th>
-            <th scope="col">State</th>
-            <th scope="col">Next run</th>
-            <th scope="col">Last run</th>
-            {can("workflows", "use") ? <th scope="col">Actions</th> : null}
-          </tr>
-        </thead>
-        <tbody>
-          {configs.map((c) => (
-            <tr key={c.id} data-testid={`config-row-${c.id}`}>
-              <td>
-                <Link href={`/dashboard/workflows/${c.id}`}>{c.name}</Link>
-              </td>
-              <td>{templateName(c.template)}</td>
-              <td>
-                <span data-testid="config-schedule">{scheduleInWords(c.schedule_cron, c.timezone)}</span>
-                {c.schedule_error ? (
-                  <div className="field-error" role="note">
-                    Schedule not in sync: {c.schedule_error}
-                  </div>
+    <Table
+      caption="Configured workflows"
+      testId="configs-table"
+      columns={["Name", "Template", "Schedule", "State", "Next run", "Last run", can("workflows", "use") ? "Actions" : null]}
+    >
+      {configs.map((c) => (
+        <tr key={c.id} data-testid={`config-row-${c.id}`}>
+          <td>
+            <Link href={`/dashboard/workflows/${c.id}`}>{c.name}</Link>
+          </td>
+          <td>{templateName(c.template)}</td>
+          <td>
+            <span data-testid="config-schedule">{scheduleInWords(c.schedule_cron, c.timezone)}</span>
+            {c.schedule_error ? (
+              <div className="field-error" role="note">
+                Schedule not in sync: {c.schedule_error}
+              </div>
+            ) : null}
+          </td>
+          <td>
+            <StatusBadge status={c.schedule} />
+          </td>
+          <td>
+            {c.next_runs[0] ? (
+              <time dateTime={c.next_runs[0]}>{formatInZone(c.next_runs[0], c.timezone)}</time>
+            ) : (
+              <span className="muted">—</span>
+            )}
+          </td>
+          <td>
+            <LastRun config={c.id} />
+          </td>
+          {can("workflows", "use") ? (
+            <td>
+              <div className="row wf-row-actions">
+                <RunNowButton config={c} />
+                {can("workflows", "configure") && c.schedule_cron ? (
+                  <PauseButton config={c} onDone={onChanged} />
                 ) : null}
-              </td>
-              <td>
-                <StatusBadge status={c.schedule} />
-              </td>
-              <td>
-                {c.next_runs[0] ? (
-                  <time dateTime={c.next_runs[0]}>{formatInZone(c.next_runs[0], c.timezone)}</time>
-                ) : (
-                  <span className="muted">—</span>
-                )}
-              </td>
-              <td>
-                <LastRun config={c.id} />
-              </td>
-              {can("workflows", "use") ? (
-                <td>
-                  <div className="row wf-row-actions">
-                    <RunNowButton config={c} />
-                    {can("workflows", "configure") && c.schedule_cron ? (
-                      <PauseButton config={c} onDone={onChanged} />
-                    ) : null}
-                  </div>
-                </td>
-              ) : null}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+              </div>
+            </td>
+          ) : null}
+        </tr>
+      ))}
+    </Table>
   );
 }

@@ -152,6 +152,12 @@ export function ParamFields({
     const next = { ...values, [name]: value };
     onChange(next);
   };
+  // a new connection, resource or action: the parameters chosen from it no longer apply
+  const setAndClear = (name: string, value: unknown) => {
+    const next: ParamValues = { ...values, [name]: value };
+    for (const d of dependants(params, name)) delete next[d];
+    onChange(next);
+  };
   const connectorOf = (connectionParam: string | null | undefined): Connector | undefined => {
     if (!connectionParam) return undefined;
     const id = Number(values[connectionParam]);
@@ -180,11 +186,7 @@ export function ParamFields({
                     {...props}
                     disabled={disabled}
                     value={raw === undefined || raw === null ? "" : String(raw)}
-                    onChange={(e) => {
-                      const next: ParamValues = { ...values, [p.name]: e.target.value ? Number(e.target.value) : "" };
-                      for (const d of dependants(params, p.name)) delete next[d];
-                      onChange(next);
-                    }}
+                    onChange={(e) => setAndClear(p.name, e.target.value ? Number(e.target.value) : "")}
                   >
                     <option value="">Choose a connection…</option>
                     {connections.map((c) => (
@@ -214,11 +216,7 @@ export function ParamFields({
                     {...props}
                     disabled={disabled || !connector}
                     value={current}
-                    onChange={(e) => {
-                      const next: ParamValues = { ...values, [p.name]: e.target.value };
-                      for (const d of dependants(params, p.name)) delete next[d];
-                      onChange(next);
-                    }}
+                    onChange={(e) => setAndClear(p.name, e.target.value)}
                   >
                     <option value="">{connector ? `Choose a ${p.type}…` : "Choose the connection first"}</option>
                     {current && !items.some((i) => i.name === current) ? (

@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useState } from "react";
 import useSWR from "swr";
 
-import { Async, Badge, EmptyState, Field, Pager, Time } from "@/components/ui";
+import { AsyncList, Badge, EmptyState, FilterSelect, Table, Time } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 
 import { ACTIVE_STATUSES, type Config, RUN_STATUSES, type Run, runDuration, statusLabel } from "./data";
@@ -61,51 +61,30 @@ export function RunsTable({ config, configs }: { config?: number; configs?: Conf
     <div className="stack">
       <div className="row wf-filters">
         {config === undefined ? (
-          <Field label="Workflow">
-            {(props) => (
-              <select
-                {...props}
-                value={configFilter}
-                onChange={(e) => {
-                  setConfigFilter(e.target.value);
-                  setOffset(0);
-                }}
-              >
-                <option value="">All workflows</option>
-                {(configs ?? []).map((c) => (
-                  <option key={c.id} value={c.id}>
-                    {c.name}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+          <FilterSelect
+            label="Workflow"
+            value={configFilter}
+            onChange={(value) => {
+              setConfigFilter(value);
+              setOffset(0);
+            }}
+            any="All workflows"
+            options={(configs ?? []).map((c) => ({ value: c.id, label: c.name }))}
+          />
         ) : null}
-        <Field label="Status">
-          {(props) => (
-            <select
-              {...props}
-              value={status}
-              onChange={(e) => {
-                setStatus(e.target.value);
-                setOffset(0);
-              }}
-            >
-              <option value="">Any status</option>
-              {RUN_STATUSES.map((s) => (
-                <option key={s} value={s}>
-                  {statusLabel(s)}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <FilterSelect
+          label="Status"
+          value={status}
+          onChange={(value) => {
+            setStatus(value);
+            setOffset(0);
+          }}
+          any="Any status"
+          options={RUN_STATUSES.map((s) => ({ value: s, label: statusLabel(s) }))}
+        />
       </div>
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(d) => d.results.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={
           <EmptyState title="No runs yet">
             {configFilter || status
@@ -113,55 +92,41 @@ export function RunsTable({ config, configs }: { config?: number; configs?: Conf
               : "Runs appear here when a schedule fires or someone runs a workflow."}
           </EmptyState>
         }
+        pager={{ offset, limit: LIMIT, onChange: setOffset }}
       >
         {(page) => (
-          <>
-            <div className="table-wrap">
-              <table data-testid="runs-table">
-                <caption className="visually-hidden">Workflow runs</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Run</th>
-                    <th scope="col">Workflow</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Trigger</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">Finished</th>
-                    <th scope="col">Duration</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.results.map((run) => (
-                    <tr key={run.id}>
-                      <td>
-                        <Link href={`/dashboard/workflows/runs/${run.id}`}>Run #{run.id}</Link>
-                      </td>
-                      <td>{run.config_name ?? run.template}</td>
-                      <td>
-                        <StatusBadge status={run.status} />
-                        {run.error ? (
-                          <div className="muted wf-clip" title={run.error}>
-                            {run.error}
-                          </div>
-                        ) : null}
-                      </td>
-                      <td>{run.trigger}</td>
-                      <td>
-                        <Time value={run.started_at} />
-                      </td>
-                      <td>
-                        <Time value={run.finished_at} />
-                      </td>
-                      <td>{runDuration(run)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <Pager offset={offset} limit={LIMIT} count={page.count} onChange={setOffset} />
-          </>
+          <Table
+            caption="Workflow runs"
+            testId="runs-table"
+            columns={["Run", "Workflow", "Status", "Trigger", "Started", "Finished", "Duration"]}
+          >
+            {page.results.map((run) => (
+              <tr key={run.id}>
+                <td>
+                  <Link href={`/dashboard/workflows/runs/${run.id}`}>Run #{run.id}</Link>
+                </td>
+                <td>{run.config_name ?? run.template}</td>
+                <td>
+                  <StatusBadge status={run.status} />
+                  {run.error ? (
+                    <div className="muted wf-clip" title={run.error}>
+                      {run.error}
+                    </div>
+                  ) : null}
+                </td>
+                <td>{run.trigger}</td>
+                <td>
+                  <Time value={run.started_at} />
+                </td>
+                <td>
+                  <Time value={run.finished_at} />
+                </td>
+                <td>{runDuration(run)}</td>
+              </tr>
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
     </div>
   );
 }

@@ -7,7 +7,20 @@ import useSWR from "swr";
 
 import { CollectionCreate, useCollections } from "@/components/agents/KnowledgePanel";
 import { type Agent, type Provider, type Run, type Template, rows } from "@/components/agents/types";
-import { Async, Badge, Button, Card, Dialog, EmptyState, Field, FormError, PageHeader, Time } from "@/components/ui";
+import {
+  Async,
+  AsyncList,
+  Badge,
+  Button,
+  Card,
+  Dialog,
+  EmptyState,
+  Field,
+  FormError,
+  PageHeader,
+  Table,
+  Time,
+} from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSubmit } from "@/lib/useForm";
 import { useSession } from "@/lib/session";
@@ -177,40 +190,25 @@ function Collections({ canManage }: { canManage: boolean }) {
       <p className="muted">
         Groups of documents agents may search. Upload documents and give agents access on an agent&apos;s Knowledge tab.
       </p>
-      <Async
-        data={data}
-        error={error}
-        retry={() => mutate()}
-        isEmpty={(list) => list.length === 0}
+      <AsyncList
+        query={{ data, error, mutate }}
         empty={<EmptyState title="No collections yet">{canManage ? "Create the first one below." : null}</EmptyState>}
       >
         {(list) => (
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Description</th>
-                  <th scope="col">Documents</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((c) => (
-                  <tr key={c.id}>
-                    <td>{c.name}</td>
-                    <td className="muted">{c.description || "—"}</td>
-                    <td>{c.documents_count}</td>
-                    <td>
-                      <Time value={c.created_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={["Name", "Description", "Documents", "Created"]}>
+            {list.map((c) => (
+              <tr key={c.id}>
+                <td>{c.name}</td>
+                <td className="muted">{c.description || "—"}</td>
+                <td>{c.documents_count}</td>
+                <td>
+                  <Time value={c.created_at} />
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
-      </Async>
+      </AsyncList>
       {canManage ? <CollectionCreate onCreated={() => mutate()} /> : null}
     </Card>
   );
@@ -256,11 +254,8 @@ export default function AgentsPage() {
         </div>
       ) : null}
       <Card title="Agents">
-        <Async
-          data={agents.data}
-          error={agents.error}
-          retry={() => agents.mutate()}
-          isEmpty={(list) => list.length === 0}
+        <AsyncList
+          query={agents}
           empty={
             <EmptyState title="No agents yet">
               An agent has a role, a goal and a backstory; you choose which connections it may use as tools and which
@@ -270,44 +265,31 @@ export default function AgentsPage() {
           }
         >
           {(list) => (
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Provider / model</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Last run</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((agent) => (
-                    <tr key={agent.id}>
-                      <td>
-                        <Link href={`/dashboard/agents/${agent.id}`}>{agent.name}</Link>
-                      </td>
-                      <td>{agent.role}</td>
-                      <td>
-                        {agent.provider_name ? (
-                          <>
-                            {agent.provider_name} <span className="muted">/ {agent.effective_model}</span>
-                          </>
-                        ) : (
-                          <span className="muted">none</span>
-                        )}
-                      </td>
-                      <td>{agent.enabled ? <Badge tone="ok">enabled</Badge> : <Badge>disabled</Badge>}</td>
-                      <td>
-                        <LastRun agentId={agent.id} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table columns={["Name", "Role", "Provider / model", "Status", "Last run"]}>
+              {list.map((agent) => (
+                <tr key={agent.id}>
+                  <td>
+                    <Link href={`/dashboard/agents/${agent.id}`}>{agent.name}</Link>
+                  </td>
+                  <td>{agent.role}</td>
+                  <td>
+                    {agent.provider_name ? (
+                      <>
+                        {agent.provider_name} <span className="muted">/ {agent.effective_model}</span>
+                      </>
+                    ) : (
+                      <span className="muted">none</span>
+                    )}
+                  </td>
+                  <td>{agent.enabled ? <Badge tone="ok">enabled</Badge> : <Badge>disabled</Badge>}</td>
+                  <td>
+                    <LastRun agentId={agent.id} />
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )}
-        </Async>
+        </AsyncList>
       </Card>
       <Card title="Templates">
         <p className="muted">Ready-made agents for common roles. Installing one creates an agent you can edit.</p>

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Suspense, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 
 import {
   AUTH_LABELS,
@@ -14,7 +14,7 @@ import {
   useConnections,
   useConnectors,
 } from "@/components/connectors/shared";
-import { Async, Badge, EmptyState, ErrorState, Loading, PageHeader, Time } from "@/components/ui";
+import { Async, Badge, EmptyState, ErrorState, FilterSelect, PageHeader, Table, Time, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
 function matches(connector: Connector, query: string): boolean {
@@ -88,37 +88,24 @@ function YourConnections({ connections, connectors }: { connections: Connection[
         <h2 id="your-connections">Your connections</h2>
         <span className="muted">{connections.length}</span>
       </div>
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Connector</th>
-              <th scope="col">Health</th>
-              <th scope="col">Last checked</th>
-              <th scope="col">Latency</th>
-            </tr>
-          </thead>
-          <tbody>
-            {connections.map((connection) => (
-              <tr key={connection.id}>
-                <td>
-                  <Link href={`/dashboard/connectors/${connection.id}`}>{connection.name}</Link>
-                </td>
-                <td>{names[connection.provider] ?? connection.provider_name}</td>
-                <td>
-                  <StatusBadge status={connection.status} />
-                  {connection.last_error ? <div className="field-error small">{connection.last_error}</div> : null}
-                </td>
-                <td>
-                  <Time value={connection.last_checked_at} />
-                </td>
-                <td>{connection.last_latency_ms === null ? "—" : `${connection.last_latency_ms} ms`}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table columns={["Name", "Connector", "Health", "Last checked", "Latency"]}>
+        {connections.map((connection) => (
+          <tr key={connection.id}>
+            <td>
+              <Link href={`/dashboard/connectors/${connection.id}`}>{connection.name}</Link>
+            </td>
+            <td>{names[connection.provider] ?? connection.provider_name}</td>
+            <td>
+              <StatusBadge status={connection.status} />
+              {connection.last_error ? <div className="field-error small">{connection.last_error}</div> : null}
+            </td>
+            <td>
+              <Time value={connection.last_checked_at} />
+            </td>
+            <td>{connection.last_latency_ms === null ? "—" : `${connection.last_latency_ms} ms`}</td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }
@@ -163,17 +150,14 @@ function Catalogue() {
                     onChange={(e) => setQuery(e.target.value)}
                   />
                 </div>
-                <div className="field">
-                  <label htmlFor="connector-category">Category</label>
-                  <select id="connector-category" value={category} onChange={(e) => setCategory(e.target.value)}>
-                    <option value="">All categories</option>
-                    {categories.map((key) => (
-                      <option key={key} value={key}>
-                        {categoryLabel(key)}
-                      </option>
-                    ))}
-                  </select>
-                </div>
+                <FilterSelect
+                  id="connector-category"
+                  label="Category"
+                  value={category}
+                  onChange={setCategory}
+                  any="All categories"
+                  options={categories.map((key) => ({ value: key, label: categoryLabel(key) }))}
+                />
               </div>
               <p className="muted" aria-live="polite" data-testid="connector-count">
                 Showing {shown.length} of {connectors.length} connectors
@@ -200,10 +184,4 @@ function Catalogue() {
   );
 }
 
-export default function ConnectorsPage() {
-  return (
-    <Suspense fallback={<Loading />}>
-      <Catalogue />
-    </Suspense>
-  );
-}
+export default withSuspense(Catalogue);

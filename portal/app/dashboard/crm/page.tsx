@@ -16,7 +16,7 @@ import {
   useConnectors,
   useCursorPages,
 } from "@/components/connectors/shared";
-import { Card, EmptyState, ErrorState, Loading, PageHeader, Time } from "@/components/ui";
+import { Card, EmptyState, ErrorState, Loading, PageHeader, Table, Time } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import type { ApiError } from "@/lib/api/errors";
 
@@ -43,33 +43,19 @@ function fullName(contact: Contact): string {
 
 function ContactsTable({ contacts, caption }: { contacts: Contact[]; caption: string }) {
   return (
-    <div className="table-wrap">
-      <table data-testid="contacts-table">
-        <caption className="visually-hidden">{caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Email</th>
-            <th scope="col">Phone</th>
-            <th scope="col">Company</th>
-            <th scope="col">Updated</th>
-          </tr>
-        </thead>
-        <tbody>
-          {contacts.map((contact) => (
-            <tr key={contact.id}>
-              <td>{fullName(contact) || <span className="muted">—</span>}</td>
-              <td>{contact.email ? <a href={`mailto:${contact.email}`}>{contact.email}</a> : <span className="muted">—</span>}</td>
-              <td>{contact.phone || <span className="muted">—</span>}</td>
-              <td>{contact.company || <span className="muted">—</span>}</td>
-              <td>
-                <Time value={contact.updated_at} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table caption={caption} testId="contacts-table" columns={["Name", "Email", "Phone", "Company", "Updated"]}>
+      {contacts.map((contact) => (
+        <tr key={contact.id}>
+          <td>{fullName(contact) || <span className="muted">—</span>}</td>
+          <td>{contact.email ? <a href={`mailto:${contact.email}`}>{contact.email}</a> : <span className="muted">—</span>}</td>
+          <td>{contact.phone || <span className="muted">—</span>}</td>
+          <td>{contact.company || <span className="muted">—</span>}</td>
+          <td>
+            <Time value={contact.updated_at} />
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 

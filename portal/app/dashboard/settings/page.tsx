@@ -1,14 +1,13 @@
 "use client";
 
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { Suspense } from "react";
 
 import { ChangePassword, Workspace } from "@/components/settings/Account";
 import { AuditLog } from "@/components/settings/AuditLog";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
 import { Members } from "@/components/settings/Members";
-import { Loading, PageHeader, Tabs } from "@/components/ui";
+import { PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
 type TabKey = "workspace" | "members" | "invitations" | "llm" | "audit" | "password";
@@ -48,10 +47,4 @@ function Settings() {
   );
 }
 
-export default function SettingsPage() {
-  return (
-    <Suspense fallback={<Loading />}>
-      <Settings />
-    </Suspense>
-  );
-}
+export default withSuspense(Settings);

@@ -4,14 +4,13 @@
 // approvals waiting for a person.
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { Suspense } from "react";
 import useSWR from "swr";
 
 import { ApprovalsPanel } from "@/components/workflows/Approvals";
 import { ConfigsTable } from "@/components/workflows/Configs";
 import { type Template, useTemplates } from "@/components/workflows/data";
 import { RunsTable } from "@/components/workflows/Runs";
-import { Async, Card, EmptyState, Loading, PageHeader, Tabs } from "@/components/ui";
+import { Async, Card, EmptyState, PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 
@@ -126,10 +125,4 @@ function WorkflowsPage() {
   );
 }
 
-export default function Page() {
-  return (
-    <Suspense fallback={<Loading />}>
-      <WorkflowsPage />
-    </Suspense>
-  );
-}
+export default withSuspense(WorkflowsPage);

@@ -1,10 +1,9 @@
 "use client";
 
 import { useParams, useSearchParams } from "next/navigation";
-import { Suspense } from "react";
 
 import { ConnectionDetail } from "@/components/connectors/ConnectionDetail";
-import { Loading } from "@/components/ui";
+import { withSuspense } from "@/components/ui";
 
 function Detail() {
   const { id } = useParams<{ id: string }>();
@@ -13,10 +12,4 @@ function Detail() {
   return <ConnectionDetail key={id} id={id} notice={notice} />;
 }
 
-export default function ConnectionPage() {
-  return (
-    <Suspense fallback={<Loading />}>
-      <Detail />
-    </Suspense>
-  );
-}
+export default withSuspense(Detail);

@@ -3,11 +3,10 @@
 // A new workflow from a template: the form generated from the template's parameters, with the schedule editor.
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { Suspense } from "react";
 
 import { ConfigForm } from "@/components/workflows/ConfigForm";
 import { useTemplates } from "@/components/workflows/data";
-import { Async, Card, EmptyState, Loading, PageHeader } from "@/components/ui";
+import { Async, Card, EmptyState, PageHeader, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
 function NewWorkflow() {
@@ -56,10 +55,4 @@ function NewWorkflow() {
   );
 }
 
-export default function Page() {
-  return (
-    <Suspense fallback={<Loading />}>
-      <NewWorkflow />
-    </Suspense>
-  );
-}
+export default withSuspense(NewWorkflow);

@@ -3,13 +3,12 @@
 // One run: status, per-step results, error, the agent run, approvals; refreshes while it is going; cancel and retry.
 import Link from "next/link";
 import { useParams, useRouter } from "next/navigation";
-import { Suspense } from "react";
 import useSWR from "swr";
 
 import { ApprovalItem } from "@/components/workflows/Approvals";
 import { ACTIVE_STATUSES, type RunDetail, type Step, runDuration, statusLabel } from "@/components/workflows/data";
 import { StatusBadge } from "@/components/workflows/Runs";
-import { Async, Button, Card, ConfirmButton, EmptyState, Loading, PageHeader, Time } from "@/components/ui";
+import { Async, Button, Card, ConfirmButton, EmptyState, PageHeader, Time, withSuspense } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
@@ -182,10 +181,4 @@ function RunPage() {
   );
 }
 
-export default function Page() {
-  return (
-    <Suspense fallback={<Loading />}>
-      <RunPage />
-    </Suspense>
-  );
-}
+export default withSuspense(RunPage);
