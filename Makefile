@@ -61,7 +61,7 @@ portal-check: install portal-install
 # The end-to-end tests drive the system Chromium (never a downloaded browser).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends chromium >/dev/null)
+		apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null)
 
 lint: install portal-check
 	$(BIN)/ruff check .
