@@ -41,6 +41,28 @@ class Org:
         assert response.status_code == 201, response.content
         return response.json()
 
+    def big_orders_to(self, api, receiver_url: str) -> tuple[dict, dict]:
+        """A subscription to `shopify.order.*` at `receiver_url` and a rule sending orders over 50 to it, through
+        the API: the (subscription, rule) as the API answered."""
+        sub = api.post(
+            "/api/v1/webhooks/subscriptions/",
+            {"url": receiver_url, "event_types": ["shopify.order.*"]},
+            **self.auth(),
+        )
+        assert sub.status_code == 201, sub.content
+        rule = api.post(
+            "/api/v1/rules/",
+            {
+                "name": "Big orders",
+                "trigger_event": "shopify.order.create",
+                "conditions": [{"field": "payload.total_price", "op": "gt", "value": 50}],
+                "actions": [{"type": "send_to_subscription", "subscription": sub.json()["id"]}],
+            },
+            **self.auth(),
+        )
+        assert rule.status_code == 201, rule.content
+        return sub.json(), rule.json()
+
     def run(self, fn, *args, **kwargs):
         """Runs a dispatch step the way the Celery task does: inside this tenant's schema."""
         with schema_context(self.schema):

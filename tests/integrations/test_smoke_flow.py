@@ -24,24 +24,8 @@ def test_signed_shopify_order_is_stored_delivered_and_matched(api, acme, post_ho
     shop = acme.connection("shopify", config={"shop": "acme"}, credentials={"webhook_secret": "shpss_1"})
     endpoint = acme.endpoint(api, connection=shop)
     httpserver.expect_request("/receiver", method="POST").respond_with_data("ok")
-    sub = api.post(
-        "/api/v1/webhooks/subscriptions/",
-        {"url": httpserver.url_for("/receiver"), "event_types": ["shopify.order.*"]},
-        **acme.auth(),
-    )
-    assert sub.status_code == 201, sub.content
-    assert sub.json()["secret"].startswith("whsec_")
-    rule = api.post(
-        "/api/v1/rules/",
-        {
-            "name": "Big orders",
-            "trigger_event": "shopify.order.create",
-            "conditions": [{"field": "payload.total_price", "op": "gt", "value": 50}],
-            "actions": [{"type": "send_to_subscription", "subscription": sub.json()["id"]}],
-        },
-        **acme.auth(),
-    )
-    assert rule.status_code == 201, rule.content
+    sub, _rule = acme.big_orders_to(api, httpserver.url_for("/receiver"))
+    assert sub["secret"].startswith("whsec_")
 
     body = json.dumps({"id": 1, "total_price": "99.00"}).encode()
     headers = {

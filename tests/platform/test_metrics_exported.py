@@ -48,23 +48,7 @@ def test_webhooks_backlog_deliveries_and_rule_runs_are_counted(api, httpserver):
     shop = acme.connection("shopify", config={"shop": "acme"}, credentials={"webhook_secret": "shpss_1"})
     endpoint = acme.endpoint(api, connection=shop)
     httpserver.expect_request("/receiver", method="POST").respond_with_data("ok")
-    sub = api.post(
-        "/api/v1/webhooks/subscriptions/",
-        {"url": httpserver.url_for("/receiver"), "event_types": ["shopify.order.*"]},
-        **acme.auth(),
-    )
-    assert sub.status_code == 201, sub.content
-    rule = api.post(
-        "/api/v1/rules/",
-        {
-            "name": "Big orders",
-            "trigger_event": "shopify.order.create",
-            "conditions": [{"field": "payload.total_price", "op": "gt", "value": 50}],
-            "actions": [{"type": "send_to_subscription", "subscription": sub.json()["id"]}],
-        },
-        **acme.auth(),
-    )
-    assert rule.status_code == 201, rule.content
+    acme.big_orders_to(api, httpserver.url_for("/receiver"))
     SCRAPE_TIME_COLLECTOR.invalidate()
     before = scrape()
 
