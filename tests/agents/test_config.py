@@ -15,7 +15,7 @@ from werkzeug import Response
 
 from apps.accounts.audit.models import AuditEvent
 from apps.agents import llm_client
-from apps.agents.models import Agent, KnowledgeCollection, LLMProvider, ToolGrant
+from apps.agents.models import Agent, AgentRun, KnowledgeCollection, LLMProvider, ToolGrant
 from apps.connectors.exceptions import (
     AuthenticationError,
     ProviderUnavailableError,
@@ -251,6 +251,13 @@ def test_agents_are_edited_and_reported_with_provider_grants_and_collections(api
     extra = listed.json()["results"][0]
     assert extra["name"] == "Extra 0" and extra["collections"] == [{"id": voice.pk, "name": "Brand voice"}]
     assert extra["grants"][0]["resources"] == ["orders"] and extra["grants"][0]["provider_name"] == "Shopify"
+    assert extra["last_run"] is None  # never ran
+    with schema_context(acme.tenant.schema_name):
+        run = AgentRun.objects.create(agent_id=extra["id"], input="hi", status=AgentRun.Status.SUCCEEDED)
+    with django_assert_max_num_queries(10):  # still none per agent
+        listed = api.get("/api/v1/agents/", **viewer)
+    last = listed.json()["results"][0]["last_run"]
+    assert (last["id"], last["status"]) == (run.pk, "succeeded")
     assert api.delete(f"/api/v1/agents/{agent['id']}/", **acme.auth()).status_code == 204
     actions = acme.audit_actions()
     assert actions.count("agent.created") == 4

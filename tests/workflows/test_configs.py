@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -540,3 +540,26 @@ def test_the_schedule_editor_previews_next_runs_before_saving_and_nothing_is_cre
     assert set(refused.json()) == {"schedule_cron", "timezone"}
     with schema_context(acme.schema):
         assert not WorkflowConfig.objects.exists()
+
+
+def test_each_configuration_in_the_list_names_its_latest_run(api, acme):
+    crm = acme.connection()
+    with schema_context(acme.schema):
+        ran, _never = (
+            WorkflowConfig.objects.create(
+                name=name, template="connection_sync", parameters={"connection": crm.pk, "resource": "contacts"}
+            )
+            for name in ("Ran twice", "Never ran")
+        )
+        older = WorkflowRun.objects.create(config=ran, template="connection_sync", workflow_id="wf-last-1")
+        newer = WorkflowRun.objects.create(
+            config=ran, template="connection_sync", workflow_id="wf-last-2", status=WorkflowRun.Status.FAILED
+        )
+        WorkflowRun.objects.filter(pk=older.pk).update(started_at=newer.started_at - timedelta(hours=1))
+
+    listed = {c["name"]: c["last_run"] for c in api.get(CONFIGS, **acme.auth("viewer")).json()["results"]}
+    detail = api.get(f"{CONFIGS}{ran.pk}/", **acme.auth("viewer")).json()["last_run"]
+
+    assert listed["Never ran"] is None
+    assert listed["Ran twice"]["id"] == newer.pk and listed["Ran twice"]["status"] == "failed"
+    assert detail == listed["Ran twice"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.agents.models import Agent, LLMProvider, ToolGrant
 from apps.connectors.registry import registry
+from bizosaas.last_run import LastRunSerializer, last_run
 
 # --- LLM providers -------------------------------------------------------------------------------------------
 
@@ -100,6 +102,7 @@ class AgentSerializer(serializers.ModelSerializer):
     effective_model = serializers.SerializerMethodField(help_text="The model runs use: own, else the provider's.")
     grants = ToolGrantSerializer(source="tool_grants", many=True, read_only=True)
     collections = CollectionRefSerializer(many=True, read_only=True)
+    last_run = serializers.SerializerMethodField(help_text="The latest run, or null when it never ran.")
 
     class Meta:
         model = Agent
@@ -120,6 +123,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "template",
             "grants",
             "collections",
+            "last_run",
             "created_at",
             "updated_at",
         ]
@@ -127,6 +131,10 @@ class AgentSerializer(serializers.ModelSerializer):
 
     def get_effective_model(self, agent: Agent) -> str:
         return agent.model or (agent.provider.default_model if agent.provider else "")
+
+    @extend_schema_field(LastRunSerializer(allow_null=True))
+    def get_last_run(self, agent: Agent) -> dict | None:
+        return last_run(agent, agent.runs.all(), at="created_at")
 
 
 class AgentWriteSerializer(serializers.Serializer):

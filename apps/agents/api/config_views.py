@@ -14,16 +14,18 @@ from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import CONFIGURE, READ
 from apps.agents import services, templates
 from apps.agents.api import config_serializers as s
-from apps.agents.models import Agent, LLMProvider, ToolGrant
+from apps.agents.models import Agent, AgentRun, LLMProvider, ToolGrant
+from bizosaas.last_run import with_last_run
 
 
 def agents_with_details():
-    """Agents with their provider, grants (and the granted connections, without their secrets) and collections,
-    in a fixed number of queries whatever the number of agents."""
+    """Agents with their provider, grants (and the granted connections, without their secrets), collections and
+    latest run, in a fixed number of queries whatever the number of agents."""
     grants = ToolGrant.objects.select_related("connection").defer("connection__config", "connection__credentials")
-    return Agent.objects.select_related("provider").prefetch_related(
+    agents = Agent.objects.select_related("provider").prefetch_related(
         Prefetch("tool_grants", queryset=grants), "collections"
     )
+    return with_last_run(agents, AgentRun.objects.all(), owner="agent", at="created_at")
 
 
 @extend_schema(tags=["agents"])

@@ -1,7 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.workflows import services
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
+from bizosaas.last_run import LastRunSerializer, last_run
 
 # --- templates -----------------------------------------------------------------------------------------------
 
@@ -33,6 +35,7 @@ class WorkflowConfigSerializer(serializers.ModelSerializer):
         help_text="The next five start times in the configuration's time zone; empty when manual only or disabled."
     )
     schedule = serializers.SerializerMethodField(help_text="scheduled, paused or manual")
+    last_run = serializers.SerializerMethodField(help_text="The latest run, or null when it never ran.")
 
     class Meta:
         model = WorkflowConfig
@@ -47,6 +50,7 @@ class WorkflowConfigSerializer(serializers.ModelSerializer):
             "enabled",
             "schedule",
             "next_runs",
+            "last_run",
             "schedule_synced_at",
             "schedule_error",
             "created_by_id",
@@ -54,6 +58,10 @@ class WorkflowConfigSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(LastRunSerializer(allow_null=True))
+    def get_last_run(self, config) -> dict | None:
+        return last_run(config, config.runs.all(), at="started_at")
 
     def get_next_runs(self, config) -> list[str]:
         return [moment.isoformat() for moment in services.next_runs(config)]

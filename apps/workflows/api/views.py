@@ -17,6 +17,7 @@ from apps.workflows.api import serializers as s
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.templates import TEMPLATES, describe_all
 from bizosaas.filters import choice_filter, int_filters
+from bizosaas.last_run import with_last_run
 
 
 @extend_schema(tags=["workflows"])
@@ -44,9 +45,9 @@ class ConfigViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMix
         if self.schema_generation():
             return WorkflowConfig.objects.none()
         self.tenant  # noqa: B018
-        queryset = WorkflowConfig.objects.all()
-        params = self.request.query_params
-        return choice_filter(params, queryset, "template", list(TEMPLATES))
+        runs = WorkflowRun.objects.all()
+        queryset = with_last_run(WorkflowConfig.objects.all(), runs, owner="config", at="started_at")
+        return choice_filter(self.request.query_params, queryset, "template", list(TEMPLATES))
 
     @extend_schema(parameters=[OpenApiParameter("template", str, enum=list(TEMPLATES))])
     def list(self, request, *args, **kwargs):

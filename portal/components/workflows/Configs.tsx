@@ -3,7 +3,6 @@
 // The tenant's configured workflows: schedule in words, state, next and last run, and quick actions.
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import useSWR from "swr";
 
 import { Button, Table, Time } from "@/components/ui";
 import { type Schemas, api, unwrap } from "@/lib/api/client";
@@ -14,17 +13,11 @@ import type { Config, Template } from "./data";
 import { StatusBadge } from "./Runs";
 import { formatInZone, scheduleInWords } from "./schedule";
 
-function LastRun({ config }: { config: number }) {
-  const { data, error } = useSWR(["workflows:last-run", config], () =>
-    unwrap(api.GET("/api/v1/workflows/runs/", { params: { query: { config, limit: 1 } } })),
-  );
-  if (error) return <span className="muted">—</span>;
-  if (!data) return <span className="muted">…</span>;
-  const run = data.results[0];
+function LastRun({ run }: { run: Config["last_run"] }) {
   if (!run) return <span className="muted">Never run</span>;
   return (
     <Link href={`/dashboard/workflows/runs/${run.id}`} aria-label={`Last run #${run.id}: ${run.status}`}>
-      <StatusBadge status={run.status} /> <Time value={run.started_at} />
+      <StatusBadge status={run.status} /> <Time value={run.at} />
     </Link>
   );
 }
@@ -144,7 +137,7 @@ export function ConfigsTable({
             )}
           </td>
           <td>
-            <LastRun config={c.id} />
+            <LastRun run={c.last_run} />
           </td>
           {can("workflows", "use") ? (
             <td>

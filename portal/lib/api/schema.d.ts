@@ -1524,6 +1524,8 @@ export interface components {
             readonly template: string;
             readonly grants: components["schemas"]["ToolGrant"][];
             readonly collections: components["schemas"]["CollectionRef"][];
+            /** @description The latest run, or null when it never ran. */
+            readonly last_run: components["schemas"]["LastRun"] | null;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2030,6 +2032,15 @@ export interface components {
          * @enum {string}
          */
         LLMProviderKindEnum: "openai" | "anthropic" | "azure_openai" | "ollama" | "openai_compatible";
+        LastRun: {
+            id: number;
+            status: string;
+            /**
+             * Format: date-time
+             * @description When the run was created (started, for workflow runs).
+             */
+            at: string;
+        };
         LoginRequest: {
             email: string;
             password: string;
@@ -3112,6 +3123,8 @@ export interface components {
             readonly schedule: string;
             /** @description The next five start times in the configuration's time zone; empty when manual only or disabled. */
             readonly next_runs: string[];
+            /** @description The latest run, or null when it never ran. */
+            readonly last_run: components["schemas"]["LastRun"] | null;
             /** Format: date-time */
             readonly schedule_synced_at: string | null;
             readonly schedule_error: string;

@@ -6,7 +6,7 @@ import { useState } from "react";
 import useSWR from "swr";
 
 import { CollectionCreate, useCollections } from "@/components/agents/KnowledgePanel";
-import { type Agent, type Provider, type Run, type Template, rows } from "@/components/agents/types";
+import { type Agent, type Provider, type Template, rows } from "@/components/agents/types";
 import {
   Async,
   AsyncList,
@@ -25,17 +25,12 @@ import { api, unwrap } from "@/lib/api/client";
 import { useSubmit } from "@/lib/useForm";
 import { useSession } from "@/lib/session";
 
-function LastRun({ agentId }: { agentId: number }) {
-  const { data, error } = useSWR(`agents:last-run:${agentId}`, async () =>
-    rows<Run>(await unwrap(api.GET("/api/v1/runs/", { params: { query: { agent: agentId, limit: 1 } } }))),
-  );
-  if (error) return <span className="muted">—</span>;
-  if (!data) return <span className="muted">…</span>;
-  if (!data.length) return <span className="muted">never</span>;
+function LastRun({ run }: { run: Agent["last_run"] }) {
+  if (!run) return <span className="muted">never</span>;
   return (
     <span className="row">
-      <Badge>{data[0].status}</Badge>
-      <Time value={data[0].created_at} />
+      <Badge>{run.status}</Badge>
+      <Time value={run.at} />
     </span>
   );
 }
@@ -283,7 +278,7 @@ export default function AgentsPage() {
                   </td>
                   <td>{agent.enabled ? <Badge tone="ok">enabled</Badge> : <Badge>disabled</Badge>}</td>
                   <td>
-                    <LastRun agentId={agent.id} />
+                    <LastRun run={agent.last_run} />
                   </td>
                 </tr>
               ))}
