@@ -16,7 +16,8 @@ DASHBOARDS = sorted((DOCKER / "grafana" / "dashboards").glob("*.json"))
 ALERTS = DOCKER / "prometheus" / "alerts.yml"
 
 # Not exported by our Python code: Prometheus' own series, and the Temporal SDK's worker metrics (served by its native
-# runtime on TEMPORAL_METRICS_BIND; names as listed in Temporal's SDK metrics reference).
+# runtime on TEMPORAL_METRICS_BIND; names as listed in Temporal's SDK metrics reference; the ones the dashboards and
+# alerts use are seen on a real worker by tests/workflows/test_worker_metrics.py).
 EXTERNAL = {
     "up",
     "temporal_workflow_completed",

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
+from temporalio.client import WorkflowFailureError
 
 from apps.workflows.management.commands.temporal_worker import Command
 from apps.workflows.temporal.platform import PingWorkflow
@@ -39,7 +40,12 @@ async def ping_through_worker_command(schema: str, bind: str) -> tuple[dict, str
         result = await client.execute_workflow(
             PingWorkflow.run, schema, id=f"ping-{uuid.uuid4().hex}", task_queue=task_queue
         )
-        body = await asyncio.to_thread(scrape, f"http://{bind}/metrics", wanted="temporal_workflow_completed")
+        # and one that fails: its activity refuses an unknown schema (the failure series the dashboards chart)
+        with pytest.raises(WorkflowFailureError):
+            await client.execute_workflow(
+                PingWorkflow.run, "no_such_schema", id=f"ping-{uuid.uuid4().hex}", task_queue=task_queue
+            )
+        body = await asyncio.to_thread(scrape, f"http://{bind}/metrics", wanted="temporal_workflow_failed")
     finally:
         os.kill(os.getpid(), signal.SIGTERM)  # how an operator stops the worker; the command drains and returns
         await asyncio.wait_for(worker, timeout=30)
@@ -60,6 +66,8 @@ def test_the_worker_serves_sdk_metrics_for_prometheus_at_the_configured_address(
     assert "temporal_workflow_completed" in metrics
     assert "temporal_request" in metrics  # the worker's calls to the frontend
     assert "temporal_activity_execution_latency_bucket" in metrics
+    # the failure series the System Health dashboard and the alert rules use
+    assert {"temporal_workflow_failed", "temporal_activity_execution_failed"} <= metrics
     completed = [line for line in body.splitlines() if line.startswith("temporal_workflow_completed{")]
     assert any('workflow_type="platform.ping"' in line for line in completed), completed
 
