@@ -2,9 +2,9 @@
 
 import { usePathname, useRouter } from "next/navigation";
 import { createContext, useCallback, useContext, useEffect, useMemo } from "react";
-import useSWR from "swr";
+import useSWR, { useSWRConfig } from "swr";
 
-import { SESSION_ENDED, type Schemas, api, unwrap } from "./api/client";
+import { DATA_CHANGED, SESSION_ENDED, type Schemas, api, unwrap } from "./api/client";
 import type { ApiError } from "./api/errors";
 
 export type Me = Schemas["MeResponse"];
@@ -49,6 +49,15 @@ export function SessionProvider({ children, fallback }: { children: React.ReactN
   useEffect(() => {
     if (error?.status === 401) router.replace(loginUrl(pathname || "/dashboard"));
   }, [error, router, pathname]);
+
+  // After any write, every list and detail the portal holds is fetched again when shown, wherever the write was
+  // made: a page reached again (back, or a link) never shows what was true before it.
+  const { mutate: revalidate } = useSWRConfig();
+  useEffect(() => {
+    const changed = () => void revalidate(() => true);
+    window.addEventListener(DATA_CHANGED, changed);
+    return () => window.removeEventListener(DATA_CHANGED, changed);
+  }, [revalidate]);
 
   const switchTenant = useCallback(
     async (slug: string) => {

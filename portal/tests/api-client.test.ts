@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 
-import { makeClient, unwrap } from "@/lib/api/client";
+import { DATA_CHANGED, READ_ONLY, makeClient, unwrap } from "@/lib/api/client";
 import { ApiError, flattenErrors } from "@/lib/api/errors";
 import { renew, secondsLeft } from "@/lib/server/session";
 
@@ -68,6 +68,29 @@ describe("typed client", () => {
       throw new TypeError("fetch failed");
     }) as unknown as typeof fetch);
     await expect(unwrap(client.GET("/api/v1/auth/me/"))).rejects.toMatchObject({ status: 0 });
+  });
+});
+
+describe("writes tell the page its data changed", () => {
+  it("fires after a successful write, not after a read, a read-only POST or a refused write", async () => {
+    let status = 200;
+    const fetchImpl = async () => new Response(JSON.stringify({}), { status, headers: { "content-type": "application/json" } });
+    const client = makeClient("http://portal.test", fetchImpl as unknown as typeof fetch);
+    const fired = vi.fn();
+    window.addEventListener(DATA_CHANGED, fired);
+    try {
+      await client.GET("/api/v1/auth/me/");
+      await client.POST("/api/v1/workflows/configs/preview-schedule/", { ...READ_ONLY, body: { schedule_cron: "0 9 * * *" } });
+      expect(fired).not.toHaveBeenCalled();
+      status = 400;
+      await client.POST("/api/v1/rules/", { body: { name: "x", trigger_event: "a.b", actions: [] } });
+      expect(fired).not.toHaveBeenCalled();
+      status = 201;
+      await client.POST("/api/v1/rules/", { body: { name: "x", trigger_event: "a.b", actions: [] } });
+      expect(fired).toHaveBeenCalledTimes(1);
+    } finally {
+      window.removeEventListener(DATA_CHANGED, fired);
+    }
   });
 });
 

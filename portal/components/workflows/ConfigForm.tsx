@@ -3,7 +3,6 @@
 // Create or edit a workflow configuration: name, the template's parameters, the schedule, overlap policy and
 // whether it is enabled. The API's field errors (parameters.* included) show next to their controls.
 import { useState } from "react";
-import { useSWRConfig } from "swr";
 
 import { Async, Button, Field, FormError } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
@@ -46,7 +45,6 @@ export function ConfigForm({
   const [overlap, setOverlap] = useState<Overlap>(config?.overlap_policy ?? "skip");
   const [enabled, setEnabled] = useState(config?.enabled ?? true);
 
-  const { mutate } = useSWRConfig();
   const { submit, busy, error, errorsFor } = useSubmit(async () => {
     const body = {
       name,
@@ -63,13 +61,11 @@ export function ConfigForm({
             api.PATCH("/api/v1/workflows/configs/{id}/", { params: { path: { id: String(config.id) } }, body }),
           )
         : await unwrap(api.POST("/api/v1/workflows/configs/", { body }));
-      void mutate("workflows:configs"); // the list shows it at once, however the page is reached
       onSaved(saved.id);
     } catch (err) {
       // saved, but Temporal could not take the schedule: the config exists and says so
       const savedId = (err instanceof ApiError && (err.body as { config?: unknown } | null)?.config) as unknown;
       if (err instanceof ApiError && err.status === 503 && typeof savedId === "number") {
-        void mutate("workflows:configs");
         onSaved(savedId, err);
         return;
       }

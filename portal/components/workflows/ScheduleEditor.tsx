@@ -6,7 +6,7 @@ import { useMemo, useState } from "react";
 import useSWR from "swr";
 
 import { Field } from "@/components/ui";
-import { api, unwrap } from "@/lib/api/client";
+import { READ_ONLY, api, unwrap } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
 
 import {
@@ -191,7 +191,10 @@ function PreviewRuns({ cron, timezone, locale }: { cron: string; timezone: strin
     normalised ? ["workflows:schedule-preview", normalised, timezone] : null,
     () =>
       unwrap(
-        api.POST("/api/v1/workflows/configs/preview-schedule/", { body: { schedule_cron: normalised, timezone } }),
+        api.POST("/api/v1/workflows/configs/preview-schedule/", {
+          ...READ_ONLY,
+          body: { schedule_cron: normalised, timezone },
+        }),
       ),
     { revalidateOnFocus: false, shouldRetryOnError: false },
   );

@@ -9,11 +9,21 @@ export type Schemas = components["schemas"];
 export type { paths };
 
 export const SESSION_ENDED = "bizosaas:session-ended";
+/** Fired after every successful write: whatever the page shows may have changed. */
+export const DATA_CHANGED = "bizosaas:data-changed";
+const READ_HEADER = "x-portal-read";
+/** Options for a POST that only reads (a preview), so that it is not taken for a write. */
+export const READ_ONLY = { headers: { [READ_HEADER]: "1" } } as const;
 
 const sessionWatch: Middleware = {
-  onResponse({ response }) {
+  onResponse({ request, response }) {
     // The proxy has already tried to renew the session: a 401 here means it is over.
-    if (response.status === 401 && typeof window !== "undefined") window.dispatchEvent(new Event(SESSION_ENDED));
+    if (typeof window !== "undefined") {
+      if (response.status === 401) window.dispatchEvent(new Event(SESSION_ENDED));
+      else if (response.ok && !["GET", "HEAD"].includes(request.method) && !request.headers.has(READ_HEADER)) {
+        window.dispatchEvent(new Event(DATA_CHANGED));
+      }
+    }
     return response;
   },
 };

@@ -4,7 +4,7 @@
 // settings form (admins) or a read-only summary, and its runs.
 import Link from "next/link";
 import { useParams, useRouter, useSearchParams } from "next/navigation";
-import useSWR, { mutate as globalMutate } from "swr";
+import useSWR from "swr";
 
 import { ConfigForm } from "@/components/workflows/ConfigForm";
 import { PauseButton, RunNowButton } from "@/components/workflows/Configs";
@@ -97,7 +97,6 @@ function ConfigPage() {
                         await unwrap(
                           api.DELETE("/api/v1/workflows/configs/{id}/", { params: { path: { id: String(config.id) } } }),
                         );
-                        await globalMutate("workflows:configs");
                         router.push("/dashboard/workflows");
                       }}
                     />
