@@ -16,6 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from django.conf import settings
+from django.db import connection as db
+
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, ConnectorError
 from apps.connectors.http import ProviderHTTP
 
@@ -110,7 +113,9 @@ def base_url_for(provider: LLMProvider) -> str:
     raise ConfigurationError(f"{KIND_LABELS.get(provider.kind, provider.kind)} needs a base URL.")
 
 
-def _client(provider: LLMProvider, *, timeout: float, max_retries: int) -> tuple[ProviderHTTP, str]:
+def _client(
+    provider: LLMProvider, *, timeout: float, max_retries: int, deadline: float | None = None
+) -> tuple[ProviderHTTP, str]:
     """The HTTP session for this provider and the chat path relative to its base URL."""
     kind = provider.kind
     label = KIND_LABELS.get(kind, kind)
@@ -135,9 +140,10 @@ def _client(provider: LLMProvider, *, timeout: float, max_retries: int) -> tuple
     http = ProviderHTTP(
         provider=label,
         base_url=base,
-        connection_key=f"llm:{provider._meta.db_table}:{provider.pk}",
+        connection_key=f"llm:{db.schema_name}:{provider._meta.db_table}:{provider.pk}",
         headers=lambda: dict(headers),
         timeout=timeout,
+        deadline=min(settings.LLM_CALL_DEADLINE, deadline) if deadline is not None else settings.LLM_CALL_DEADLINE,
         max_retries=max_retries,
     )
     return http, path
@@ -336,6 +342,7 @@ def chat(
     temperature: float,
     tools: list[dict] | None = None,
     timeout: float = 60,
+    deadline: float | None = None,
     max_tokens: int | None = None,
     max_retries: int = CHAT_MAX_RETRIES,
 ) -> ChatResult:
@@ -346,7 +353,7 @@ def chat(
     label = KIND_LABELS.get(provider.kind, provider.kind)
     if not model:
         raise ConfigurationError(f"{label}: no model configured.")
-    http, path = _client(provider, timeout=timeout, max_retries=max_retries)
+    http, path = _client(provider, timeout=timeout, max_retries=max_retries, deadline=deadline)
     with http:
         if provider.kind == "anthropic":
             body = _anthropic_body(

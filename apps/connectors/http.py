@@ -1,10 +1,14 @@
 """The one HTTP client for every outbound provider call.
 
-Timeouts; retries with exponential backoff and jitter on 429 (always) and on 5xx or network errors (only for
-idempotent requests, so a write is never sent twice); `Retry-After` and reset headers honoured up to a cap;
-a per-connection concurrency cap; redirects followed only on the same host; hosts that resolve to private,
-loopback or link-local addresses refused (settings allow loopback for tests and local development);
-Prometheus metrics per provider and outcome. Errors become the typed exceptions of `exceptions.py`.
+One total deadline per call (connect, TLS, send and the whole response, retries and their waits included):
+every socket operation is bounded by what is left of it, so a server that drips a byte every few seconds is
+cut off at the deadline, not at its own pace. A response-size cap, checked while the body streams. Retries
+with exponential backoff and jitter on 429 (always) and on 5xx or network errors (only for idempotent
+requests, so a write is never sent twice); `Retry-After` and reset headers honoured up to a cap and within the
+deadline; a per-connection concurrency cap shared by every process (Redis, keyed by tenant); redirects
+followed only on the same host; hosts that resolve to private, loopback or link-local addresses refused
+(settings allow loopback for tests and local development); Prometheus metrics per provider and outcome.
+Errors become the typed exceptions of `exceptions.py`.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 from prometheus_client import Counter, Histogram
@@ -35,6 +42,7 @@ from apps.connectors.exceptions import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from bizosaas import leases
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +54,97 @@ LATENCY = Histogram("bizosaas_connector_request_seconds", "Provider HTTP request
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
-_semaphores: dict[str, threading.BoundedSemaphore] = {}
-_semaphores_lock = threading.Lock()
+# --- the total deadline ----------------------------------------------------------------------------------------
+
+_deadline: ContextVar[float | None] = ContextVar("bizosaas_http_deadline", default=None)
 
 
-def _semaphore(key: str) -> threading.BoundedSemaphore:
-    with _semaphores_lock:
-        if key not in _semaphores:
-            _semaphores[key] = threading.BoundedSemaphore(settings.CONNECTOR_MAX_CONCURRENCY)
-        return _semaphores[key]
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every outbound request made inside ends by `seconds` from now, whatever the server's pace. Nested
+    deadlines only shorten: a call under a request's or a run's own deadline gets the earlier of the two."""
+    ends = time.monotonic() + max(0.0, seconds)
+    current = _deadline.get()
+    token = _deadline.set(ends if current is None else min(current, ends))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds until the current deadline (never negative), or None outside any."""
+    ends = _deadline.get()
+    return None if ends is None else max(0.0, ends - time.monotonic())
+
+
+def _bounded(timeout: float | None, expired: type[Exception]) -> float | None:
+    """The per-operation timeout shortened to what is left of the deadline; past it, `expired` at once."""
+    left = time_left()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise expired("the call's total deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read, write and TLS step is bounded by the current deadline."""
+
+    WRITE_CHUNK = 64 * 1024  # a slow reader on the other side cannot stretch one write past the deadline
+
+    def __init__(self, inner: httpcore.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        for start in range(0, len(buffer), self.WRITE_CHUNK):
+            self._inner.write(buffer[start : start + self.WRITE_CHUNK], _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(super().connect_tcp(host, port, bounded, local_address, socket_options))
+
+
+def _http_client(**options) -> httpx.Client:
+    """An httpx client whose connections honour the current deadline (httpx takes no network backend as an
+    argument, so its pool is given ours)."""
+    transport = httpx.HTTPTransport()
+    transport._pool._network_backend = _DeadlineBackend()
+    return httpx.Client(transport=transport, **options)
+
+
+def _read_capped(response: httpx.Response, *, limit: int, label: str) -> httpx.Response:
+    """Reads a streamed body into the response, refusing more than `limit` bytes (decoded, so a gzip bomb counts
+    at its inflated size)."""
+    try:
+        declared = int(response.headers.get("Content-Length") or 0)
+        if declared > limit:
+            raise BadResponseError(f"{label} answered {declared} bytes, more than the {limit}-byte limit; refused.")
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise BadResponseError(f"{label} answered more than the {limit}-byte limit; refused.")
+            chunks.append(chunk)
+    finally:
+        response.close()
+    response._content = b"".join(chunks)  # what Response.read() would have set
+    return response
 
 
 def guard_host(url: str) -> None:
@@ -140,6 +230,7 @@ class ProviderHTTP:
         retry_after: Callable[[httpx.Response], float | None] | None = None,
         error_message: Callable[[httpx.Response], str | None] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         max_retries: int | None = None,
         label: str = "",
     ):
@@ -148,13 +239,15 @@ class ProviderHTTP:
         self.label = label or provider  # the name people read in error messages
         self.base_url = base_url.rstrip("/") + "/"
         self._host = urlsplit(self.base_url).netloc.lower()
-        self.connection_key = connection_key or base_url
+        # the per-connection cap's key; it carries the tenant schema (an unkeyed session has no cap)
+        self.connection_key = connection_key
+        self.deadline = settings.CONNECTOR_DEADLINE if deadline is None else deadline
         self._headers = headers or (lambda: {})
         self._on_unauthorized = on_unauthorized
         self._retry_after = retry_after  # the provider's reading of its own rate-limit headers
         self._error_message = error_message  # the provider's reading of its own error bodies
         self.max_retries = settings.CONNECTOR_MAX_RETRIES if max_retries is None else max_retries
-        self._client = httpx.Client(
+        self._client = _http_client(
             timeout=timeout or settings.CONNECTOR_TIMEOUT,
             follow_redirects=False,
             auth=httpx.BasicAuth(*basic_auth) if basic_auth else None,
@@ -191,57 +284,101 @@ class ProviderHTTP:
         if urlsplit(url).netloc.lower() != self._host:
             guard_host(url)  # an absolute URL from a provider response (e.g. a `next` link)
         safe_to_repeat = method in IDEMPOTENT if idempotent is None else idempotent
+        with deadline(self.deadline), self._connection_slot():
+            return self._attempts(
+                method, url, safe_to_repeat, params=params, json_body=json_body, data=data, headers=headers
+            )
+
+    @contextmanager
+    def _connection_slot(self) -> Iterator[None]:
+        """At most CONNECTOR_MAX_CONCURRENCY calls in flight per connection across every process; a caller waits
+        a bounded time for a place, then gets a rate-limit error instead of queueing behind a slow provider."""
+        if not self.connection_key:
+            yield
+            return
+        wait = min(settings.CONNECTOR_CONCURRENCY_WAIT, time_left() or settings.CONNECTOR_CONCURRENCY_WAIT)
+        lease = self.deadline + 5
+        try:
+            with leases.hold(
+                f"conn:{self.connection_key}", limit=settings.CONNECTOR_MAX_CONCURRENCY, lease=lease, wait=wait
+            ):
+                yield
+        except leases.Busy:
+            raise RateLimitedError(
+                f"{self.label}: {settings.CONNECTOR_MAX_CONCURRENCY} requests to this connection are already in "
+                "flight; try again shortly.",
+                retry_after=1.0,
+            ) from None
+
+    def _attempts(self, method, url, safe_to_repeat, **request) -> httpx.Response:
         refreshed = False
         attempt = 0
-        with _semaphore(self.connection_key):
-            while True:
-                attempt += 1
-                started = time.perf_counter()
-                try:
-                    response = self._send(method, url, params=params, json_body=json_body, data=data, headers=headers)
-                except httpx.TransportError as exc:
-                    self._record("network_error", started)
-                    if safe_to_repeat and attempt <= self.max_retries:
-                        self._sleep(self._backoff(attempt))
-                        continue
-                    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                response = self._send(method, url, **request)
+            except httpx.TransportError as exc:
+                self._record("network_error", started)
+                if safe_to_repeat and attempt <= self.max_retries and self._can_wait(self._backoff(attempt)):
+                    self._sleep(self._backoff(attempt))
+                    continue
+                if time_left() == 0:
                     raise ProviderUnavailableError(
-                        f"{self.label} {kind}; try again later.", retry_after=self._backoff(attempt)
+                        f"{self.label} did not answer completely within {self.deadline:g} s; try again later.",
+                        retry_after=self._backoff(attempt),
                     ) from None
-                status = response.status_code
-                if status == 401 and self._on_unauthorized and not refreshed:
-                    self._record("auth_error", started)
-                    refreshed = True
-                    if self._on_unauthorized():
-                        continue
-                if status == 429 or (status in RETRYABLE_STATUS and safe_to_repeat):
-                    self._record("rate_limited" if status == 429 else "server_error", started)
-                    hint = self._retry_after(response) if self._retry_after is not None else None
-                    # the provider's "do not retry" (a spent daily budget) wins over generic reset headers
-                    wait = hint if hint == math.inf else retry_after_seconds(response)
-                    if wait is None:
-                        wait = hint
-                    if attempt <= self.max_retries and (wait is None or wait <= settings.CONNECTOR_MAX_RETRY_AFTER):
-                        self._sleep(wait if wait is not None else self._backoff(attempt))
-                        continue
-                    if status == 429:
-                        raise RateLimitedError(
-                            f"{self.label} rate limit reached: {self._message(response)}",
-                            provider_status=429,
-                            retry_after=wait,
-                        )
-                    raise ProviderUnavailableError(
-                        f"{self.label} is failing ({status}); try again later.",
-                        provider_status=status,
+                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+                raise ProviderUnavailableError(
+                    f"{self.label} {kind}; try again later.", retry_after=self._backoff(attempt)
+                ) from None
+            status = response.status_code
+            if status == 401 and self._on_unauthorized and not refreshed:
+                self._record("auth_error", started)
+                refreshed = True
+                if self._on_unauthorized():
+                    continue
+            if status == 429 or (status in RETRYABLE_STATUS and safe_to_repeat):
+                self._record("rate_limited" if status == 429 else "server_error", started)
+                hint = self._retry_after(response) if self._retry_after is not None else None
+                # the provider's "do not retry" (a spent daily budget) wins over generic reset headers
+                wait = hint if hint == math.inf else retry_after_seconds(response)
+                if wait is None:
+                    wait = hint
+                pause = wait if wait is not None else self._backoff(attempt)
+                if (
+                    attempt <= self.max_retries
+                    and (wait is None or wait <= settings.CONNECTOR_MAX_RETRY_AFTER)
+                    and self._can_wait(pause)
+                ):
+                    self._sleep(pause)
+                    continue
+                if status == 429:
+                    raise RateLimitedError(
+                        f"{self.label} rate limit reached: {self._message(response)}",
+                        provider_status=429,
                         retry_after=wait,
                     )
-                self._record(self._outcome(status), started)
-                return self._raise_for_status(response)
+                raise ProviderUnavailableError(
+                    f"{self.label} is failing ({status}); try again later.",
+                    provider_status=status,
+                    retry_after=wait,
+                )
+            self._record(self._outcome(status), started)
+            return self._raise_for_status(response)
+
+    @staticmethod
+    def _can_wait(seconds: float) -> bool:
+        """A retry is only worth its wait when there is time left for another attempt after it."""
+        left = time_left()
+        return left is None or seconds + 0.5 < left
 
     def _send(self, method, url, *, params, json_body, data, headers) -> httpx.Response:
         merged = {**self._headers(), **(headers or {})}
+        limit = settings.CONNECTOR_MAX_RESPONSE_BYTES
         for _hop in range(4):
-            response = self._client.request(method, url, params=params, json=json_body, data=data, headers=merged)
+            request = self._client.build_request(method, url, params=params, json=json_body, data=data, headers=merged)
+            response = _read_capped(self._client.send(request, stream=True), limit=limit, label=self.label)
             if not response.is_redirect:
                 return response
             location = urljoin(str(response.request.url), response.headers.get("Location", ""))
@@ -334,15 +471,16 @@ def _shared_webhook_client() -> httpx.Client:
     global _webhook_client
     with _webhook_client_lock:
         if _webhook_client is None:
-            _webhook_client = httpx.Client(
+            _webhook_client = _http_client(
                 follow_redirects=False, headers={"User-Agent": "BizOSaaS-Webhooks/1"}, limits=httpx.Limits()
             )
         return _webhook_client
 
 
 def post_webhook(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> WebhookPost:
-    """One POST to a tenant's endpoint: never raises, never follows redirects (a 3xx is a failure), refuses
-    non-public hosts like connector calls do, and keeps the start of the response for the delivery log."""
+    """One POST to a tenant's endpoint, over within `timeout` seconds in total (connect, send and the response
+    read, however slowly the receiver drips it): never raises, never follows redirects (a 3xx is a failure),
+    refuses non-public hosts like connector calls do, and keeps the start of the response for the delivery log."""
     started = time.perf_counter()
 
     def done(status=None, retry_after=None, excerpt="", error=""):
@@ -354,7 +492,10 @@ def post_webhook(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
     except (BlockedHostError, ProviderUnavailableError) as exc:
         return done(error=exc.message)
     try:
-        with _shared_webhook_client().stream("POST", url, content=body, headers=headers, timeout=timeout) as response:
+        with (
+            deadline(timeout),
+            _shared_webhook_client().stream("POST", url, content=body, headers=headers, timeout=timeout) as response,
+        ):
             chunks, size = [], 0
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
@@ -364,6 +505,6 @@ def post_webhook(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
             text = b"".join(chunks)[: WEBHOOK_EXCERPT * 4].decode("utf-8", "replace")[:WEBHOOK_EXCERPT]
             return done(status=response.status_code, retry_after=retry_after_seconds(response), excerpt=text)
     except httpx.TimeoutException:
-        return done(error=f"Timed out after {timeout:g} s.")
+        return done(error=f"Timed out: no complete answer within {timeout:g} s.")
     except httpx.HTTPError as exc:
         return done(error=f"Could not connect: {type(exc).__name__}.")

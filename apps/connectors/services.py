@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
@@ -150,7 +151,7 @@ def connection_context(connection: Connection, *, tenant: Tenant | None = None):
         provider,
         config=dict(connection.config),
         credentials=dict(connection.credentials),
-        connection_key=f"{connection._meta.db_table}:{connection.pk}",
+        connection_key=f"{db.schema_name}:{connection._meta.db_table}:{connection.pk}",
         on_unauthorized=on_unauthorized,
     )
     try:

@@ -238,11 +238,16 @@ TENANT_TEMPLATE_SCHEMA = "tenant_template"  # migrated on every migrate; new ten
 TENANT_LIMIT_SET_CALLS = True  # one `SET search_path` per schema switch, not one per query
 
 # Connectors
-CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=15.0)
+CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=15.0)  # per socket operation (connect, each read)
+# One provider call in total (connect, TLS, send, the whole response, retries and their waits)
+CONNECTOR_DEADLINE = env.float("CONNECTOR_DEADLINE", default=30.0)
+CONNECTOR_MAX_RESPONSE_BYTES = env.int("CONNECTOR_MAX_RESPONSE_BYTES", default=16 * 1024 * 1024)
 CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
 CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=0.5)
 CONNECTOR_MAX_RETRY_AFTER = env.float("CONNECTOR_MAX_RETRY_AFTER", default=30.0)
+# Calls in flight per connection across every process (Redis); a caller waits this long for a place
 CONNECTOR_MAX_CONCURRENCY = env.int("CONNECTOR_MAX_CONCURRENCY", default=4)
+CONNECTOR_CONCURRENCY_WAIT = env.float("CONNECTOR_CONCURRENCY_WAIT", default=10.0)
 CONNECTION_HEALTH_MINUTES = env.int("CONNECTION_HEALTH_MINUTES", default=15)
 CONNECTOR_CACHE_TTL = env.int("CONNECTOR_CACHE_TTL", default=60)
 CONNECTORS_ALLOW_LOOPBACK = env.bool("CONNECTORS_ALLOW_LOOPBACK", default=False)
@@ -255,7 +260,7 @@ OAUTH_ENDPOINT_OVERRIDES: dict = {}
 # Integrations: inbound and outbound webhooks, automation rules
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 WEBHOOK_ROUTE_CACHE_SECONDS = 10.0  # how long a gateway process trusts a token -> tenant route it looked up
-WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=15.0)  # one delivery attempt in total, as Svix does
 # Seconds before each retry: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (jittered by 10 %).
 WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 WEBHOOK_MAX_RETRY_AFTER = 24 * 3600
@@ -286,6 +291,8 @@ for _name, _value in (
 ):
     os.environ.setdefault(_name, _value)
 AGENT_RUN_TIMEOUT_SECONDS = 1800  # the ceiling of an agent's own max_execution_time
+# One model call in total; a run's calls also end by the run's own time limit
+LLM_CALL_DEADLINE = env.float("LLM_CALL_DEADLINE", default=120.0)
 # Agents allowed to run longer than this run as a Temporal workflow (durable); shorter ones on Celery
 AGENT_DURABLE_AFTER_SECONDS = env.int("AGENT_DURABLE_AFTER_SECONDS", default=300)
 KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)

@@ -539,7 +539,7 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt_retried_later(ap
     assert "Timed out" in detail["last_error"]
     [attempt] = detail["attempt_log"]
     assert attempt["status_code"] is None
-    assert attempt["error"] == "Timed out after 0.5 s."
+    assert attempt["error"] == "Timed out: no complete answer within 0.5 s."
     assert 400 <= attempt["latency_ms"] < 1400
     assert 4.4 <= seconds_until(detail["next_attempt_at"]) <= 5.5
     deadline = time.monotonic() + 2.5  # let the slow handler finish before the next test uses the server

@@ -9,6 +9,7 @@ permission checks. Imported only by the runner, after CrewAI's environment is se
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from crewai.llms.base_llm import BaseLLM, call_stop_override
@@ -57,9 +58,10 @@ class BizLLM(BaseLLM):
     llm_type: str = "bizosaas"
     _provider: Any = PrivateAttr(default=None)
     _timeout: float = PrivateAttr(default=LLM_HTTP_TIMEOUT)
+    _ends: float | None = PrivateAttr(default=None)  # the run's deadline (time.monotonic()): no call outlives it
 
     @classmethod
-    def for_agent(cls, agent, *, timeout: float = LLM_HTTP_TIMEOUT) -> BizLLM:
+    def for_agent(cls, agent, *, timeout: float = LLM_HTTP_TIMEOUT, ends: float | None = None) -> BizLLM:
         provider = agent.provider
         llm = cls(
             model=(agent.model or provider.default_model).strip(),
@@ -68,6 +70,7 @@ class BizLLM(BaseLLM):
         )
         llm._provider = provider
         llm._timeout = timeout
+        llm._ends = ends
         return llm
 
     def call(
@@ -89,6 +92,7 @@ class BizLLM(BaseLLM):
             temperature=self.temperature if self.temperature is not None else 0.7,
             tools=None,
             timeout=self._timeout,
+            deadline=None if self._ends is None else max(0.0, self._ends - time.monotonic()),
         )
         self._track_token_usage_internal(
             {

@@ -124,7 +124,7 @@ def _build_crew(run: AgentRun, ctx: RunContext, llm, timeout: int):
     from apps.agents.runtime.tools import build_tools
 
     agent = run.agent
-    inner = llm if llm is not None else BizLLM.for_agent(agent, timeout=timeout)
+    inner = llm if llm is not None else BizLLM.for_agent(agent, timeout=timeout, ends=ctx.deadline)
     metered = MeteredLLM.wrap(inner, ctx)
     crew_agent = CrewAgent(
         role=agent.role,

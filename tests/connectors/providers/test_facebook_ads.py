@@ -383,6 +383,7 @@ def test_429_with_retry_after_is_waited_out(provider_context, httpserver):
 
 def test_429_waits_for_the_business_use_case_estimate(provider_context, httpserver, settings):
     settings.CONNECTOR_MAX_RETRY_AFTER = 120
+    settings.CONNECTOR_DEADLINE = 180  # a wait must fit in the call's total deadline (see the next test)
     headers = {
         "X-Business-Use-Case-Usage": json.dumps(
             {ACCOUNT: [{**BUC[ACCOUNT][0], "call_count": 100, "estimated_time_to_regain_access": 1}]}
@@ -401,6 +402,31 @@ def test_429_waits_for_the_business_use_case_estimate(provider_context, httpserv
 
     assert slept == [60.0]
     assert page.records == []
+
+
+def test_a_429_whose_wait_does_not_fit_in_the_deadline_is_reported_with_the_wait(
+    provider_context, httpserver, settings
+):
+    settings.CONNECTOR_MAX_RETRY_AFTER = 120
+    headers = {
+        "X-Business-Use-Case-Usage": json.dumps(
+            {ACCOUNT: [{**BUC[ACCOUNT][0], "call_count": 100, "estimated_time_to_regain_access": 1}]}
+        )
+    }
+    provider, slept = registry.get("facebook_ads")(), []
+    ctx = context(provider_context, httpserver.url_for("/").rstrip("/"))
+    ctx.http._sleep = slept.append
+    body = {"error": {"message": "(#80000) There have been too many calls from this ad-account.", "code": 80000}}
+    httpserver.expect_request(f"{API}/insights").respond_with_response(
+        Response(json.dumps(body), status=429, content_type="application/json", headers=headers)
+    )
+
+    with pytest.raises(RateLimitedError) as failure:
+        provider.read(ctx, "insights", cursor=None, limit=10)
+
+    assert slept == []  # a minute's wait does not fit in the 30 s deadline: the caller is told when to come back
+    assert failure.value.retry_after == 60.0
+    assert len(httpserver.log) == 1
 
 
 def test_usage_headers_are_read_into_a_wait():
