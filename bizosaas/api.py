@@ -1,9 +1,12 @@
-"""Shared API plumbing: errors from services become field-level 400s."""
+"""Shared API plumbing: errors from services become field-level 400s; every list is paged with a bounded size."""
 
 from __future__ import annotations
 
+import math
+
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -17,8 +20,47 @@ def exception_handler(exc, context):
             body["retry_after"] = round(exc.retry_after, 1)
         if exc.status_code >= 500:
             body["detail"] += " The provider may be down or slow; try again later."
-        return Response(body, status=exc.status_code)
+        headers = (
+            {"Retry-After": str(math.ceil(exc.retry_after))} if exc.status_code == 429 and exc.retry_after else None
+        )
+        return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
     return drf_exception_handler(exc, context)
+
+
+def max_page_size() -> int:
+    """The most items any list answers at once (API_MAX_PAGE_SIZE), read per request so it can change at run time."""
+    return settings.API_MAX_PAGE_SIZE
+
+
+def page_limit(raw: str | None, *, default: int) -> int:
+    """`?limit=` as a list takes it: absent -> `default`, above the maximum -> the maximum, anything but a positive
+    integer -> a 400 naming `limit`."""
+    ceiling = max_page_size()
+    if raw is None or raw == "":
+        return min(default, ceiling)
+    if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:
+        raise exceptions.ValidationError({"limit": [f"An integer from 1 to {ceiling}."]})
+    return min(int(raw) if len(raw) <= 12 else ceiling, ceiling)  # 12 digits: int() refuses very long strings
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    """DRF's limit/offset paging with the page size capped at API_MAX_PAGE_SIZE (a larger `limit` is clamped, as
+    DRF's max_limit does), and a malformed `limit` or `offset` refused with a 400 instead of being ignored."""
+
+    @property
+    def max_limit(self) -> int:
+        return max_page_size()
+
+    def get_limit(self, request) -> int:
+        return page_limit(request.query_params.get(self.limit_query_param), default=self.default_limit)
+
+    def get_offset(self, request) -> int:
+        raw = request.query_params.get(self.offset_query_param)
+        if raw is None or raw == "":
+            return 0
+        if not (raw.isascii() and raw.isdigit()):
+            raise exceptions.ValidationError({"offset": ["A non-negative integer."]})
+        return int(raw) if len(raw) <= 18 else 10**18  # past any count: an empty page

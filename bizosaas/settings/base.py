@@ -50,6 +50,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "bizosaas.observability.RequestContextMiddleware",
+    "bizosaas.body_limit.BodyLimitMiddleware",  # before anything reads the body
     "apps.accounts.access.TenantResolutionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -142,7 +143,7 @@ REST_FRAMEWORK = {
         "apps.accounts.tokens.TenantJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "bizosaas.api.LimitOffsetPagination",  # capped at API_MAX_PAGE_SIZE
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bizosaas.api.exception_handler",
@@ -301,3 +302,13 @@ KNOWLEDGE_EMBEDDER = env.str("KNOWLEDGE_EMBEDDER", default="local")  # local | o
 KNOWLEDGE_EMBEDDING_URL = env.str("KNOWLEDGE_EMBEDDING_URL", default="")
 KNOWLEDGE_EMBEDDING_MODEL = env.str("KNOWLEDGE_EMBEDDING_MODEL", default="")
 KNOWLEDGE_EMBEDDING_API_KEY = env.str("KNOWLEDGE_EMBEDDING_API_KEY", default="")
+
+# Bounds on input
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)  # the most items one page of any list holds
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)  # larger bodies answer 413 (not /hooks/)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES  # Django's own cap (form fields) says the same
+# A Word file (a zip) may expand to this much, and a PDF's text may be this long
+KNOWLEDGE_MAX_EXTRACTED_BYTES = env.int("KNOWLEDGE_MAX_EXTRACTED_BYTES", default=50 * 1024 * 1024)
+KNOWLEDGE_MAX_COMPRESSION_RATIO = env.int("KNOWLEDGE_MAX_COMPRESSION_RATIO", default=100)
+KNOWLEDGE_MAX_ARCHIVE_MEMBERS = env.int("KNOWLEDGE_MAX_ARCHIVE_MEMBERS", default=5000)
+KNOWLEDGE_MAX_PDF_PAGES = env.int("KNOWLEDGE_MAX_PDF_PAGES", default=2000)

@@ -7,6 +7,8 @@ import re
 import zipfile
 
 import puremagic
+from django.conf import settings
+from django.core.exceptions import ValidationError
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -41,6 +43,16 @@ class FileTooLarge(KnowledgeError):
     code = "file_too_large"
 
 
+def too_many_parts(data: bytes) -> str | None:
+    """Why a zip has more members than a Word document may have (KNOWLEDGE_MAX_ARCHIVE_MEMBERS), or None. Counted
+    without reading its directory, which zipfile turns into one object per entry: every entry begins with the
+    directory signature, so their number bounds how many entries zipfile could find."""
+    most = settings.KNOWLEDGE_MAX_ARCHIVE_MEMBERS
+    if data.count(b"PK\x01\x02") > most:
+        return f"The archive has more than the {most} parts a Word document may have."
+    return None
+
+
 def _is_docx(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -62,12 +74,14 @@ def _as_text(data: bytes) -> str | None:
 
 def detect_content_type(data: bytes) -> str:
     """One of SUPPORTED, or UnsupportedFileType. A PNG renamed notes.pdf, a zip that is not a Word document or any
-    other binary is refused."""
+    other binary is refused; a zip with too many parts is a ValidationError on `file`, before it is opened."""
     if not data:
         raise UnsupportedFileType("The file is empty.")
     if b"%PDF-" in data[:1024]:  # the header may follow a little junk (PDF 1.7, annex H)
         return PDF
     if data.startswith(b"PK\x03\x04"):
+        if reason := too_many_parts(data):
+            raise ValidationError({"file": [reason]})
         if _is_docx(data):
             return DOCX
         raise UnsupportedFileType("This archive is not a Word (.docx) document; upload PDF, DOCX, Markdown or text.")

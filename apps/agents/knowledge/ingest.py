@@ -50,15 +50,19 @@ def document_upload(
 ) -> Document:
     """Stores an upload (PDF, DOCX, Markdown or text, detected from its bytes) as a pending document and queues its
     ingestion once the transaction commits. Too large -> FileTooLarge (413); other types -> UnsupportedFileType
-    (415)."""
+    (415); over a bound on what it would expand to (zip directory, page count) -> ValidationError on `file`."""
     limit = settings.KNOWLEDGE_MAX_UPLOAD_BYTES
-    too_large = FileTooLarge(f"The file is larger than the {_human(limit)} limit.")
+    too_large = FileTooLarge(f"The file is larger than the {extract.human_size(limit)} limit.")
     if (getattr(uploaded_file, "size", None) or 0) > limit:
         raise too_large
     data = uploaded_file.read(limit + 1)
     if len(data) > limit:
         raise too_large
     content_type = detect.detect_content_type(data)
+    try:
+        extract.precheck(data, content_type)  # a zip bomb or too many pages: refused before anything is stored
+    except extract.ExtractionError as exc:
+        raise ValidationError({"file": [exc.reason]}) from None
     filename = os.path.basename(getattr(uploaded_file, "name", "") or "") or "upload"
     title = (title or "").strip() or os.path.splitext(filename)[0] or filename
     with transaction.atomic():
@@ -215,12 +219,6 @@ def _ingest_pages(document: Document, data: bytes) -> list[Chunk]:
         flush()
     Document.objects.filter(pk=document.pk).update(pages_done=done)
     return rows
-
-
-def _human(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} bytes"
 
 
 # --- collections ---------------------------------------------------------------------------------------------

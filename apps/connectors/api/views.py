@@ -23,6 +23,7 @@ from apps.connectors.api import serializers as s
 from apps.connectors.api.catalogue_serializers import ConnectorSerializer
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
+from bizosaas.api import page_limit
 
 
 @extend_schema(tags=["connectors"])
@@ -116,10 +117,7 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
     @action(detail=True, methods=["get"], url_path=r"resources/(?P<resource_name>[a-z0-9_]+)")
     def read_resource(self, request, pk=None, resource_name=None):
         connection = self.get_object()
-        try:
-            limit = int(request.query_params.get("limit", 50))
-        except ValueError:
-            raise ValidationError({"limit": ["Must be an integer."]}) from None
+        limit = page_limit(request.query_params.get("limit"), default=50)
         window, errors = {}, {}
         for name in ("since", "until"):
             raw = request.query_params.get(name)
