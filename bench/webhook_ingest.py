@@ -75,14 +75,14 @@ class Child:
             self.process.wait(timeout=5)
 
 
-def spawn(name: str, args: list[str], local_dir: str) -> Child:
+def spawn(name: str, args: list[str], local_dir: str, env: dict[str, str] | None = None) -> Child:
     log = Path(local_dir) / "log" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         process = subprocess.Popen(
             args,
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -95,8 +95,35 @@ def gunicorn_args(app: str, bind: str) -> list[str]:
     """The gateway's command line from `manage.py dev`, serving `app` instead of bizosaas.wsgi when asked."""
     from bizosaas.management.commands.dev import processes
 
-    args = shlex.split(processes(bind=bind, portal=False)["gateway"])
+    args = shlex.split(processes(bind=bind, portal=False)["gateway"][0])
     return [app if arg == "bizosaas.wsgi" else arg for arg in args]
+
+
+class Workers:
+    """The Celery workers of `manage.py dev`, one per work class, watched as one."""
+
+    def __init__(self, local_dir: str, children: list[Child]):
+        from bizosaas.management.commands.dev import celery_workers
+
+        self.children = [
+            spawn(name, shlex.split(command), local_dir, env) for name, (command, env) in celery_workers().items()
+        ]
+        children.extend(self.children)
+
+    def exited(self) -> Child | None:
+        return next((child for child in self.children if child.process.poll() is not None), None)
+
+    def check(self) -> None:
+        child = self.exited()
+        if child is not None:
+            raise RuntimeError(f"{child.name} exited with status {child.process.returncode}\n{child.tail()}")
+
+    def tail(self, lines: int = 10) -> str:
+        return "\n".join(child.tail(lines) for child in self.children)
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.stop()
 
 
 def wait_healthy(child: Child, url: str, timeout: float = 60.0) -> None:
@@ -380,7 +407,7 @@ class FanOut:
     backlog_seconds: float  # from starting the worker to the last of them processed
 
 
-def drain(schema: str, endpoint_id: int, worker: Child, timeout: float) -> tuple[int, float]:
+def drain(schema: str, endpoint_id: int, worker: Workers, timeout: float) -> tuple[int, float]:
     """Waits until every event of the endpoint is fanned out; returns how many there are and the seconds taken."""
     from django_tenants.utils import schema_context
 
@@ -399,8 +426,7 @@ def drain(schema: str, endpoint_id: int, worker: Child, timeout: float) -> tuple
                 shown = pending
             if not pending:
                 break
-            if worker.process.poll() is not None:
-                raise RuntimeError(f"the Celery worker exited with status {worker.process.returncode}\n{worker.tail()}")
+            worker.check()
             if time.monotonic() - started > timeout:
                 raise RuntimeError(f"{pending} events still pending after {timeout:.0f} s\n{worker.tail()}")
             time.sleep(0.1)
@@ -437,10 +463,7 @@ def bench_fanout(args, local_dir: str, children: list[Child], sender: Sender, in
                     "actions": [{"type": "send_to_subscription", "subscription": for_rule.pk}],
                 },
             )
-        from bizosaas.management.commands.dev import processes
-
-        worker = spawn("celery", shlex.split(processes(bind="-", portal=False)["celery"]), local_dir)
-        children.append(worker)
+        worker = Workers(local_dir, children)
         # the ingest phase queued a fan-out per webhook: done first, so that the timed webhooks wait for none
         backlog, backlog_seconds = drain(ingest.schema, ingest.endpoint_id, worker, timeout=120 + args.n / 5)
         signer = Webhook(secret)
@@ -455,10 +478,7 @@ def bench_fanout(args, local_dir: str, children: list[Child], sender: Sender, in
                     shown = got
                 if got >= 2 * len(ids):
                     return got
-                if worker.process.poll() is not None:
-                    raise RuntimeError(
-                        f"the Celery worker exited with status {worker.process.returncode}\n{worker.tail()}"
-                    )
+                worker.check()
                 time.sleep(0.02)
             return receiver.count(ids)
 

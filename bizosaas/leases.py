@@ -82,6 +82,12 @@ def _redis_call(source: str, name: str, *args) -> int | None:
         return None
 
 
+def redis_pause_reset() -> None:
+    """Ask Redis again at the next call, even right after a failure (tests; a process that knows it is back)."""
+    global _redis_down_until
+    _redis_down_until = 0.0
+
+
 def try_acquire(name: str, *, limit: int, lease: float) -> str | None:
     """A holder token when a place was free (an empty token when Redis is down: not enforced), else None."""
     token = uuid.uuid4().hex

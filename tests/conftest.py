@@ -58,7 +58,10 @@ def _fresh_cache():
     """Throttle counters and cached reads live in the real Redis; each test starts with none."""
     from django.core.cache import cache
 
+    from bizosaas import leases
+
     cache.clear()
+    leases.redis_pause_reset()  # a test that took Redis away must not leave later ones without caps
 
 
 class JsonClient:

@@ -8,9 +8,13 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
+from bizosaas.work import AGENTS, TenantTask
+
 
 @shared_task(
     name="agents.execute_run",
+    base=TenantTask,
+    queue=AGENTS,
     acks_late=True,
     ignore_result=True,
     # the runner enforces the agent's own limit; these only catch a worker stuck beyond it

@@ -56,16 +56,18 @@ RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 # --- the total deadline ----------------------------------------------------------------------------------------
 
-_deadline: ContextVar[float | None] = ContextVar("bizosaas_http_deadline", default=None)
+# (when it ends on time.monotonic(), how many seconds it was set to) of the deadline in force
+_deadline: ContextVar[tuple[float, float] | None] = ContextVar("bizosaas_http_deadline", default=None)
 
 
 @contextmanager
 def deadline(seconds: float) -> Iterator[None]:
     """Every outbound request made inside ends by `seconds` from now, whatever the server's pace. Nested
     deadlines only shorten: a call under a request's or a run's own deadline gets the earlier of the two."""
-    ends = time.monotonic() + max(0.0, seconds)
+    seconds = max(0.0, seconds)
+    ends = time.monotonic() + seconds
     current = _deadline.get()
-    token = _deadline.set(ends if current is None else min(current, ends))
+    token = _deadline.set(current if current is not None and current[0] <= ends else (ends, seconds))
     try:
         yield
     finally:
@@ -74,8 +76,14 @@ def deadline(seconds: float) -> Iterator[None]:
 
 def time_left() -> float | None:
     """Seconds until the current deadline (never negative), or None outside any."""
-    ends = _deadline.get()
-    return None if ends is None else max(0.0, ends - time.monotonic())
+    current = _deadline.get()
+    return None if current is None else max(0.0, current[0] - time.monotonic())
+
+
+def deadline_seconds() -> float | None:
+    """What the deadline in force was set to (for messages), or None outside any."""
+    current = _deadline.get()
+    return None if current is None else current[1]
 
 
 def _bounded(timeout: float | None, expired: type[Exception]) -> float | None:
@@ -325,7 +333,7 @@ class ProviderHTTP:
                     continue
                 if time_left() == 0:
                     raise ProviderUnavailableError(
-                        f"{self.label} did not answer completely within {self.deadline:g} s; try again later.",
+                        f"{self.label} did not answer completely within {deadline_seconds():g} s; try again later.",
                         retry_after=self._backoff(attempt),
                     ) from None
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"

@@ -327,7 +327,7 @@ def sweep_schema() -> dict[str, int]:
         if publish_batch(schema, batch):
             Event.objects.filter(pk__in=batch).update(enqueued_at=now)
             counts["events"] += len(batch)
-    stale_send = now - timedelta(seconds=settings.WEBHOOK_TIMEOUT + 60)
+    stale_send = now - timedelta(seconds=settings.DELIVERY_STALE_SECONDS)  # past its task's hard limit
     counts["stale"] += Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stale_send).update(
         status=Delivery.Status.PENDING, next_attempt_at=now, enqueued_at=None
     )

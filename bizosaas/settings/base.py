@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+from kombu import Queue
+
 from bizosaas.env import BASE_DIR, database_url, env, redis_url, temporal_address
 
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-local-only-key-never-used-in-production")
@@ -192,6 +194,29 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "bizosaas"
+# Work classes (bizosaas.work): each its own queue and workers. A worker started without -Q consumes them all
+# (tests, a one-process setup); `make run` and the compose stack start one worker per class.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, "fanout", "deliveries", "actions", "agents", "ingestion")
+)
+CELERY_TASK_TIME_LIMIT = 600  # a backstop for any task without its own limits
+CELERY_TASK_SOFT_TIME_LIMIT = 540
+# How many of one tenant's tasks of each class run at once across every worker; the rest wait in the queue
+TENANT_IN_FLIGHT = {
+    "fanout": env.int("TENANT_IN_FLIGHT_FANOUT", default=2),
+    "deliveries": env.int("TENANT_IN_FLIGHT_DELIVERIES", default=2),
+    "actions": env.int("TENANT_IN_FLIGHT_ACTIONS", default=2),
+    "agents": env.int("TENANT_IN_FLIGHT_AGENTS", default=1),
+    "ingestion": env.int("TENANT_IN_FLIGHT_INGESTION", default=1),
+}
+# Worker processes per class started by `make run` (sized for 2 cores; deliveries and actions mostly wait)
+CELERY_CONCURRENCY = {
+    "fanout": env.int("CELERY_FANOUT_CONCURRENCY", default=2),
+    "deliveries": env.int("CELERY_DELIVERIES_CONCURRENCY", default=4),
+    "actions": env.int("CELERY_ACTIONS_CONCURRENCY", default=2),
+    "agents": env.int("CELERY_AGENTS_CONCURRENCY", default=2),
+    "ingestion": env.int("CELERY_INGESTION_CONCURRENCY", default=1),
+}
 
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
@@ -250,6 +275,11 @@ CONNECTOR_MAX_RETRY_AFTER = env.float("CONNECTOR_MAX_RETRY_AFTER", default=30.0)
 CONNECTOR_MAX_CONCURRENCY = env.int("CONNECTOR_MAX_CONCURRENCY", default=4)
 CONNECTOR_CONCURRENCY_WAIT = env.float("CONNECTOR_CONCURRENCY_WAIT", default=10.0)
 CONNECTION_HEALTH_MINUTES = env.int("CONNECTION_HEALTH_MINUTES", default=15)
+# Provider calls inside gateway requests (test, live preview, actions, LLM provider test): a total deadline, and
+# how many may be in flight per tenant and per gateway process (make run's gateway has 16 threads)
+GATEWAY_PROVIDER_DEADLINE = env.float("GATEWAY_PROVIDER_DEADLINE", default=15.0)
+GATEWAY_PROVIDER_CALLS_PER_TENANT = env.int("GATEWAY_PROVIDER_CALLS_PER_TENANT", default=2)
+GATEWAY_PROVIDER_CALLS_PER_PROCESS = env.int("GATEWAY_PROVIDER_CALLS_PER_PROCESS", default=8)
 CONNECTOR_CACHE_TTL = env.int("CONNECTOR_CACHE_TTL", default=60)
 CONNECTORS_ALLOW_LOOPBACK = env.bool("CONNECTORS_ALLOW_LOOPBACK", default=False)
 CONNECTORS_ALLOW_PRIVATE = env.bool("CONNECTORS_ALLOW_PRIVATE", default=False)
@@ -272,11 +302,23 @@ RULE_ACTION_MAX_ATTEMPTS = 5
 RULE_ACTION_BACKOFF_SECONDS = 10.0
 RULE_ACTION_STALE_SECONDS = 600
 INTEGRATIONS_REQUEUE_AFTER_SECONDS = 60
+# Task time limits (soft, hard) per work class: a backstop behind the HTTP deadlines
+FANOUT_TIME_LIMITS = (120, 150)
+DELIVERY_TIME_LIMITS = (WEBHOOK_TIMEOUT + 15, WEBHOOK_TIMEOUT + 30)
+ACTION_TIME_LIMITS = (CONNECTOR_DEADLINE * 2 + 30, CONNECTOR_DEADLINE * 2 + 60)
+KNOWLEDGE_INGEST_TIME_LIMIT = env.int("KNOWLEDGE_INGEST_TIME_LIMIT", default=1200)  # one document, seconds
+INGESTION_TIME_LIMITS = (KNOWLEDGE_INGEST_TIME_LIMIT, KNOWLEDGE_INGEST_TIME_LIMIT + 60)
+# A delivery still "sending" after this was cut off with its worker (its attempt can no longer be running)
+DELIVERY_STALE_SECONDS = DELIVERY_TIME_LIMITS[1] + 30
 INTEGRATIONS_EVENT_GRACE_SECONDS = 30  # a pending event younger than this is still on its way to the broker
 INTEGRATIONS_BROKER_PAUSE_SECONDS = 5.0  # after a failed publish, skip the broker this long
 INTEGRATIONS_SWEEP_SECONDS = env.float("INTEGRATIONS_SWEEP_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
-    "integrations-sweep": {"task": "integrations.sweep", "schedule": INTEGRATIONS_SWEEP_SECONDS},
+    "integrations-sweep": {
+        "task": "integrations.sweep",
+        "schedule": INTEGRATIONS_SWEEP_SECONDS,
+        "options": {"queue": "fanout"},
+    },
 }
 # Publishing must fail fast when Redis is down (the request has already stored its work).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}

@@ -14,7 +14,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
-OUR_SERVICES = {"gateway", "celery-worker", "temporal-worker"}
+CELERY_WORKERS = {"celery-worker", "celery-deliveries", "celery-actions", "celery-agents", "celery-ingestion"}
+OUR_SERVICES = {"gateway", "temporal-worker"} | CELERY_WORKERS
 
 
 def load(path: str):
@@ -29,8 +30,8 @@ def compose() -> dict:
 def test_the_stack_has_every_service_with_restart_policy_and_health_check(compose):
     services = compose["services"]
     assert set(services) == {
-        "postgres", "redis", "temporal", "temporal-ui", "gateway", "celery-worker", "temporal-worker", "portal",
-        "prometheus", "loki", "alloy", "grafana",
+        "postgres", "redis", "temporal", "temporal-ui", "gateway", "temporal-worker", "portal",
+        "prometheus", "loki", "alloy", "grafana", *CELERY_WORKERS,
     }  # fmt: skip
     for name, service in services.items():
         assert service.get("restart") == "unless-stopped", name
@@ -56,6 +57,22 @@ def test_our_processes_share_the_gateway_image_and_take_secrets_from_the_env_fil
         assert re.search(rf"^{variable}=", example, re.MULTILINE), f"{variable} missing from docker/.env.example"
 
 
+def test_every_work_class_has_a_worker_on_its_own_queue_and_beat_runs_once(compose):
+    from django.conf import settings
+
+    services = compose["services"]
+    consumed = {}
+    for name in CELERY_WORKERS:
+        command = services[name]["command"]
+        for queue in command[command.index("-Q") + 1].split(","):
+            consumed[queue] = name
+    declared = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+
+    assert set(consumed) == declared
+    assert consumed["deliveries"] != consumed["fanout"]  # slow deliveries never hold up fan-out
+    assert [name for name in CELERY_WORKERS if "-B" in services[name]["command"]] == ["celery-worker"]
+
+
 def test_named_volumes_are_declared_and_used(compose):
     declared = set(compose["volumes"])
     used = set()
@@ -74,7 +91,7 @@ def test_every_scrape_target_is_a_service_port_that_listens(compose):
     services = compose["services"]
     listening = {
         ("gateway", "8000"),
-        ("celery-worker", services["celery-worker"]["environment"]["CELERY_METRICS_BIND"].rsplit(":", 1)[1]),
+        *((name, services[name]["environment"]["CELERY_METRICS_BIND"].rsplit(":", 1)[1]) for name in CELERY_WORKERS),
         ("temporal-worker", services["temporal-worker"]["environment"]["TEMPORAL_METRICS_BIND"].rsplit(":", 1)[1]),
         ("temporal-worker", services["temporal-worker"]["environment"]["TEMPORAL_APP_METRICS_BIND"].rsplit(":", 1)[1]),
         ("temporal", services["temporal"]["environment"]["PROMETHEUS_ENDPOINT"].rsplit(":", 1)[1]),

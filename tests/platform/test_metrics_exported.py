@@ -81,7 +81,7 @@ def test_webhooks_backlog_deliveries_and_rule_runs_are_counted(api, httpserver):
         == value(before, name, provider="shopify", outcome="rejected") + 1
     )
     assert value(waiting, "bizosaas_events_pending") == value(before, "bizosaas_events_pending") + 1
-    assert value(waiting, "bizosaas_celery_queue_length", queue="bizosaas") >= 1
+    assert value(waiting, "bizosaas_celery_queue_length", queue="fanout") >= 1
     assert value(waiting, "bizosaas_scrape_source_up", source="redis") == 1
 
     # when the worker fans it out and delivers

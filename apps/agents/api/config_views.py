@@ -15,6 +15,7 @@ from apps.accounts.permissions import CONFIGURE, READ
 from apps.agents import services, templates
 from apps.agents.api import config_serializers as s
 from apps.agents.models import Agent, AgentRun, LLMProvider, ToolGrant
+from apps.connectors.api.slow_calls import slow_provider_call
 from bizosaas.last_run import with_last_run
 
 
@@ -66,6 +67,7 @@ class LLMProviderViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMod
 
     @extend_schema(request=None, responses={200: s.ProviderTestSerializer})
     @action(detail=True, methods=["post"])
+    @slow_provider_call
     def test(self, request, pk=None):
         result = services.provider_test(provider=self.get_object())
         return Response(s.ProviderTestSerializer(result).data)

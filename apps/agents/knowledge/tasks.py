@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
+from bizosaas.work import INGESTION, TenantTask
 
-@shared_task(name="agents.ingest_document", acks_late=True, ignore_result=True)
+INGESTION_OPTIONS = {
+    "base": TenantTask,
+    "queue": INGESTION,
+    "acks_late": True,
+    "ignore_result": True,
+    "soft_time_limit": settings.INGESTION_TIME_LIMITS[0],
+    "time_limit": settings.INGESTION_TIME_LIMITS[1],
+}
+
+
+@shared_task(name="agents.ingest_document", **INGESTION_OPTIONS)
 def ingest_document(schema: str, document_id: int) -> None:
     from apps.agents.knowledge import ingest
 
@@ -16,7 +28,7 @@ def ingest_document(schema: str, document_id: int) -> None:
         ingest.ingest_document(document_id)
 
 
-@shared_task(name="agents.reembed_collection", acks_late=True, ignore_result=True)
+@shared_task(name="agents.reembed_collection", **INGESTION_OPTIONS)
 def reembed_collection(schema: str, collection_id: int) -> None:
     from apps.agents.knowledge import embeddings
     from apps.agents.models import KnowledgeCollection

@@ -21,6 +21,7 @@ from apps.accounts.permissions import USE
 from apps.connectors import services
 from apps.connectors.api import serializers as s
 from apps.connectors.api.catalogue_serializers import ConnectorSerializer
+from apps.connectors.api.slow_calls import provider_call_slots, slow_provider_call
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from bizosaas.api import page_limit
@@ -93,6 +94,7 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(request=None, responses={200: s.ConnectionCheckSerializer})
     @action(detail=True, methods=["post"])
+    @slow_provider_call
     def test(self, request, pk=None):
         check = services.connection_test(connection=self.get_object(), tenant=self.tenant)
         return Response(s.ConnectionCheckSerializer(check).data)
@@ -115,6 +117,7 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
         responses={200: s.PageSerializer},
     )
     @action(detail=True, methods=["get"], url_path=r"resources/(?P<resource_name>[a-z0-9_]+)")
+    @slow_provider_call
     def read_resource(self, request, pk=None, resource_name=None):
         connection = self.get_object()
         limit = page_limit(request.query_params.get("limit"), default=50)
@@ -152,6 +155,7 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
 
     @extend_schema(request=s.ActionSerializer, responses={200: dict})
     @action(detail=True, methods=["post"], url_path=r"actions/(?P<action_name>[a-z0-9_]+)")
+    @slow_provider_call
     def perform_action(self, request, pk=None, action_name=None):
         data = s.ActionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -192,7 +196,7 @@ class OAuthCallbackView(APIView):
             raise ValidationError({"code": ["Missing code or state."]})
         slug, payload = services.oauth_state_tenant(state)
         tenant = get_object_or_404(Tenant, slug=slug)
-        with schema_context(tenant.schema_name):
+        with schema_context(tenant.schema_name), provider_call_slots(tenant.schema_name):
             connection = services.oauth_callback(tenant=tenant, payload=payload, code=code)
         target = f"{settings.PORTAL_URL}/dashboard/connectors/{connection.pk}?connected=1"
         if "application/json" in request.headers.get("Accept", ""):

@@ -12,21 +12,47 @@ from honcho.printer import Printer
 from bizosaas.infra import Infra, InfraError, default_root
 from bizosaas.management.commands.infra import describe
 
+# Each Celery worker serves its metrics on a port of its own (9466 is the Temporal worker's).
+CELERY_METRICS_PORTS = {"fanout": 9465, "deliveries": 9467, "actions": 9468, "agents": 9469, "ingestion": 9470}
 
-def processes(*, bind: str, portal: bool) -> dict[str, str]:
+
+def celery_workers() -> dict[str, tuple[str, dict[str, str]]]:
+    """One worker per work class (bizosaas.work), each on its own queue with CELERY_CONCURRENCY processes, so a
+    class's slow tasks never take another's workers: (command, extra environment) per process name."""
+    celery = Path(sys.executable).parent / "celery"
+    workers = {}
+    for work, concurrency in settings.CELERY_CONCURRENCY.items():
+        queues = work
+        extra = ""
+        if work == "fanout":
+            # the default queue, and beat (the integrations sweeper); production runs beat on its own
+            queues = f"{work},{settings.CELERY_TASK_DEFAULT_QUEUE}"
+            extra = f" -B --schedule {default_root() / 'celerybeat-schedule'}"
+        command = (
+            f"{celery} -A bizosaas worker -Q {queues} -n {work}@%h --concurrency {concurrency} --loglevel INFO "
+            f"--without-gossip --without-mingle{extra}"
+        )
+        workers[f"celery-{work}"] = (command, {"CELERY_METRICS_BIND": f"127.0.0.1:{CELERY_METRICS_PORTS[work]}"})
+    return workers
+
+
+def processes(*, bind: str, portal: bool) -> dict[str, tuple[str, dict[str, str]]]:
     bin_dir = Path(sys.executable).parent
     python = sys.executable
     procs = {
-        "gateway": f"{bin_dir / 'gunicorn'} bizosaas.wsgi --bind {bind} --worker-class gthread --workers 1 "
-        "--threads 8 --timeout 60",  # no access log: RequestLogMiddleware writes one JSON line per request
-        # -B: the beat scheduler runs in the worker (the integrations sweeper); production runs it on its own
-        "celery": f"{bin_dir / 'celery'} -A bizosaas worker -B --schedule {default_root() / 'celerybeat-schedule'} "
-        "--loglevel INFO --concurrency 2 --without-gossip --without-mingle",
-        "temporal": f"{python} manage.py temporal_worker",
+        # 16 threads: slow provider calls in requests are capped well below that (bizosaas.slow_calls), so
+        # webhook intake, health and the rest of the API always find a free thread
+        "gateway": (
+            f"{bin_dir / 'gunicorn'} bizosaas.wsgi --bind {bind} --worker-class gthread --workers 1 "
+            "--threads 16 --timeout 60",  # no access log: RequestLogMiddleware writes one JSON line per request
+            {},
+        ),
+        **celery_workers(),
+        "temporal": (f"{python} manage.py temporal_worker", {}),
     }
     if portal:
         # the portal's /api proxy talks to the gateway on its bind address, server side
-        procs["portal"] = f"GATEWAY_URL=http://{bind} npm --prefix portal run start"
+        procs["portal"] = ("npm --prefix portal run start", {"GATEWAY_URL": f"http://{bind}"})
     return procs
 
 
@@ -58,8 +84,8 @@ class Command(BaseCommand):
             self.banner(bind=bind, portal=bool(portal))
             manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty(), prefix=True))
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "NEXT_TELEMETRY_DISABLED": "1"}
-            for name, command in processes(bind=bind, portal=bool(portal)).items():
-                manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
+            for name, (command, extra) in processes(bind=bind, portal=bool(portal)).items():
+                manager.add_process(name, command, env={**env, **extra}, cwd=str(settings.BASE_DIR))
             manager.loop()
         finally:
             if not keep_infra:
