@@ -3,16 +3,18 @@ on how many of one tenant's tasks run at once across every worker.
 
 A task of a class declares it with `@shared_task(base=TenantTask, queue=<class>, ...)`; its first argument is the
 tenant schema, as every tenant task's is. When the tenant already has its share in flight (`in_flight_limit`), the
-task goes back to its queue for a moment and the worker takes the next one: a tenant's backlog or slow endpoint
-waits behind itself, never in front of other tenants, and never occupies a worker while it waits. The database
-row behind the task (a pending delivery, action run, event or document) stays the promise: should the deferral
-itself fail to reach the broker, the sweeper queues the row again.
+task is parked in a Redis list of that tenant and class and the worker takes the next task of the queue: a
+tenant's backlog waits behind itself, never in front of other tenants, and never occupies a worker or churns
+through the broker while it waits. Each task of the tenant that finishes sends the next parked one back to the
+queue; the sweeper (`unpark_due`) also releases parked work whenever a share has room, so nothing depends on a
+single hand-over. The database row behind the task (a pending delivery, action run, event or document) stays the
+promise: if Redis loses the parked list, the sweeper queues the row again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import random
 
 from celery import Task
 from django.conf import settings
@@ -27,9 +29,30 @@ WORK_CLASSES = (FANOUT, DELIVERIES, ACTIONS, AGENTS, INGESTION)
 
 DEFERRED = Counter(
     "bizosaas_tenant_work_deferred_total",
-    "Tasks sent back to their queue because their tenant had its share of the work class in flight",
+    "Tasks parked because their tenant had its share of the work class in flight",
     ["queue"],
 )
+PARKED_SET = "bzs:parked"  # members "<class>:<schema>": who has parked work
+PARK_TTL_SECONDS = 7 * 24 * 3600
+
+# KEYS: the tenant's list, the set; ARGV: the task as JSON, the member, ttl. Appends and marks in one step.
+_PARK = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+redis.call('SADD', KEYS[2], ARGV[2])
+return redis.call('LLEN', KEYS[1])
+"""
+# KEYS: the tenant's list, the set; ARGV: the member, how many. Pops up to n; unmarks the tenant once empty.
+_UNPARK = """
+local out = {}
+for i = 1, tonumber(ARGV[2]) do
+  local item = redis.call('LPOP', KEYS[1])
+  if not item then break end
+  out[#out + 1] = item
+end
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+return out
+"""
 
 
 def in_flight_limit(work: str, schema: str) -> int:
@@ -41,11 +64,80 @@ def slot_name(work: str, schema: str) -> str:
     return f"inflight:{work}:{schema}"
 
 
+def parked_name(work: str, schema: str) -> str:
+    return f"bzs:parked:{work}:{schema}"
+
+
+def _redis():
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def park(work: str, schema: str, task: str, args, kwargs) -> bool:
+    """Keeps the task in the tenant's waiting list of the class; False when Redis cannot take it."""
+    item = json.dumps({"task": task, "args": list(args), "kwargs": kwargs or {}})
+    try:
+        client = _redis()
+        client.eval(_PARK, 2, parked_name(work, schema), PARKED_SET, item, f"{work}:{schema}", PARK_TTL_SECONDS)
+    except Exception as exc:  # Redis failing: the caller falls back on the sweeper
+        logger.warning("could not park a %s task: %s", work, type(exc).__name__)
+        return False
+    return True
+
+
+def parked_count(work: str, schema: str) -> int:
+    try:
+        return int(_redis().llen(parked_name(work, schema)))
+    except Exception:  # unknown: say none, the sweeper then does its usual pass
+        return 0
+
+
+def unpark(work: str, schema: str, count: int = 1) -> int:
+    """Sends up to `count` of the tenant's parked tasks of the class back to their queue; how many."""
+    from bizosaas.celery import app
+
+    if count <= 0:
+        return 0
+    try:
+        items = _redis().eval(_UNPARK, 2, parked_name(work, schema), PARKED_SET, f"{work}:{schema}", count)
+    except Exception as exc:
+        logger.warning("could not unpark %s work: %s", work, type(exc).__name__)
+        return 0
+    sent = 0
+    for raw in items or ():
+        item = json.loads(raw)
+        try:
+            app.send_task(item["task"], item["args"], item["kwargs"], queue=work, retry=False)
+            sent += 1
+        except Exception as exc:  # the broker is down: the row is still pending and the sweeper has it
+            logger.warning("could not queue parked %s work, left for the sweeper: %s", work, type(exc).__name__)
+    return sent
+
+
+def room(work: str, schema: str) -> int:
+    return in_flight_limit(work, schema) - leases.in_use(slot_name(work, schema))
+
+
+def unpark_due() -> int:
+    """Releases parked work of every tenant whose share has room (the sweeper's pass; grows with parked work,
+    not with tenants)."""
+    try:
+        members = [m.decode() if isinstance(m, bytes) else m for m in _redis().smembers(PARKED_SET)]
+    except Exception as exc:
+        logger.warning("parked work not looked at, Redis unavailable: %s", type(exc).__name__)
+        return 0
+    sent = 0
+    for member in members:
+        work, _, schema = member.partition(":")
+        sent += unpark(work, schema, room(work, schema))
+    return sent
+
+
 class TenantTask(Task):
     """A tenant's task of one work class (its `queue`), run only while the tenant is within its share."""
 
     abstract = True
-    defer_seconds = (0.5, 1.5)  # how long an over-share task waits before it is looked at again (jittered)
 
     def __call__(self, *args, **kwargs):
         schema = args[0] if args else kwargs.get("schema", "")
@@ -55,15 +147,11 @@ class TenantTask(Task):
         token = leases.try_acquire(name, limit=in_flight_limit(work, schema), lease=lease)
         if token is None:
             DEFERRED.labels(work).inc()
-            self._defer(args, kwargs)
+            if park(work, schema, self.name, args, kwargs):
+                unpark(work, schema, room(work, schema))  # a holder may have finished meanwhile
             return None
         try:
             return super().__call__(*args, **kwargs)
         finally:
             leases.release(name, token)
-
-    def _defer(self, args, kwargs) -> None:
-        try:
-            self.apply_async(args, kwargs, countdown=random.uniform(*self.defer_seconds), retry=False)  # noqa: S311
-        except Exception as exc:  # the broker is down: the row is still pending and the sweeper has it
-            logger.warning("could not defer %s, left for the sweeper: %s", self.name, type(exc).__name__)
+            unpark(work, schema, 1)

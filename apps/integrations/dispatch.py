@@ -22,6 +22,7 @@ from apps.integrations import expressions as ex
 from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun
 from apps.integrations.outbound import attempt, claim, subscriptions_for
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
+from bizosaas import work
 
 logger = logging.getLogger(__name__)
 
@@ -331,14 +332,17 @@ def sweep_schema() -> dict[str, int]:
     counts["stale"] += Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stale_send).update(
         status=Delivery.Status.PENDING, next_attempt_at=now, enqueued_at=None
     )
-    due = Delivery.objects.filter(not_recent, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-    for delivery_id in list(due.values_list("pk", flat=True)[:1000]):
-        counts["deliveries"] += enqueue_delivery(delivery_id)
-    due_actions = ActionRun.objects.filter(
-        not_recent, status=ActionRun.Status.PENDING, next_attempt_at__lte=now, rule_run__workflow_id=""
-    )  # a durable rule's workflow runs its own actions
-    for action_id in list(due_actions.values_list("pk", flat=True)[:1000]):
-        counts["actions"] += enqueue_action(action_id)
+    # a tenant with parked work of a class gets it as its share frees up (bizosaas.work), not queued twice
+    if not work.parked_count(work.DELIVERIES, schema):
+        due = Delivery.objects.filter(not_recent, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        for delivery_id in list(due.values_list("pk", flat=True)[:1000]):
+            counts["deliveries"] += enqueue_delivery(delivery_id)
+    if not work.parked_count(work.ACTIONS, schema):
+        due_actions = ActionRun.objects.filter(
+            not_recent, status=ActionRun.Status.PENDING, next_attempt_at__lte=now, rule_run__workflow_id=""
+        )  # a durable rule's workflow runs its own actions
+        for action_id in list(due_actions.values_list("pk", flat=True)[:1000]):
+            counts["actions"] += enqueue_action(action_id)
     # An action whose worker died while performing it may or may not have happened: it is not run again.
     for run in ActionRun.objects.filter(
         status=ActionRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=settings.RULE_ACTION_STALE_SECONDS)
@@ -350,7 +354,7 @@ def sweep_schema() -> dict[str, int]:
 
 def sweep() -> dict[str, int]:
     broker_pause_reset()
-    totals = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0}
+    totals = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0, "unparked": work.unpark_due()}
     schemas = Tenant.objects.exclude(schema_name="public").filter(status=Tenant.Status.ACTIVE)
     for schema in schemas.values_list("schema_name", flat=True):
         with schema_context(schema):

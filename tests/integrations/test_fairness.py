@@ -20,13 +20,14 @@ from apps.integrations import dispatch
 from apps.integrations.models import Delivery
 from bizosaas import leases
 from bizosaas.celery import app as celery_app
-from bizosaas.work import slot_name
+from bizosaas.work import parked_count, slot_name
 from tests.integrations.conftest import Org
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_every_work_class_has_its_own_queue_and_time_limits(settings):
+    celery_app.loader.import_default_modules()  # what a worker does at start: every app's tasks registered
     from apps.agents import tasks as agent_tasks
     from apps.integrations import tasks
 
@@ -138,6 +139,7 @@ def test_a_tenants_slow_endpoint_holds_only_its_own_share_of_the_delivery_worker
     assert a_waiting >= 2  # A's others waited in the queue, not in a worker
     assert state["peak"] == 1
     assert leases.in_use(slot_name("deliveries", a.schema)) == 0
+    assert parked_count("deliveries", a.schema) == 0  # every parked delivery was handed back
 
 
 def wait_until(condition, *, seconds: float) -> None:
@@ -147,3 +149,26 @@ def wait_until(condition, *, seconds: float) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
+
+
+def test_the_sweeper_hands_back_parked_work_once_the_tenants_share_has_room(settings):
+    from django_redis import get_redis_connection
+
+    from bizosaas.work import park, unpark_due
+
+    settings.TENANT_IN_FLIGHT = {**settings.TENANT_IN_FLIGHT, "deliveries": 1}
+    redis = get_redis_connection("default")
+    queued_before = redis.llen("deliveries")
+    held = leases.try_acquire(slot_name("deliveries", "tenant_x"), limit=1, lease=30)
+    assert park("deliveries", "tenant_x", "integrations.deliver", ["tenant_x", 41], {})
+    assert park("deliveries", "tenant_x", "integrations.deliver", ["tenant_x", 42], {})
+
+    # while the tenant's only place is taken, nothing goes back to the queue
+    assert unpark_due() == 0
+    assert parked_count("deliveries", "tenant_x") == 2
+
+    # once it is free, one task (the share) goes back, the other waits for the next place
+    leases.release(slot_name("deliveries", "tenant_x"), held)
+    assert unpark_due() == 1
+    assert redis.llen("deliveries") == queued_before + 1
+    assert parked_count("deliveries", "tenant_x") == 1
