@@ -10,10 +10,13 @@ from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.accounts.quotas import QuotaExceeded
 from apps.connectors.exceptions import ConnectorError
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, QuotaExceeded):  # 429 + Retry-After for rates, 403 for capacities
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers())
     if isinstance(exc, ConnectorError):
         body = {"detail": exc.message, "code": exc.code}
         if exc.retry_after is not None:

@@ -36,11 +36,12 @@ def _tenant_from_jwt(raw: str) -> Tenant | None:
     except TokenError:
         return None  # authentication answers 401 later
     slug = token.get("tenant")
-    return Tenant.objects.filter(slug=slug).exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).first() if slug else None
+    tenants = Tenant.objects.select_related("quota")  # its quota overrides come along (apps.accounts.quotas)
+    return tenants.filter(slug=slug).exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).first() if slug else None
 
 
 def _tenant_from_domain(hostname: str) -> Tenant | None:
-    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    domain = Domain.objects.select_related("tenant", "tenant__quota").filter(domain=hostname).first()
     if domain is None or domain.tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
         return None
     return domain.tenant

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_tenants.utils import schema_exists
 
-from apps.accounts import services
+from apps.accounts import quotas, services
 from apps.accounts.audit.services import Actor, audit_record, platform_audit_record
 from apps.accounts.models import (
     RESERVED_SLUGS,
@@ -32,6 +32,7 @@ from apps.accounts.models import (
     Membership,
     PlatformAuditEvent,
     Tenant,
+    TenantQuota,
     User,
 )
 from apps.accounts.tokens import tokens_revoke_all
@@ -157,6 +158,25 @@ class TenantMembershipInline(admin.TabularInline):
         return False
 
 
+class TenantQuotaInline(admin.StackedInline):
+    """The tenant's own limits; an empty field is the platform default (QUOTA_* settings), shown as its help."""
+
+    model = TenantQuota
+    extra = 1
+    max_num = 1
+    can_delete = True
+    fields = [limit.key for limit in quotas.LIMITS]
+    verbose_name = verbose_name_plural = "quota override (an empty field is the platform default)"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        limit = quotas.BY_KEY.get(db_field.name)
+        if limit is not None and field is not None:
+            field.label = limit.label
+            field.help_text = f"{limit.unit}; empty: the platform default, {limit.default:,}"
+        return field
+
+
 class TenantAddForm(forms.ModelForm):
     slug = forms.CharField(
         max_length=48,
@@ -240,18 +260,38 @@ class TenantAdmin(AuditedAdmin):
             kwargs["form"] = self.add_form
         return super().get_form(request, obj, **kwargs)
 
+    @admin.display(description="quota usage")
+    def quota_usage(self, tenant: Tenant) -> str:
+        if tenant is None or tenant.pk is None:
+            return "-"
+        rows = [
+            (
+                row["label"],
+                "unavailable" if row["usage"] is None else f"{row['usage']:,}",
+                f"{row['limit_value']:,}",
+                row["unit"],
+                row["resets_at"].strftime("%Y-%m-%d %H:%M:%S UTC") if row["resets_at"] else "-",
+            )
+            for row in quotas.usage_for(tenant)
+        ]
+        return format_html(
+            "<table><thead><tr><th>limit</th><th>usage</th><th>of</th><th>unit</th><th>window resets</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "slug"]
-        return ["name", "slug", "schema_name", "status", "created_at", "usage"]
+        return ["name", "slug", "schema_name", "status", "created_at", "usage", "quota_usage"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["slug", "schema_name", "created_at", "usage"]
+        return ["slug", "schema_name", "created_at", "usage", "quota_usage"]
 
     def get_inlines(self, request, obj):
-        return [] if obj is None else [DomainInline, TenantMembershipInline]
+        return [] if obj is None else [TenantQuotaInline, DomainInline, TenantMembershipInline]
 
     def has_change_permission(self, request, obj=None):
         return not _is_public(obj) and super().has_change_permission(request, obj)

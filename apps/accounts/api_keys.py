@@ -35,7 +35,7 @@ def api_key_lookup(raw: str) -> ApiKey | None:
     prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
     if not prefix or not secret:
         return None
-    key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
+    key = ApiKey.objects.select_related("tenant", "tenant__quota").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(raw)):
         return None
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= timezone.now()):

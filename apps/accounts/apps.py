@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and tenants"
 
     def ready(self) -> None:
-        from apps.accounts import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from apps.accounts import quotas, schema  # noqa: F401  (the OpenAPI auth extension; quota caches follow saves)

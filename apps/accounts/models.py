@@ -207,3 +207,28 @@ class TenantTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schema} snapshot ({len(self.sql)} bytes)"
+
+
+class TenantQuota(models.Model):
+    """A tenant's own limits where they differ from the platform's defaults (the QUOTA_* settings); an empty field
+    means the default. Set by super admins on the tenant's page; apps.accounts.quotas enforces them."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="quota")
+    api_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    api_key_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    webhook_requests_per_second = models.PositiveIntegerField(null=True, blank=True)
+    events_per_day = models.PositiveIntegerField(null=True, blank=True)
+    agent_runs_per_day = models.PositiveIntegerField(null=True, blank=True)
+    llm_tokens_per_month = models.PositiveBigIntegerField(null=True, blank=True)
+    llm_cost_per_month_usd = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    knowledge_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    knowledge_chunks = models.PositiveIntegerField(null=True, blank=True)
+    connections = models.PositiveIntegerField(null=True, blank=True)
+    workflow_configs = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "quota override"
+
+    def __str__(self) -> str:
+        return f"quotas of {self.tenant.slug}"

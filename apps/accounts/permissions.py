@@ -27,6 +27,7 @@ READ, USE, CONFIGURE, MANAGE = "read", "use", "configure", "manage"
 # resource -> action -> (least role, API-key scope or None when keys may never do it)
 MATRIX: dict[str, dict[str, tuple[Role, str | None]]] = {
     "tenant": {READ: (Role.VIEWER, "tenant:read"), MANAGE: (Role.OWNER, None)},
+    "usage": {READ: (Role.ADMIN, "tenant:read")},  # the tenant's quotas and what it uses of them
     "members": {READ: (Role.VIEWER, "members:read"), MANAGE: (Role.OWNER, None)},
     "invitations": {READ: (Role.ADMIN, None), CONFIGURE: (Role.ADMIN, None)},
     "api_keys": {READ: (Role.ADMIN, None), CONFIGURE: (Role.ADMIN, None)},

@@ -9,6 +9,7 @@ import json
 from django.core.exceptions import ValidationError
 
 from apps.accounts.audit.services import Actor
+from apps.accounts.quotas import QuotaExceeded
 from apps.integrations import expressions as ex
 from apps.integrations.rules import ActionFailed, ActionType, register_action
 
@@ -68,6 +69,8 @@ def perform(action: dict, planned: dict, *, tenant, rule, **_) -> dict:
         )
     except ValidationError as exc:
         raise ActionFailed("; ".join(" ".join(v) for v in exc.message_dict.values())) from None
+    except QuotaExceeded as exc:  # agent runs per day: the action fails with the reason (nothing was queued)
+        raise ActionFailed(exc.detail) from None
     return {"run": run.pk, "status": run.status}
 
 

@@ -10,15 +10,18 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db import connection as db
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.accounts import quotas
 from apps.accounts.audit.services import Actor
 from apps.accounts.models import Tenant
+from apps.agents import llm_client
 from apps.agents.models import Agent, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
+from apps.integrations.dispatch import emit
 from bizosaas.metrics import AGENT_RUNS
 
 logger = logging.getLogger(__name__)
@@ -87,8 +90,9 @@ def run_create(
     conversation: Conversation | None = None,
     source: str = "api",
 ) -> AgentRun:
-    """Validates that the agent can run, records the run (queued) and, in a conversation, the user's message; the
-    run is queued for a worker once this transaction commits."""
+    """Validates that the agent can run, counts it against the tenant's agent runs per day (QuotaExceeded over
+    it, nothing recorded), records the run (queued) and, in a conversation, the user's message; the run is queued
+    for a worker once this transaction commits."""
     errors = agent_runnable_errors(agent)
     text = (input or "").strip()
     if not text:
@@ -99,6 +103,7 @@ def run_create(
         errors.setdefault("conversation", ["This conversation belongs to another agent."])
     if errors:
         raise ValidationError(errors)
+    quotas.consume(tenant, "agent_runs_per_day")
     run = AgentRun.objects.create(
         agent=agent,
         conversation=conversation,
@@ -148,6 +153,35 @@ def run_cancel(*, tenant: Tenant, actor: Actor, run: AgentRun) -> AgentRun:
         raise ValidationError({"status": [f"Only a queued or running run can be cancelled; this one is {run.status}."]})
     run.refresh_from_db()
     return run
+
+
+# --- the monthly LLM budgets ---------------------------------------------------------------------------------
+
+
+def run_budget_check(*, tenant: Tenant, run_id: int, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+    """Before each model call of a run: QuotaExceeded when the tenant's month-to-date LLM tokens or estimated cost
+    (this run's calls so far included) reached a monthly budget. The first refusal of a month for a budget raises
+    a `bizosaas.budget.exceeded` event (once: the event's id is the budget and the month)."""
+    cost = llm_client.estimate_cost(model, prompt_tokens, completion_tokens) or 0
+    try:
+        quotas.check_budget(
+            tenant,
+            pending={"llm_tokens_per_month": prompt_tokens + completion_tokens, "llm_cost_per_month_usd": cost},
+        )
+    except quotas.QuotaExceeded as exc:
+        _budget_exceeded(exc, run_id=run_id)
+        raise
+
+
+def _budget_exceeded(exc: quotas.QuotaExceeded, *, run_id: int) -> None:
+    month = timezone.now().strftime("%Y-%m")
+    payload = {**exc.body(), "month": month, "run_id": run_id}
+    payload.pop("retry_after")
+    try:
+        with transaction.atomic():
+            emit("bizosaas.budget.exceeded", payload, external_id=f"budget:{exc.limit.key}:{month}")
+    except IntegrityError:
+        pass  # already raised this month
 
 
 # --- conversations -------------------------------------------------------------------------------------------

@@ -9,3 +9,8 @@ class ConnectorsConfig(AppConfig):
         from apps.connectors.registry import load_providers
 
         load_providers()
+
+        from apps.accounts.quotas import register_counter
+        from apps.connectors.models import Connection
+
+        register_counter("connections", lambda since: Connection.objects.count())

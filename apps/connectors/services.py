@@ -22,6 +22,7 @@ from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record, diff
 from apps.accounts.models import Tenant
 from apps.connectors.base import ConnectionContext, Page, Provider, window_date
@@ -65,6 +66,7 @@ def connection_create(
         errors.update({f"config.{key}": value for key, value in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
+    quotas.check_capacity(tenant, "connections")
     connection = Connection.objects.create(
         provider=provider, name=name.strip(), config=clean, credentials=secret_values, created_by_id=user_id
     )

@@ -7,3 +7,6 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.integrations import signals  # noqa: F401
+        from apps.integrations.inbound import register_quota_subjects
+
+        register_quota_subjects()

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from prometheus_client import Counter
 
+from apps.accounts import quotas
 from apps.accounts.models import Tenant
 from apps.integrations import expressions as ex
 from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun
@@ -93,7 +94,11 @@ def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> boo
 
 
 def emit(event_type: str, payload: dict, *, connection=None, source: str = Event.Source.SYSTEM, external_id: str = ""):
-    """Raises an event of the platform's own (or an API client's) and fans it out like a webhook's."""
+    """Raises an event of the platform's own (or an API client's) and fans it out like a webhook's. Counts against
+    the tenant's events per day: an API client's is refused over it (QuotaExceeded), the platform's own never."""
+    schema = db.schema_name
+    if source != Event.Source.SYSTEM:
+        quotas.consume(schema, "events_per_day")
     event = Event.objects.create(
         source=source,
         connection=connection,
@@ -103,7 +108,8 @@ def emit(event_type: str, payload: dict, *, connection=None, source: str = Event
         raw_type=event_type,
         payload=payload,
     )
-    schema = db.schema_name
+    if source == Event.Source.SYSTEM:
+        quotas.count(schema, "events_per_day")
     transaction.on_commit(lambda: enqueue_event(schema, event.pk))
     return event
 

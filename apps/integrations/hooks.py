@@ -10,6 +10,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import schema_context
 
+from apps.accounts import quotas
 from apps.accounts.models import Tenant
 from apps.integrations.inbound import WEBHOOKS, accept
 from apps.integrations.models import InboundEndpoint
@@ -79,21 +80,36 @@ def receive(request, token: str):
     found = _lookup(token)
     if found is None:
         return JsonResponse(NOT_FOUND, status=404)
+    schema, endpoint = found
+    try:
+        # per endpoint, before the body is even read: a flood costs one Redis call per request and stores nothing
+        quotas.consume(schema, "webhook_requests_per_second", subject=str(endpoint.pk))
+    except quotas.QuotaExceeded as exc:
+        return _quota_response(exc)
     body = request.read(limit + 1)
     if len(body) > limit:
         WEBHOOKS.labels("unknown", "too_large").inc()
         return JsonResponse({"detail": f"Body larger than {limit} bytes."}, status=413)
-    schema, endpoint = found
     with schema_context(schema):
-        outcome = accept(
-            endpoint,
-            schema=schema,
-            method=request.method,
-            url=request.build_absolute_uri(),
-            headers=dict(request.headers.items()),
-            query={key: request.GET.get(key) for key in request.GET},
-            body=body,
-        )
+        try:
+            outcome = accept(
+                endpoint,
+                schema=schema,
+                method=request.method,
+                url=request.build_absolute_uri(),
+                headers=dict(request.headers.items()),
+                query={key: request.GET.get(key) for key in request.GET},
+                body=body,
+            )
+        except quotas.QuotaExceeded as exc:  # events per day: verified, but not stored
+            return _quota_response(exc)
     if outcome.content_type == "text/plain":
         return HttpResponse(outcome.body, status=outcome.status, content_type="text/plain")
     return JsonResponse(outcome.body, status=outcome.status)
+
+
+def _quota_response(exc: quotas.QuotaExceeded) -> JsonResponse:
+    response = JsonResponse(exc.body(), status=exc.status_code)
+    for name, value in exc.headers().items():
+        response[name] = value
+    return response

@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from standardwebhooks.webhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError as StandardVerificationError
 
+from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
 from apps.connectors.base import WebhookVerificationError
@@ -293,8 +294,18 @@ def accept(
     except WebhookVerificationError as exc:
         return _reject(endpoint, label, str(exc))
 
+    items = split_batch(external_id, raw_type, payload)
+    try:
+        quotas.consume(schema, "events_per_day", amount=len(items))  # nothing of the batch is stored over it
+    except quotas.QuotaExceeded:
+        ids = {str(item_id)[:255] for item_id, _type, _payload in items}
+        if Event.objects.filter(endpoint=endpoint, external_id__in=ids).count() < len(ids):
+            raise
+        InboundEndpoint.objects.filter(pk=endpoint.pk).update(duplicate_count=F("duplicate_count") + len(items))
+        WEBHOOKS.labels(label, "duplicate").inc(len(items))
+        return Outcome(200, {"status": "duplicate", "detail": "Already received; nothing done."})  # a repeat
     stored, duplicates = [], 0
-    for index, (item_id, item_type, item_payload) in enumerate(split_batch(external_id, raw_type, payload)):
+    for index, (item_id, item_type, item_payload) in enumerate(items):
         try:
             with _insert_scope():
                 stored.append(
@@ -314,6 +325,7 @@ def accept(
         except IntegrityError:
             duplicates += 1
     if duplicates:
+        quotas.release(schema, "events_per_day", amount=duplicates)
         InboundEndpoint.objects.filter(pk=endpoint.pk).update(duplicate_count=F("duplicate_count") + duplicates)
         WEBHOOKS.labels(label, "duplicate").inc(duplicates)
     if not stored:
@@ -349,3 +361,12 @@ def split_batch(external_id: str, raw_type: str, payload) -> list[tuple[str, str
     ):
         return [(str(item["eventId"]), str(item["subscriptionType"]), item) for item in payload]
     return [(external_id, raw_type, payload)]
+
+
+def register_quota_subjects() -> None:
+    """The inbound webhook rate is kept per endpoint (apps.accounts.quotas shows the busiest one's)."""
+
+    def endpoints(schema: str):
+        return (str(pk) for pk in InboundEndpoint.objects.values_list("pk", flat=True))
+
+    quotas.register_subjects("webhook_requests_per_second", endpoints)

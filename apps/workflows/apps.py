@@ -9,3 +9,8 @@ class WorkflowsConfig(AppConfig):
         from apps.workflows.rule_actions import register
 
         register()  # automation rules can start a workflow
+
+        from apps.accounts.quotas import register_counter
+        from apps.workflows.models import WorkflowConfig
+
+        register_counter("workflow_configs", lambda since: WorkflowConfig.objects.count())

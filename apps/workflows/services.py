@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
 from apps.workflows import client
@@ -101,14 +102,17 @@ def _sync_schedule(config: WorkflowConfig, *, had_schedule: bool) -> None:
 
 def config_create(*, tenant: Tenant, actor: Actor, data: dict) -> WorkflowConfig:
     """Creates a configuration and its Temporal schedule (when it has a cron)."""
-    config = WorkflowConfig.objects.create(**clean_config(data), created_by_id=_user_id(actor))
-    audit_record(
-        tenant=tenant,
-        actor=actor,
-        action="workflow_config.created",
-        obj=config,
-        changes={"template": config.template, "schedule_cron": config.schedule_cron, "timezone": config.timezone},
-    )
+    cleaned = clean_config(data)
+    with transaction.atomic():
+        quotas.check_capacity(tenant, "workflow_configs")
+        config = WorkflowConfig.objects.create(**cleaned, created_by_id=_user_id(actor))
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="workflow_config.created",
+            obj=config,
+            changes={"template": config.template, "schedule_cron": config.schedule_cron, "timezone": config.timezone},
+        )
     _sync_schedule(config, had_schedule=False)
     return config
 

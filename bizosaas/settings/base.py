@@ -149,6 +149,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "bizosaas.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["apps.accounts.quotas.ApiQuotaThrottle"],  # per tenant and per API key
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="10/min"),
@@ -178,6 +179,9 @@ SPECTACULAR_SETTINGS = {
         "RuleRunStatusEnum": "apps.integrations.models.RuleRun.Status",
         "WorkflowRunStatusEnum": "apps.workflows.models.WorkflowRun.Status",
         "WorkflowApprovalStatusEnum": "apps.workflows.models.WorkflowApproval.Status",
+        "QuotaKeyEnum": "apps.accounts.quotas.KEYS",
+        "QuotaPeriodEnum": "apps.accounts.quotas.PERIODS",
+        "QuotaKindEnum": "apps.accounts.quotas.KINDS",
     },
 }
 SIMPLE_JWT = {
@@ -354,3 +358,16 @@ KNOWLEDGE_MAX_EXTRACTED_BYTES = env.int("KNOWLEDGE_MAX_EXTRACTED_BYTES", default
 KNOWLEDGE_MAX_COMPRESSION_RATIO = env.int("KNOWLEDGE_MAX_COMPRESSION_RATIO", default=100)
 KNOWLEDGE_MAX_ARCHIVE_MEMBERS = env.int("KNOWLEDGE_MAX_ARCHIVE_MEMBERS", default=5000)
 KNOWLEDGE_MAX_PDF_PAGES = env.int("KNOWLEDGE_MAX_PDF_PAGES", default=2000)
+
+# Quotas (platform defaults; per-tenant overrides in admin)
+QUOTA_API_REQUESTS_PER_MINUTE = env.int("QUOTA_API_REQUESTS_PER_MINUTE", default=1200)  # people and keys together
+QUOTA_API_KEY_REQUESTS_PER_MINUTE = env.int("QUOTA_API_KEY_REQUESTS_PER_MINUTE", default=600)
+QUOTA_WEBHOOK_REQUESTS_PER_SECOND = env.int("QUOTA_WEBHOOK_REQUESTS_PER_SECOND", default=100)  # per inbound endpoint
+QUOTA_EVENTS_PER_DAY = env.int("QUOTA_EVENTS_PER_DAY", default=100_000)  # UTC days
+QUOTA_AGENT_RUNS_PER_DAY = env.int("QUOTA_AGENT_RUNS_PER_DAY", default=500)
+QUOTA_LLM_TOKENS_PER_MONTH = env.int("QUOTA_LLM_TOKENS_PER_MONTH", default=5_000_000)  # UTC calendar months
+QUOTA_LLM_COST_PER_MONTH_USD = env.float("QUOTA_LLM_COST_PER_MONTH_USD", default=50.0)
+QUOTA_KNOWLEDGE_BYTES = env.int("QUOTA_KNOWLEDGE_BYTES", default=500 * 1024 * 1024)
+QUOTA_KNOWLEDGE_CHUNKS = env.int("QUOTA_KNOWLEDGE_CHUNKS", default=200_000)
+QUOTA_CONNECTIONS = env.int("QUOTA_CONNECTIONS", default=50)
+QUOTA_WORKFLOW_CONFIGS = env.int("QUOTA_WORKFLOW_CONFIGS", default=50)

@@ -51,6 +51,7 @@ class Endpoint:
 ENDPOINTS = [
     Endpoint("tenant-read", "get", lambda w: "/api/v1/tenant/", ALL, 200, "tenant:read"),
     Endpoint("tenant-rename", "patch", lambda w: "/api/v1/tenant/", OWNER, 200, body={"name": "Renamed"}),
+    Endpoint("usage", "get", lambda w: "/api/v1/usage/", ADMINS, 200, "tenant:read"),
     Endpoint("members-list", "get", lambda w: "/api/v1/members/", ALL, 200, "members:read"),
     Endpoint("member-read", "get", lambda w: f"/api/v1/members/{w.target_member.pk}/", ALL, 200, "members:read"),
     Endpoint(

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.accounts import quotas
 from apps.accounts.audit.models import AuditEvent
 from apps.accounts.models import ApiKey, Invitation, Membership, Tenant, User
 from apps.accounts.permissions import SCOPES
@@ -14,6 +19,30 @@ class TenantSerializer(serializers.ModelSerializer):
         model = Tenant
         fields = ["slug", "name", "status", "created_at"]
         read_only_fields = ["slug", "status", "created_at"]
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class AmountField(serializers.Field):
+    """A count as an integer, an amount of money as a decimal number."""
+
+    def to_representation(self, value):
+        return float(value) if isinstance(value, Decimal) else value
+
+
+class UsageLimitSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=quotas.KEYS, help_text="Also `limit` in a quota_exceeded error.")
+    label = serializers.CharField()
+    unit = serializers.CharField(help_text="requests, events, runs, tokens, USD, bytes, chunks, connections, ...")
+    period = serializers.ChoiceField(choices=quotas.PERIODS, help_text="UTC windows; none for capacities.")
+    kind = serializers.ChoiceField(choices=quotas.KINDS, help_text="rate: resets with its window (429); capacity: 403.")
+    per = serializers.CharField(help_text="Kept per API key or per endpoint (usage: the busiest one); empty: tenant.")
+    limit_value = AmountField()
+    usage = AmountField(allow_null=True, help_text="Null when the rate counters cannot be read right now.")
+    resets_at = serializers.DateTimeField(allow_null=True, help_text="End of the current window (UTC).")
+
+
+class UsageSerializer(serializers.Serializer):
+    limits = UsageLimitSerializer(many=True)
 
 
 class MembershipTenantSerializer(serializers.ModelSerializer):

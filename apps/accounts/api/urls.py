@@ -21,5 +21,6 @@ urlpatterns = [
     path("auth/password/reset/confirm/", views.PasswordResetConfirmView.as_view(), name="auth-password-reset-confirm"),
     path("auth/invitations/accept/", views.InvitationAcceptView.as_view(), name="auth-invitation-accept"),
     path("tenant/", views.CurrentTenantView.as_view(), name="tenant"),
+    path("usage/", views.UsageView.as_view(), name="usage"),
     *router.urls,
 ]

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from apps.accounts import services
+from apps.accounts import quotas, services
 from apps.accounts.access import tenant_access
 from apps.accounts.api import serializers as s
 from apps.accounts.api_keys import ApiKeyPrincipal
@@ -250,6 +250,14 @@ class CurrentTenantView(TenantScoped, APIView):
             tenant=self.tenant, actor=self.actor, name=data.validated_data.get("name", self.tenant.name)
         )
         return Response(s.TenantSerializer(tenant).data)
+
+
+class UsageView(TenantScoped, APIView):
+    resource = "usage"  # GET only: owners and admins; API keys with tenant:read
+
+    @extend_schema(responses={200: s.UsageSerializer}, tags=["tenant"], operation_id="usage")
+    def get(self, request):
+        return Response(s.UsageSerializer({"limits": quotas.usage_for(self.tenant)}).data)
 
 
 @extend_schema(tags=["members"])

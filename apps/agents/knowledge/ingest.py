@@ -14,6 +14,7 @@ from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record, diff
 from apps.accounts.models import Tenant
 from apps.agents.knowledge import chunking, detect, embeddings, extract
@@ -66,6 +67,8 @@ def document_upload(
     filename = os.path.basename(getattr(uploaded_file, "name", "") or "") or "upload"
     title = (title or "").strip() or os.path.splitext(filename)[0] or filename
     with transaction.atomic():
+        quotas.check_capacity(tenant, "knowledge_bytes", adding=len(data))
+        quotas.check_capacity(tenant, "knowledge_chunks")  # room for at least one; ingestion checks the rest
         document = Document.objects.create(
             collection=collection,
             title=title[:200],
@@ -169,8 +172,14 @@ def _ingest_document(document_id: int) -> str | None:
         _fail(document_id, "No text could be extracted (a scanned document without a text layer?).")
         return Document.Status.FAILED
     with transaction.atomic():
-        if not Document.objects.select_for_update().filter(pk=document_id).exists():
+        previous = Document.objects.select_for_update().filter(pk=document_id).values_list("chunks_count").first()
+        if previous is None:
             return None  # deleted while it was being processed
+        try:
+            quotas.check_capacity(db.schema_name, "knowledge_chunks", adding=len(rows) - previous[0])
+        except quotas.QuotaExceeded as exc:
+            _fail(document_id, exc.detail)
+            return Document.Status.FAILED
         Chunk.objects.filter(document_id=document_id).delete()
         Chunk.objects.bulk_create(rows, batch_size=500)
         Document.objects.filter(pk=document_id).update(

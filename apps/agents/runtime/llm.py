@@ -15,6 +15,8 @@ from typing import Any
 from crewai.llms.base_llm import BaseLLM, call_stop_override
 from pydantic import PrivateAttr
 
+from apps.accounts.quotas import QuotaExceeded
+from apps.agents.runs import run_budget_check
 from apps.agents.runtime import RunContext, truncate
 
 CONTEXT_WINDOW = 32_768  # a conservative window for the models tenants configure; CrewAI reserves a margin of it
@@ -114,7 +116,8 @@ class BizLLM(BaseLLM):
 
 
 class MeteredLLM(BaseLLM):
-    """Delegates to `inner`, refusing once the run is over, and records every call as an `llm` step."""
+    """Delegates to `inner`, refusing once the run is over or the tenant's monthly LLM budget is spent, and records
+    every call as an `llm` step."""
 
     llm_type: str = "metered"
     _inner: Any = PrivateAttr(default=None)
@@ -144,6 +147,18 @@ class MeteredLLM(BaseLLM):
         ctx: RunContext = self._ctx
         ctx.ensure_open()
         before = self._inner.get_token_usage_summary()
+        try:
+            ctx.call(
+                run_budget_check,
+                tenant=ctx.tenant,
+                run_id=ctx.run_id,
+                model=self._inner.model or "",
+                prompt_tokens=before.prompt_tokens,
+                completion_tokens=before.completion_tokens,
+            )
+        except QuotaExceeded as exc:
+            ctx.llm_error = exc  # the run fails with the budget's message, and the model is not called
+            raise
         try:
             with call_stop_override(self._inner, list(self.stop_sequences)):
                 answer = self._inner.call(

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection as db
 from django.utils import timezone
 
+from apps.accounts.quotas import QuotaExceeded
 from apps.agents.models import AgentRun, Message
 from apps.agents.runtime import RunCancelled, RunClosed, RunContext, RunTimedOut, truncate
 from bizosaas.metrics import AGENT_RUN_SECONDS, AGENT_RUNS, AGENT_TOKENS
@@ -180,6 +181,8 @@ def _kickoff(crew, ctx: RunContext):
 def _reason(exc: BaseException, ctx: RunContext) -> str:
     """What failed, in words a user can act on: the provider's own message when the model call failed."""
     cause = ctx.llm_error or exc
+    if isinstance(cause, QuotaExceeded):
+        return cause.detail
     message = getattr(cause, "message", None) or str(cause) or type(cause).__name__
     if ctx.llm_error is not None:
         return f"The model provider failed: {message}"

@@ -25,6 +25,7 @@ from django_tenants.utils import schema_context
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from apps.accounts.quotas import QuotaExceeded, consume
 from apps.workflows.models import SyncRecord, WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.temporal.activities import _tenant_scope
 from bizosaas.metrics import WORKFLOW_RUNS
@@ -296,6 +297,10 @@ def analyse(payload: dict) -> dict:
                     errors.setdefault("input", ["Say what the agent should do."])
                 if errors:
                     raise ValidationError(errors)
+                try:
+                    consume(schema, "agent_runs_per_day")
+                except QuotaExceeded as exc:  # retrying within the day cannot help: the run fails with the reason
+                    raise ApplicationError(exc.detail, type="QuotaExceeded", non_retryable=True) from None
                 agent_run = AgentRun.objects.create(
                     agent=agent,
                     input=text,

@@ -1068,6 +1068,22 @@ export interface paths {
         patch: operations["tenant_partial_update"];
         trace?: never;
     };
+    "/api/v1/usage/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks/deliveries/": {
         parameters: {
             query?: never;
@@ -2721,6 +2737,36 @@ export interface components {
             /** Format: date-time */
             tested_at: string;
         };
+        /**
+         * @description * `api_requests_per_minute` - api_requests_per_minute
+         *     * `api_key_requests_per_minute` - api_key_requests_per_minute
+         *     * `webhook_requests_per_second` - webhook_requests_per_second
+         *     * `events_per_day` - events_per_day
+         *     * `agent_runs_per_day` - agent_runs_per_day
+         *     * `llm_tokens_per_month` - llm_tokens_per_month
+         *     * `llm_cost_per_month_usd` - llm_cost_per_month_usd
+         *     * `knowledge_bytes` - knowledge_bytes
+         *     * `knowledge_chunks` - knowledge_chunks
+         *     * `connections` - connections
+         *     * `workflow_configs` - workflow_configs
+         * @enum {string}
+         */
+        QuotaKeyEnum: "api_requests_per_minute" | "api_key_requests_per_minute" | "webhook_requests_per_second" | "events_per_day" | "agent_runs_per_day" | "llm_tokens_per_month" | "llm_cost_per_month_usd" | "knowledge_bytes" | "knowledge_chunks" | "connections" | "workflow_configs";
+        /**
+         * @description * `rate` - rate
+         *     * `capacity` - capacity
+         * @enum {string}
+         */
+        QuotaKindEnum: "rate" | "capacity";
+        /**
+         * @description * `second` - second
+         *     * `minute` - minute
+         *     * `day` - day
+         *     * `month` - month
+         *     * `none` - none
+         * @enum {string}
+         */
+        QuotaPeriodEnum: "second" | "minute" | "day" | "month" | "none";
         Record: {
             id: string;
             data: {
@@ -3085,6 +3131,57 @@ export interface components {
          * @enum {string}
          */
         TriggerEnum: "schedule" | "manual" | "rule" | "api";
+        Usage: {
+            limits: components["schemas"]["UsageLimit"][];
+        };
+        UsageLimit: {
+            /**
+             * @description Also `limit` in a quota_exceeded error.
+             *
+             *     * `api_requests_per_minute` - api_requests_per_minute
+             *     * `api_key_requests_per_minute` - api_key_requests_per_minute
+             *     * `webhook_requests_per_second` - webhook_requests_per_second
+             *     * `events_per_day` - events_per_day
+             *     * `agent_runs_per_day` - agent_runs_per_day
+             *     * `llm_tokens_per_month` - llm_tokens_per_month
+             *     * `llm_cost_per_month_usd` - llm_cost_per_month_usd
+             *     * `knowledge_bytes` - knowledge_bytes
+             *     * `knowledge_chunks` - knowledge_chunks
+             *     * `connections` - connections
+             *     * `workflow_configs` - workflow_configs
+             */
+            key: components["schemas"]["QuotaKeyEnum"];
+            label: string;
+            /** @description requests, events, runs, tokens, USD, bytes, chunks, connections, ... */
+            unit: string;
+            /**
+             * @description UTC windows; none for capacities.
+             *
+             *     * `second` - second
+             *     * `minute` - minute
+             *     * `day` - day
+             *     * `month` - month
+             *     * `none` - none
+             */
+            period: components["schemas"]["QuotaPeriodEnum"];
+            /**
+             * @description rate: resets with its window (429); capacity: 403.
+             *
+             *     * `rate` - rate
+             *     * `capacity` - capacity
+             */
+            kind: components["schemas"]["QuotaKindEnum"];
+            /** @description Kept per API key or per endpoint (usage: the busiest one); empty: tenant. */
+            per: string;
+            limit_value: number;
+            /** @description Null when the rate counters cannot be read right now. */
+            usage: number | null;
+            /**
+             * Format: date-time
+             * @description End of the current window (UTC).
+             */
+            resets_at: string | null;
+        };
         WorkflowApproval: {
             readonly id: number;
             readonly run: number;
@@ -5446,6 +5543,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Tenant"];
+                };
+            };
+        };
+    };
+    usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
                 };
             };
         };
