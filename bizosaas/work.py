@@ -139,6 +139,17 @@ class TenantTask(Task):
 
     abstract = True
 
+    def apply_async(self, args=None, kwargs=None, **options):
+        """A task due now for a tenant already at its share (or with work waiting) is parked at once: it never
+        travels through the broker and a worker only to be parked there."""
+        if args and not options.get("countdown") and not options.get("eta"):
+            work, schema = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE, args[0]
+            if (parked_count(work, schema) or room(work, schema) <= 0) and park(work, schema, self.name, args, kwargs):
+                DEFERRED.labels(work).inc()
+                unpark(work, schema, room(work, schema))  # a holder may have finished meanwhile
+                return None
+        return super().apply_async(args, kwargs, **options)
+
     def __call__(self, *args, **kwargs):
         schema = args[0] if args else kwargs.get("schema", "")
         work = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE

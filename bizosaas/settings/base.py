@@ -205,11 +205,12 @@ CELERY_TASK_QUEUES = tuple(
 )
 CELERY_TASK_TIME_LIMIT = 600  # a backstop for any task without its own limits
 CELERY_TASK_SOFT_TIME_LIMIT = 540
-# How many of one tenant's tasks of each class run at once across every worker; the rest wait in the queue
+# How many of one tenant's tasks of each class run at once across every worker (parked beyond that); keep each
+# below its worker's concurrency, so no single tenant can take a whole worker
 TENANT_IN_FLIGHT = {
-    "fanout": env.int("TENANT_IN_FLIGHT_FANOUT", default=2),
+    "fanout": env.int("TENANT_IN_FLIGHT_FANOUT", default=1),
     "deliveries": env.int("TENANT_IN_FLIGHT_DELIVERIES", default=2),
-    "actions": env.int("TENANT_IN_FLIGHT_ACTIONS", default=2),
+    "actions": env.int("TENANT_IN_FLIGHT_ACTIONS", default=1),
     "agents": env.int("TENANT_IN_FLIGHT_AGENTS", default=1),
     "ingestion": env.int("TENANT_IN_FLIGHT_INGESTION", default=1),
 }
