@@ -30,6 +30,19 @@ describe("API errors", () => {
     expect(error.forField("trigger", true)).toEqual(["Too wide."]);
   });
 
+  it("shows a quota refusal by its detail alone, without taking its figures for field errors", () => {
+    const error = new ApiError(403, {
+      detail: "Connections quota reached: 1 of 1 connections used.",
+      code: "quota_exceeded",
+      limit: "connections",
+      limit_value: 1,
+      usage: 1,
+      retry_after: null,
+    });
+    expect(error.message).toBe("Connections quota reached: 1 of 1 connections used.");
+    expect(error.fields).toEqual({});
+  });
+
   it("says what a status means when the body has no message", () => {
     expect(new ApiError(403, null).message).toMatch(/role does not allow/);
     expect(new ApiError(400, { email: ["Enter a valid email."] }).message).toMatch(/highlighted fields/);

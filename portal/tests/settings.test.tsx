@@ -31,6 +31,7 @@ import { AuditLog } from "@/components/settings/AuditLog";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
 import { Members } from "@/components/settings/Members";
+import { Usage } from "@/components/settings/Usage";
 import { SessionProvider } from "@/lib/session";
 import { SWRConfig } from "swr";
 
@@ -270,5 +271,62 @@ describe("audit log", () => {
       const last = http.seen.filter((r) => r.url.pathname === "/api/v1/audit-log/").at(-1)!.url.searchParams;
       expect([last.get("actor_type"), last.get("actor_id"), last.get("offset")]).toEqual(["user", "1", "0"]);
     });
+  });
+});
+
+describe("Usage", () => {
+  const limit = (key: string, fields: Record<string, unknown>) => ({
+    key,
+    label: key,
+    unit: "connections",
+    period: "none",
+    kind: "capacity",
+    per: "",
+    limit_value: 50,
+    usage: 0,
+    resets_at: null,
+    ...fields,
+  });
+
+  it("draws a bar per limit against its value, with the window and the figures", async () => {
+    serve("owner", {
+      "GET /api/v1/usage/": () =>
+        json({
+          limits: [
+            limit("connections", { label: "Connections", usage: 45 }),
+            limit("knowledge_bytes", { label: "Knowledge storage", unit: "bytes", limit_value: 1048576, usage: 2048 }),
+            limit("api_requests_per_minute", {
+              label: "API requests per minute",
+              unit: "requests",
+              period: "minute",
+              kind: "rate",
+              limit_value: 3,
+              usage: null,
+              resets_at: "2026-12-02T10:00:00Z",
+            }),
+          ],
+        }),
+    });
+    mount(<Usage />);
+
+    const connections = await screen.findByRole("meter", { name: "Connections" });
+    expect(connections.getAttribute("aria-valuenow")).toBe("45");
+    expect(connections.getAttribute("aria-valuemax")).toBe("50");
+    expect(connections.className).toContain("usage-bar-wait"); // 90 %
+    expect((connections.firstChild as HTMLElement).style.width).toBe("90%");
+    expect(screen.getByRole("meter", { name: "Knowledge storage" }).getAttribute("aria-valuetext")).toBe(
+      "2 KiB of 1 MiB",
+    );
+    const rate = screen.getByTestId("usage-api_requests_per_minute");
+    expect(within(rate).getByTestId("usage-figures").textContent).toBe("unknown of 3 requests");
+    expect(rate.textContent).toContain("The counters cannot be read right now. This minute; resets");
+  });
+
+  it("shows the error with a retry when the usage cannot be loaded", async () => {
+    serve("owner", { "GET /api/v1/usage/": () => json({ detail: "Your role may not read usage." }, 403) });
+    mount(<Usage />);
+
+    expect((await screen.findByRole("alert")).textContent).toContain("Your role may not read usage.");
+    expect(screen.getByRole("button", { name: "Try again" })).toBeTruthy();
   });
 });

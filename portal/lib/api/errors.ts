@@ -1,5 +1,7 @@
 // The gateway answers errors as DRF does: {"detail": "..."} or field errors {"field": ["message"], ...},
 // nested for nested input ({"grants": [{"actions": ["..."]}]}) or already dotted ("grants.0.actions.1").
+// A quota refusal (429 or 403) is {"detail", "code": "quota_exceeded", "limit", "limit_value", "usage",
+// "retry_after"}: its detail says it all, and its other members are not field errors.
 
 export type FieldErrors = Record<string, string[]>;
 
@@ -9,7 +11,8 @@ export class ApiError extends Error {
   body: unknown;
 
   constructor(status: number, body: unknown) {
-    const fields = flattenErrors(body);
+    const quota = typeof body === "object" && body !== null && (body as { code?: unknown }).code === "quota_exceeded";
+    const fields = quota ? {} : flattenErrors(body);
     const detail =
       typeof body === "object" && body !== null && typeof (body as { detail?: unknown }).detail === "string"
         ? (body as { detail: string }).detail

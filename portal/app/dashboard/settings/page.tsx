@@ -7,10 +7,11 @@ import { AuditLog } from "@/components/settings/AuditLog";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
 import { Members } from "@/components/settings/Members";
+import { Usage } from "@/components/settings/Usage";
 import { PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
-type TabKey = "workspace" | "members" | "invitations" | "llm" | "audit" | "password";
+type TabKey = "workspace" | "members" | "invitations" | "llm" | "audit" | "usage" | "password";
 
 function Settings() {
   const { can, role } = useSession();
@@ -22,6 +23,7 @@ function Settings() {
     ...(can("invitations", "read") ? [{ key: "invitations" as const, label: "Invitations" }] : []),
     { key: "llm", label: "LLM providers" },
     ...(can("audit_log", "read") ? [{ key: "audit" as const, label: "Audit log" }] : []),
+    ...(can("usage", "read") ? [{ key: "usage" as const, label: "Usage" }] : []),
     { key: "workspace", label: "Workspace" },
     { key: "password", label: "Password" },
   ];
@@ -40,6 +42,7 @@ function Settings() {
         {current === "invitations" ? <Invitations /> : null}
         {current === "llm" ? <LLMProviders /> : null}
         {current === "audit" ? <AuditLog /> : null}
+        {current === "usage" ? <Usage /> : null}
         {current === "workspace" ? <Workspace /> : null}
         {current === "password" ? <ChangePassword /> : null}
       </div>
