@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -43,15 +44,12 @@ class SlowDripServer:
 
     def _answer(self, conn: socket.socket) -> None:
         head = (
-            f"HTTP/1.1 {self.status} OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {self.body_bytes}\r\n\r\n"
+            f"HTTP/1.1 {self.status} OK\r\nContent-Type: application/json\r\nContent-Length: {self.body_bytes}\r\n\r\n"
         ).encode()
         try:
             conn.settimeout(1)
-            try:
+            with contextlib.suppress(OSError):
                 conn.recv(65536)  # the request; its body may still be arriving, which is fine
-            except OSError:
-                pass
             pending = head if self.headers_first else head + b" " * self.body_bytes
             if self.headers_first:
                 conn.sendall(head)

@@ -1,0 +1,406 @@
+"""One tenant's webhooks, alone and then next to a noisy neighbour, through the processes of `manage.py dev`.
+
+Tenant B sends signed Standard Webhooks at a steady rate to its endpoint; each event goes to one subscription and
+matches one rule whose action sends to a second subscription (both at a local receiver). Measured: B's accepted/s
+and accept -> delivery p50/p99, first with B alone (the baseline of this run), then while tenant A at the same
+time
+
+- has four subscriptions to a server that drips its answer one byte every two seconds,
+- floods its own endpoint beyond its per-endpoint rate limit,
+- runs many connection tests against a connection whose site drips the same way,
+- uploads a Word file that inflates to 200 MB (a decompression bomb).
+
+Printed: both figures and their ratio (target: B's p99 within 1.5x of its quiet figure), B's events lost or stuck
+(target 0), how much of A's excess was refused with 429, what A's bomb got, `/healthz` latency during the noise,
+and whether every worker process is still alive. The gateway runs the gunicorn command line of `manage.py dev`
+and the Celery workers are the per-class workers it starts. Self-contained: its own embedded PostgreSQL and
+Redis in a fresh folder. `.venv/bin/python bench/noisy_neighbour.py [--seconds 20 --rate 10]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import configure  # noqa: E402
+from webhook_ingest import (  # noqa: E402
+    Child,
+    Receiver,
+    Sender,
+    Workers,
+    forward_orders,
+    gunicorn_args,
+    percentile,
+    signed_request,
+    spawn,
+    wait_healthy,
+)
+
+from bizosaas.infra import Infra, free_port  # noqa: E402
+from tests.slow_drip import SlowDripServer  # noqa: E402
+
+TARGET = 1.5
+A_WEBHOOK_LIMIT = 20  # A's endpoint may take this many a second; it sends far more
+A_FLOOD_THREADS = 4
+A_TEST_THREADS = 8
+
+
+def setup(receiver: Receiver, drip: SlowDripServer):
+    from django_tenants.utils import schema_context
+
+    from apps.accounts.audit.services import Actor
+    from apps.accounts.models import Membership, User
+    from apps.accounts.services import tenant_create
+    from apps.accounts.tokens import token_pair
+    from apps.agents.models import KnowledgeCollection
+    from apps.connectors.models import Connection
+    from apps.integrations.inbound import endpoint_create
+    from apps.integrations.outbound import subscription_create
+
+    actor = Actor.system("bench")
+    made = {}
+    for slug in ("tenant-a", "tenant-b"):
+        tenant = tenant_create(name=f"Bench {slug}", slug=slug, actor=actor)
+        user = User.objects.create_user(email=f"owner@{slug}.bench", password="bench-password-2026")
+        Membership.objects.create(user=user, tenant=tenant, role="owner")
+        with schema_context(tenant.schema_name):
+            endpoint, shown = endpoint_create(
+                tenant=tenant, actor=actor, user_id=None, name="bench", connection=None, scheme="standard_webhooks"
+            )
+        made[slug] = {
+            "tenant": tenant,
+            "endpoint": endpoint,
+            "secret": shown["signing_secret"],
+            "token": token_pair(user=user, tenant=tenant)["access"],
+        }
+    forward_orders(made["tenant-b"]["tenant"], actor, receiver)
+    a = made["tenant-a"]["tenant"]
+    with schema_context(a.schema_name):
+        for number in range(4):
+            subscription_create(
+                tenant=a, actor=actor, user_id=None, url=drip.url(f"/slow/{number}"), event_types=["custom.*"]
+            )
+        made["tenant-a"]["connection"] = Connection.objects.create(
+            provider="wordpress",
+            name="Dripping blog",
+            config={"site_url": drip.url(), "username": "bench"},
+            credentials={"application_password": "abcd efgh ijkl mnop qrst uvwx"},
+            status=Connection.Status.ACTIVE,
+        ).pk
+        made["tenant-a"]["collection"] = KnowledgeCollection.objects.create(name="Bombs").pk
+    from apps.accounts.models import TenantQuota
+
+    TenantQuota.objects.update_or_create(tenant=a, defaults={"webhook_requests_per_second": A_WEBHOOK_LIMIT})
+    return made
+
+
+def zip_bomb() -> bytes:
+    """A Word package whose document part inflates to 200 MB of zeros (about 200 kB on the wire)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        with package.open("word/document.xml", "w", force_zip64=True) as part:
+            block = b"\0" * (1024 * 1024)
+            for _ in range(200):
+                part.write(block)
+    return out.getvalue()
+
+
+class Measure:
+    """B's webhooks at a steady rate for a while: when each was accepted, and the failures."""
+
+    def __init__(self, sender: Sender, url: str, signer, prefix: str):
+        self.sender, self.url, self.signer, self.prefix = sender, url, signer, prefix
+        self.accepted: dict[str, float] = {}
+        self.failures: list[str] = []
+        self.elapsed = 0.0
+
+    def run(self, seconds: float, rate: float) -> None:
+        interval, count = 1.0 / rate, int(seconds * rate)
+        futures = []
+        started = time.monotonic()
+        for number in range(count):
+            pause = started + number * interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            msg_id = f"{self.prefix}_{number:06d}"
+            request = signed_request(self.url, self.signer, msg_id, number)
+            futures.append((msg_id, self.sender.pool.submit(self.sender.post, request)))
+        for msg_id, future in futures:
+            status, _latency, answered, detail = future.result()
+            if status == 200:
+                self.accepted[msg_id] = answered
+            else:
+                self.failures.append(detail)
+        self.elapsed = time.monotonic() - started
+
+    def latencies(self, receiver: Receiver, path: str) -> list[float]:
+        with receiver.lock:
+            got = dict(receiver.received)
+        return [got[(path, m)] - t for m, t in self.accepted.items() if (path, m) in got]
+
+
+class Neighbour:
+    """Tenant A's noise, in threads, until stopped: a webhook flood, slow connection tests, a zip bomb."""
+
+    def __init__(self, base: str, a: dict):
+        import httpx
+        from standardwebhooks.webhooks import Webhook
+
+        self.httpx, self.base, self.a = httpx, base, a
+        self.signer = Webhook(a["secret"])
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.test_seconds: list[float] = []
+        self.bomb: tuple[int, str] | None = None
+        self.health: list[float] = []
+        self.threads = [threading.Thread(target=self.flood, args=(n,), daemon=True) for n in range(A_FLOOD_THREADS)]
+        self.threads += [threading.Thread(target=self.connection_tests, daemon=True) for _ in range(A_TEST_THREADS)]
+        self.threads += [threading.Thread(target=self.upload_bomb, daemon=True)]
+        self.threads += [threading.Thread(target=self.watch_health, daemon=True)]
+
+    def count(self, key: str) -> None:
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def flood(self, lane: int) -> None:
+        url = f"{self.base}/hooks/{self.a['endpoint'].token}/"
+        with self.httpx.Client(timeout=30) as client:
+            number = 0
+            while not self.stop.is_set():
+                msg_id = f"msg_a_{lane}_{number:07d}"
+                _url, headers, body = signed_request(url, self.signer, msg_id, number)
+                number += 1
+                try:
+                    status = client.post(url, content=body, headers=headers).status_code
+                except self.httpx.HTTPError:
+                    status = 0
+                self.count(f"webhook {status}")
+
+    def connection_tests(self) -> None:
+        url = f"{self.base}/api/v1/connections/{self.a['connection']}/test/"
+        headers = {"Authorization": f"Bearer {self.a['token']}", "Host": "localhost"}
+        with self.httpx.Client(timeout=60) as client:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    status = client.post(url, headers=headers).status_code
+                except self.httpx.HTTPError:
+                    status = 0
+                self.count(f"connection test {status}")
+                if status == 200:
+                    with self.lock:
+                        self.test_seconds.append(time.monotonic() - started)
+                elif status == 429:
+                    self.stop.wait(0.2)  # told to come back: a polite client would wait Retry-After
+
+    def upload_bomb(self) -> None:
+        files = {"file": ("report.docx", zip_bomb(), "application/octet-stream")}
+        data = {"collection": str(self.a["collection"])}
+        headers = {"Authorization": f"Bearer {self.a['token']}", "Host": "localhost"}
+        try:
+            response = self.httpx.post(
+                f"{self.base}/api/v1/knowledge/documents/", data=data, files=files, headers=headers, timeout=60
+            )
+            self.bomb = (response.status_code, response.text[:200])
+        except self.httpx.HTTPError as exc:
+            self.bomb = (0, type(exc).__name__)
+
+    def watch_health(self) -> None:
+        with self.httpx.Client(timeout=30) as client:
+            while not self.stop.wait(0.5):
+                started = time.monotonic()
+                try:
+                    client.get(f"{self.base}/healthz")
+                    self.health.append(time.monotonic() - started)
+                except self.httpx.HTTPError:
+                    self.health.append(30.0)
+
+
+def stuck(schema: str, ids: set[str]) -> int:
+    """B's accepted events not fully processed: not fanned out, or a delivery not succeeded."""
+    from django_tenants.utils import schema_context
+
+    from apps.integrations.models import Delivery, Event
+
+    with schema_context(schema):
+        events = Event.objects.filter(external_id__in=list(ids))
+        not_processed = events.exclude(status=Event.Status.PROCESSED).count() + (len(ids) - events.count())
+        undelivered = Delivery.objects.filter(event__in=events).exclude(status=Delivery.Status.SUCCEEDED).count()
+    return not_processed + undelivered
+
+
+def stages(schema: str, ids: set[str]) -> str:
+    """Where B's time went, from the rows: accept -> fanned out, fanned out -> delivered (p50 / p99)."""
+    from django_tenants.utils import schema_context
+
+    from apps.integrations.models import Delivery, Event
+
+    with schema_context(schema):
+        events = Event.objects.filter(external_id__in=list(ids), processed_at__isnull=False)
+        fan = [(e.processed_at - e.received_at).total_seconds() for e in events]
+        sent = [
+            (d.succeeded_at - d.event.processed_at).total_seconds()
+            for d in Delivery.objects.filter(event__in=events, succeeded_at__isnull=False).select_related("event")
+        ]
+    if not fan or not sent:
+        return "no rows"
+    return (
+        f"accept -> fanned out p50 {percentile(fan, 0.5) * 1000:.0f} / p99 {percentile(fan, 0.99) * 1000:.0f} ms, "
+        f"fanned out -> delivered p50 {percentile(sent, 0.5) * 1000:.0f} / p99 {percentile(sent, 0.99) * 1000:.0f} ms"
+    )
+
+
+def wait_delivered(receiver: Receiver, ids: set[str], workers: Workers, timeout: float) -> int:
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        if receiver.count(ids) >= 2 * len(ids):
+            break
+        workers.check()
+        time.sleep(0.05)
+    return receiver.count(ids)
+
+
+def summary(label: str, measure: Measure, receiver: Receiver) -> tuple[float, float]:
+    direct = measure.latencies(receiver, "/direct")
+    via_rule = measure.latencies(receiver, "/rule")
+    both = direct + via_rule
+    p50, p99 = percentile(both, 0.5), percentile(both, 0.99)
+    print(
+        f"{label}: {len(measure.accepted) / measure.elapsed:.1f} accepted/s | accept -> delivery "
+        f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms (subscription p99 {percentile(direct, 0.99) * 1000:.0f} "
+        f"ms, rule p99 {percentile(via_rule, 0.99) * 1000:.0f} ms; {len(both)} deliveries)"
+    )
+    return p50, p99
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase (default 20)")
+    parser.add_argument("--rate", type=float, default=10.0, help="B's webhooks a second (default 10)")
+    args = parser.parse_args()
+
+    wall = time.monotonic()
+    local_dir = configure()
+    os.environ["CONNECTORS_ALLOW_LOOPBACK"] = "true"  # A's dripping site and the receivers are on loopback
+    infra = Infra.from_env()
+    started = [server for server in (infra.postgres, infra.redis) if not server.status().running]
+    children: list[Child] = []
+    sender = receiver = None
+    drip = SlowDripServer(interval=2.0, body_bytes=100_000)
+    try:
+        for server in started:
+            server.up()
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", interactive=False, verbosity=0)
+        from standardwebhooks.webhooks import Webhook
+
+        from apps.accounts.services import public_tenant_ensure
+
+        public_tenant_ensure()
+        drip.__enter__()
+        receiver = Receiver()
+        made = setup(receiver, drip)
+        b = made["tenant-b"]
+        base = f"http://127.0.0.1:{free_port()}"
+        gateway = spawn("gateway", gunicorn_args("bizosaas.wsgi", base[7:]), local_dir)
+        children.append(gateway)
+        wait_healthy(gateway, f"{base}/healthz")
+        workers = Workers(local_dir, children)
+        sender = Sender(8)
+        url = f"{base}/hooks/{b['endpoint'].token}/"
+        signer = Webhook(b["secret"])
+        print(f"setup: {time.monotonic() - wall:.1f} s", flush=True)
+
+        warm = Measure(sender, url, signer, "msg_warm")
+        warm.run(2, 5)
+        if wait_delivered(receiver, set(warm.accepted), workers, 90) < 2 * len(warm.accepted):
+            raise RuntimeError(f"warm-up deliveries did not arrive\n{workers.tail()}")
+
+        quiet = Measure(sender, url, signer, "msg_quiet")
+        quiet.run(args.seconds, args.rate)
+        wait_delivered(receiver, set(quiet.accepted), workers, 60)
+
+        neighbour = Neighbour(base, made["tenant-a"])
+        neighbour.start()
+        time.sleep(2)  # A's noise is under way before B's measured phase starts
+        noisy = Measure(sender, url, signer, "msg_noisy")
+        noisy.run(args.seconds, args.rate)
+        wait_delivered(receiver, set(noisy.accepted), workers, 60)
+        neighbour.finish()
+
+        print()
+        print(f"tenant B: {args.rate:g} signed webhooks/s for {args.seconds:g} s, one subscription + one rule")
+        _q50, q99 = summary("  alone        ", quiet, receiver)
+        _n50, n99 = summary("  with A noisy ", noisy, receiver)
+        ratio = n99 / q99 if q99 else float("inf")
+        print(f"  -> p99 ratio {ratio:.2f} (target <= {TARGET})")
+        print(f"  where B's time went, alone:   {stages(b['tenant'].schema_name, set(quiet.accepted))}")
+        print(f"  where B's time went, noisy:   {stages(b['tenant'].schema_name, set(noisy.accepted))}")
+        lost = stuck(b["tenant"].schema_name, set(quiet.accepted) | set(noisy.accepted))
+        refused_b = len(quiet.failures) + len(noisy.failures)
+        print(f"  B's events lost or stuck: {lost}; B's webhooks refused: {refused_b}")
+        counts = neighbour.counts
+        sent = sum(v for k, v in counts.items() if k.startswith("webhook"))
+        print(
+            f"tenant A: {sent} webhooks sent ({sent / (args.seconds + 2):.0f}/s, limit {A_WEBHOOK_LIMIT}/s): "
+            f"{counts.get('webhook 200', 0)} accepted, {counts.get('webhook 429', 0)} refused 429"
+        )
+        tests = {k.split()[-1]: v for k, v in counts.items() if k.startswith("connection test")}
+        longest = max(neighbour.test_seconds, default=0.0)
+        print(f"  connection tests against a dripping site: {tests} (longest answered {longest:.1f} s)")
+        print(f"  zip bomb upload: {neighbour.bomb}")
+        if neighbour.health:
+            print(
+                f"  /healthz during the noise: p50 {percentile(neighbour.health, 0.5) * 1000:.0f} ms, "
+                f"max {max(neighbour.health) * 1000:.0f} ms ({len(neighbour.health)} probes)"
+            )
+        dead = workers.exited()
+        print(f"workers: {'all alive' if dead is None else f'{dead.name} exited'}")
+        print(f"total wall time: {time.monotonic() - wall:.1f} s")
+        ok = lost == 0 and refused_b == 0 and dead is None and counts.get("webhook 429", 0) > 0
+        if not ok:
+            print("FAIL: B lost or stuck events, B was refused, a worker died, or A's excess was not refused")
+        return 0 if ok else 1
+    finally:
+        if sender is not None:
+            sender.close()
+        for child in reversed(children):
+            child.stop()
+        if receiver is not None:
+            receiver.stop()
+        drip.__exit__(None, None, None)
+        from django.db import connection
+
+        connection.close()
+        for server in reversed(started):
+            server.down()
+        shutil.rmtree(local_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
