@@ -56,8 +56,16 @@ return out
 
 
 def in_flight_limit(work: str, schema: str) -> int:
-    """How many of the tenant's tasks of this class may run at once (TENANT_IN_FLIGHT)."""
-    return settings.TENANT_IN_FLIGHT.get(work, 1)
+    """How many of the tenant's tasks of this class may run at once: the tenant's own figure when a super admin
+    set one (its quota override in admin), else TENANT_IN_FLIGHT."""
+    from apps.accounts.quotas import in_flight_override
+
+    try:
+        override = in_flight_override(schema, work)
+    except Exception as exc:  # the database unreachable for a moment: the platform's figure
+        logger.warning("in-flight override unavailable: %s", type(exc).__name__)
+        override = None
+    return override if override is not None else settings.TENANT_IN_FLIGHT.get(work, 1)
 
 
 def slot_name(work: str, schema: str) -> str:

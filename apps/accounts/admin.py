@@ -165,7 +165,13 @@ class TenantQuotaInline(admin.StackedInline):
     extra = 1
     max_num = 1
     can_delete = True
-    fields = [limit.key for limit in quotas.LIMITS]
+    fieldsets = [
+        (None, {"fields": [limit.key for limit in quotas.LIMITS]}),
+        (
+            "Work in flight: how many of the tenant's tasks of each class run at once",
+            {"fields": quotas.IN_FLIGHT_FIELDS},
+        ),
+    ]
     verbose_name = verbose_name_plural = "quota override (an empty field is the platform default)"
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -174,6 +180,10 @@ class TenantQuotaInline(admin.StackedInline):
         if limit is not None and field is not None:
             field.label = limit.label
             field.help_text = f"{limit.unit}; empty: the platform default, {limit.default:,}"
+        if db_field.name in quotas.IN_FLIGHT_FIELDS and field is not None:
+            work = db_field.name.removeprefix("in_flight_")
+            field.label = f"{work.capitalize()} in flight"
+            field.help_text = f"tasks at once; empty: the platform default, {settings.TENANT_IN_FLIGHT[work]}"
         return field
 
 

@@ -225,6 +225,12 @@ class TenantQuota(models.Model):
     knowledge_chunks = models.PositiveIntegerField(null=True, blank=True)
     connections = models.PositiveIntegerField(null=True, blank=True)
     workflow_configs = models.PositiveIntegerField(null=True, blank=True)
+    # the tenant's share of each work class in flight (bizosaas.work; empty: TENANT_IN_FLIGHT)
+    in_flight_fanout = models.PositiveSmallIntegerField(null=True, blank=True)
+    in_flight_deliveries = models.PositiveSmallIntegerField(null=True, blank=True)
+    in_flight_actions = models.PositiveSmallIntegerField(null=True, blank=True)
+    in_flight_agents = models.PositiveSmallIntegerField(null=True, blank=True)
+    in_flight_ingestion = models.PositiveSmallIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

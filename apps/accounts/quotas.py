@@ -123,7 +123,7 @@ def _override_values(schema: str) -> dict:
     cached = _overrides.get(schema)
     if cached is not None and cached[0] > now:
         return cached[1]
-    row = TenantQuota.objects.filter(tenant__schema_name=schema).values(*BY_KEY).first() or {}
+    row = TenantQuota.objects.filter(tenant__schema_name=schema).values(*BY_KEY, *IN_FLIGHT_FIELDS).first() or {}
     values = {key: value for key, value in row.items() if value is not None}
     if len(_overrides) > 10000:
         _overrides.clear()
@@ -144,6 +144,15 @@ def _loaded_override_values(tenant: Tenant) -> dict:
     except TenantQuota.DoesNotExist:
         return {}
     return {key: value for key in BY_KEY if (value := getattr(row, key)) is not None}
+
+
+# The tenant's share of each work class in flight (bizosaas.work), overridable beside the quotas
+IN_FLIGHT_FIELDS = tuple(f"in_flight_{work}" for work in ("fanout", "deliveries", "actions", "agents", "ingestion"))
+
+
+def in_flight_override(schema: str, work: str) -> int | None:
+    """The super admin's figure for the tenant's share of a work class, or None for the platform's."""
+    return _override_values(schema).get(f"in_flight_{work}")
 
 
 def limits_for(tenant: Tenant | str) -> dict[str, int | Decimal]:

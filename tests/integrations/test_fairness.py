@@ -172,3 +172,16 @@ def test_the_sweeper_hands_back_parked_work_once_the_tenants_share_has_room(sett
     assert unpark_due() == 1
     assert redis.llen("deliveries") == queued_before + 1
     assert parked_count("deliveries", "tenant_x") == 1
+
+
+def test_a_super_admin_can_give_one_tenant_a_larger_share_of_a_work_class(settings):
+    from apps.accounts.models import TenantQuota
+    from bizosaas.work import in_flight_limit
+
+    settings.TENANT_IN_FLIGHT = {**settings.TENANT_IN_FLIGHT, "deliveries": 2}
+    big, small = Org(f"share-big-{uuid.uuid4().hex[:6]}"), Org(f"share-small-{uuid.uuid4().hex[:6]}")
+    TenantQuota.objects.create(tenant=big.tenant, in_flight_deliveries=6)
+
+    assert in_flight_limit("deliveries", big.schema) == 6
+    assert in_flight_limit("deliveries", small.schema) == 2
+    assert in_flight_limit("actions", big.schema) == settings.TENANT_IN_FLIGHT["actions"]
