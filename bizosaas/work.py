@@ -72,6 +72,20 @@ def slot_name(work: str, schema: str) -> str:
     return f"inflight:{work}:{schema}"
 
 
+def task_options(work: str, limits: tuple[float, float]) -> dict:
+    """The `@shared_task` options of a tenant task of a work class: its queue, its share, its time limits (soft,
+    hard), and the delivery guarantees every tenant task has (acknowledged after it ran, no result kept)."""
+    soft, hard = limits
+    return {
+        "base": TenantTask,
+        "queue": work,
+        "acks_late": True,
+        "ignore_result": True,
+        "soft_time_limit": soft,
+        "time_limit": hard,
+    }
+
+
 def parked_name(work: str, schema: str) -> str:
     return f"bzs:parked:{work}:{schema}"
 

@@ -8,19 +8,13 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
-from bizosaas.work import AGENTS, TenantTask
+from bizosaas.work import AGENTS, task_options
+
+# the runner enforces the agent's own limit; these only catch a worker stuck beyond it
+RUN_LIMITS = (settings.AGENT_RUN_TIMEOUT_SECONDS + 60, settings.AGENT_RUN_TIMEOUT_SECONDS + 120)
 
 
-@shared_task(
-    name="agents.execute_run",
-    base=TenantTask,
-    queue=AGENTS,
-    acks_late=True,
-    ignore_result=True,
-    # the runner enforces the agent's own limit; these only catch a worker stuck beyond it
-    soft_time_limit=settings.AGENT_RUN_TIMEOUT_SECONDS + 60,
-    time_limit=settings.AGENT_RUN_TIMEOUT_SECONDS + 120,
-)
+@shared_task(name="agents.execute_run", **task_options(AGENTS, RUN_LIMITS))
 def execute_run(schema: str, run_id: int) -> None:
     from apps.agents.runtime.runner import execute_run as run
 

@@ -8,33 +8,19 @@ from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
 from apps.integrations import dispatch
-from bizosaas.work import ACTIONS, DELIVERIES, FANOUT, TenantTask
+from bizosaas.work import ACTIONS, DELIVERIES, FANOUT, task_options
 
-FANOUT_LIMITS = {"soft_time_limit": settings.FANOUT_TIME_LIMITS[0], "time_limit": settings.FANOUT_TIME_LIMITS[1]}
+FANOUT_OPTIONS = task_options(FANOUT, settings.FANOUT_TIME_LIMITS)
 
 
-@shared_task(
-    name="integrations.process_event",
-    base=TenantTask,
-    queue=FANOUT,
-    acks_late=True,
-    ignore_result=True,
-    **FANOUT_LIMITS,
-)
+@shared_task(name="integrations.process_event", **FANOUT_OPTIONS)
 def process_event(schema: str, event_id: int) -> None:
     close_old_connections()
     with schema_context(schema):
         dispatch.process_event(event_id)
 
 
-@shared_task(
-    name="integrations.process_events",
-    base=TenantTask,
-    queue=FANOUT,
-    acks_late=True,
-    ignore_result=True,
-    **FANOUT_LIMITS,
-)
+@shared_task(name="integrations.process_events", **FANOUT_OPTIONS)
 def process_events(schema: str, event_ids: list[int]) -> None:
     """A batch handed over by a gateway process or the sweeper; one failing event does not hold the others."""
     close_old_connections()
@@ -49,37 +35,27 @@ def process_events(schema: str, event_ids: list[int]) -> None:
         raise failed
 
 
-@shared_task(
-    name="integrations.deliver",
-    base=TenantTask,
-    queue=DELIVERIES,
-    acks_late=True,
-    ignore_result=True,
-    soft_time_limit=settings.DELIVERY_TIME_LIMITS[0],
-    time_limit=settings.DELIVERY_TIME_LIMITS[1],
-)
+@shared_task(name="integrations.deliver", **task_options(DELIVERIES, settings.DELIVERY_TIME_LIMITS))
 def deliver(schema: str, delivery_id: int, trigger: str = "scheduled") -> None:
     close_old_connections()
     with schema_context(schema):
         dispatch.deliver(delivery_id, trigger)
 
 
-@shared_task(
-    name="integrations.run_action",
-    base=TenantTask,
-    queue=ACTIONS,
-    acks_late=True,
-    ignore_result=True,
-    soft_time_limit=settings.ACTION_TIME_LIMITS[0],
-    time_limit=settings.ACTION_TIME_LIMITS[1],
-)
+@shared_task(name="integrations.run_action", **task_options(ACTIONS, settings.ACTION_TIME_LIMITS))
 def run_action(schema: str, action_run_id: int) -> None:
     close_old_connections()
     with schema_context(schema):
         dispatch.run_action(action_run_id)
 
 
-@shared_task(name="integrations.sweep", queue=FANOUT, ignore_result=True, **FANOUT_LIMITS)
+@shared_task(
+    name="integrations.sweep",
+    queue=FANOUT,
+    ignore_result=True,
+    soft_time_limit=settings.FANOUT_TIME_LIMITS[0],
+    time_limit=settings.FANOUT_TIME_LIMITS[1],
+)
 def sweep() -> dict:
     close_old_connections()
     return dispatch.sweep()

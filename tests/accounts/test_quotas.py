@@ -32,25 +32,16 @@ from apps.integrations.dispatch import emit
 from apps.integrations.models import Event, InboundEndpoint
 from apps.integrations.rules import ActionFailed
 from apps.workflows.models import WorkflowConfig
-from tests.factories import bearer, make_member, make_tenant, make_user
+from tests.factories import make_user
+from tests.integrations.conftest import Org as IntegrationsOrg
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("owner", "admin", "member", "viewer")
 HIGH = 10**6
 
 
-class Org:
-    def __init__(self, slug: str):
-        self.tenant = make_tenant(slug=slug)
-        self.people = {role: make_member(self.tenant, role, email=f"{role}@{slug}.test") for role in ROLES}
-
-    @property
-    def schema(self) -> str:
-        return self.tenant.schema_name
-
-    def auth(self, role: str = "admin") -> dict:
-        return bearer(self.people[role], self.tenant)
+class Org(IntegrationsOrg):
+    """A tenant with one member per role (tests.integrations' fixture), plus API keys of its own."""
 
     def key(self, *scopes: str, name: str = "zapier") -> tuple[object, dict]:
         key, secret = api_key_create(

@@ -16,7 +16,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from apps.accounts.audit.services import Actor
-from apps.integrations import dispatch
+from apps.agents import tasks as agent_tasks  # imported before any worker starts, as a worker imports its tasks
+from apps.integrations import dispatch, tasks
 from apps.integrations.models import Delivery
 from bizosaas import leases
 from bizosaas.celery import app as celery_app
@@ -27,10 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_every_work_class_has_its_own_queue_and_time_limits(settings):
-    celery_app.loader.import_default_modules()  # what a worker does at start: every app's tasks registered
-    from apps.agents import tasks as agent_tasks
-    from apps.integrations import tasks
-
     queues = {
         task.name: task.queue
         for task in (

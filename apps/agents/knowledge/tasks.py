@@ -7,16 +7,9 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
-from bizosaas.work import INGESTION, TenantTask
+from bizosaas.work import INGESTION, task_options
 
-INGESTION_OPTIONS = {
-    "base": TenantTask,
-    "queue": INGESTION,
-    "acks_late": True,
-    "ignore_result": True,
-    "soft_time_limit": settings.INGESTION_TIME_LIMITS[0],
-    "time_limit": settings.INGESTION_TIME_LIMITS[1],
-}
+INGESTION_OPTIONS = task_options(INGESTION, settings.INGESTION_TIME_LIMITS)
 
 
 @shared_task(name="agents.ingest_document", **INGESTION_OPTIONS)
