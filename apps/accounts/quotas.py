@@ -224,6 +224,7 @@ class QuotaExceeded(Exception):
     set for rate limits (answered 429) and None for capacities (403)."""
 
     code = "quota_exceeded"
+    window_end: datetime | None = None  # when a rate limit's window resets (set by refusal())
 
     def __init__(self, limit: Limit, *, limit_value, usage, retry_after: int | None, detail: str):
         super().__init__(detail)
@@ -276,7 +277,9 @@ def refusal(
         detail += " Delete what you no longer need, or ask the platform's administrators for a higher limit."
     REFUSALS.labels(limit.key).inc()
     logger.info("quota refused", extra={"limit": limit.key, "tenant": schema, "usage": str(usage)})
-    return QuotaExceeded(limit, limit_value=limit_value, usage=usage, retry_after=retry_after, detail=detail)
+    exc = QuotaExceeded(limit, limit_value=limit_value, usage=usage, retry_after=retry_after, detail=detail)
+    exc.window_end = end
+    return exc
 
 
 # --- rate counters in Redis ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import schema_context
 
@@ -65,6 +66,44 @@ def _lookup(token: str) -> tuple[str, InboundEndpoint] | None:
     return schema, endpoint
 
 
+# token -> (monotonic instant its window ends, the refusal): an endpoint over its requests per second is refused
+# by this process for the rest of that second without asking Redis again. Exact, not an approximation: the
+# window's counter only grows, so every later answer in the window would be the same refusal. bizosaas.wsgi
+# asks before Django's middleware runs, so a flood's excess costs microseconds and one log line per window.
+_refused: dict[str, tuple[float, quotas.QuotaExceeded]] = {}
+REFUSED_LIMIT = "webhook_requests_per_second"
+
+
+def _remember_refusal(token: str, exc: quotas.QuotaExceeded) -> None:
+    if exc.limit.key != REFUSED_LIMIT or exc.window_end is None:
+        return
+    left = (exc.window_end - timezone.now()).total_seconds()
+    if left > 0:
+        if len(_refused) > 10000:
+            _refused.clear()
+        _refused[token] = (time.monotonic() + left, exc)
+
+
+def refused_now(token: str) -> quotas.QuotaExceeded | None:
+    """The refusal an endpoint got earlier in the window that has not ended yet, if any."""
+    held = _refused.get(token)
+    if held is None:
+        return None
+    if held[0] <= time.monotonic():
+        _refused.pop(token, None)
+        return None
+    quotas.REFUSALS.labels(REFUSED_LIMIT).inc()
+    return held[1]
+
+
+def token_of(path: str) -> str | None:
+    """The token of a `/hooks/<token>/` path, else None."""
+    if not path.startswith("/hooks/") or not path.endswith("/"):
+        return None
+    token = path[7:-1]
+    return token if token and "/" not in token else None
+
+
 @csrf_exempt
 def receive(request, token: str):
     if request.method not in ("POST", "PUT", "GET", "HEAD"):
@@ -81,10 +120,14 @@ def receive(request, token: str):
     if found is None:
         return JsonResponse(NOT_FOUND, status=404)
     schema, endpoint = found
+    refused = refused_now(token)
+    if refused is not None:
+        return _quota_response(refused)
     try:
         # per endpoint, before the body is even read: a flood costs one Redis call per request and stores nothing
-        quotas.consume(schema, "webhook_requests_per_second", subject=str(endpoint.pk))
+        quotas.consume(schema, REFUSED_LIMIT, subject=str(endpoint.pk))
     except quotas.QuotaExceeded as exc:
+        _remember_refusal(token, exc)
         return _quota_response(exc)
     body = request.read(limit + 1)
     if len(body) > limit:

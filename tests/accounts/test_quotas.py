@@ -5,6 +5,7 @@ numbers so that each test is fast; everything runs against the real PostgreSQL a
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -427,6 +428,75 @@ def test_an_endpoint_past_its_requests_per_second_answers_429_with_retry_after_1
         assert sorted(Event.objects.values_list("external_id", flat=True)) == ["msg_0", "msg_1", "msg_a"]
         refused_endpoint = InboundEndpoint.objects.get(pk=endpoint["id"])
         assert (refused_endpoint.rejected_count, refused_endpoint.duplicate_count) == (0, 0)
+
+
+def wsgi_post(endpoint: dict, msg_id: str) -> tuple[str, dict, dict]:
+    """A webhook through the gateway's WSGI application (bizosaas.wsgi), the way gunicorn calls it."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from bizosaas.wsgi import application
+
+    text = json.dumps({"type": "order.paid", "data": {"id": msg_id}}).encode()
+    moment = datetime.now(UTC)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/hooks/" + endpoint["url"].rstrip("/").rsplit("/", 1)[1] + "/",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "localhost",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(text)),
+        "HTTP_WEBHOOK_ID": msg_id,
+        "HTTP_WEBHOOK_TIMESTAMP": str(int(moment.timestamp())),
+        "HTTP_WEBHOOK_SIGNATURE": Webhook(endpoint["signing_secret"]).sign(msg_id, moment, text.decode()),
+        "wsgi.input": io.BytesIO(text),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+    }
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(headers)
+
+    # as Django's test client does: the test's database connection stays open across the request
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = application(environ, start_response)
+        body = b"".join(result)
+        getattr(result, "close", lambda: None)()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer["status"], answer["headers"], json.loads(body)
+
+
+def test_an_endpoint_over_its_second_is_refused_before_django_until_the_second_ends(api, acme, globex):
+    acme.limit(webhook_requests_per_second=2)
+    endpoint = webhook_endpoint(api, acme)
+    theirs = webhook_endpoint(api, globex)
+    fresh_second()
+    assert [post_webhook(endpoint, f"msg_{n}").status_code for n in range(2)] == [200, 200]
+    first = post_webhook(endpoint, "msg_2")
+    assert first.status_code == 429
+    before = refusals("webhook_requests_per_second")
+
+    # the counters unreachable: were the gateway to ask Redis again it would let this one in (it fails open)
+    quotas._redis_down_until = time.monotonic() + 30
+    try:
+        status, headers, body = wsgi_post(endpoint, "msg_3")
+        other = wsgi_post(theirs, "msg_b")[0]  # another tenant's endpoint is not held up
+    finally:
+        quotas._redis_down_until = 0.0
+
+    assert (status, headers["Retry-After"], body) == ("429 Too Many Requests", "1", first.json())
+    assert refusals("webhook_requests_per_second") == before + 1
+    assert other == "200 OK"
+    fresh_second()  # the window has ended: the endpoint takes webhooks again
+    assert wsgi_post(endpoint, "msg_4")[0] == "200 OK"
+    with schema_context(acme.schema):
+        assert sorted(Event.objects.values_list("external_id", flat=True)) == ["msg_0", "msg_1", "msg_4"]
 
 
 def test_a_verified_webhook_over_the_events_per_day_is_refused_with_429_and_not_stored(api, acme):
