@@ -7,9 +7,9 @@ carries `tenant`), not from metric labels.
 Scrape-time gauges (`ScrapeTimeCollector`, registered once on the default registry and added to the Celery
 worker's registry):
 - `bizosaas_celery_queue_length{queue}`: Redis LLEN of each Celery queue (one round trip per queue).
-- `bizosaas_events_pending`: inbound/API events stored but not fanned out yet, summed over active tenant schemas
-  with one bounded statement (each schema's count is capped, the statement has a 2 s timeout, the figure is
-  cached for EVENTS_PENDING_CACHE_SECONDS in the process), so a scrape stays cheap with many tenants.
+- `bizosaas_events_pending`: inbound/API events of active tenants stored but not fanned out yet, counted in the
+  public index of owed work (capped, cached for EVENTS_PENDING_CACHE_SECONDS in the process), so a scrape costs
+  the same with 10,000 tenants as with one.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ WORKFLOW_RUNS = Counter(
 )
 
 EVENTS_PENDING_CACHE_SECONDS = 15.0
-EVENTS_PENDING_CAP_PER_SCHEMA = 100_000
-EVENTS_PENDING_MAX_SCHEMAS = 2000
+EVENTS_PENDING_CAP = 1_000_000
 
 
 def celery_queue_names() -> list[str]:
@@ -91,35 +90,18 @@ def celery_queue_lengths() -> dict[str, int]:
         client.close()
 
 
-def _active_tenant_schemas() -> list[str]:
-    from apps.accounts.models import Tenant
-
-    return list(
-        Tenant.objects.exclude(schema_name="public")
-        .filter(status=Tenant.Status.ACTIVE)
-        .order_by("schema_name")
-        .values_list("schema_name", flat=True)[:EVENTS_PENDING_MAX_SCHEMAS]
-    )
-
-
 def events_pending_count() -> int:
-    """Pending events over active tenant schemas: one statement, a capped count per schema (the partial scan uses
-    the (status, received_at) index)."""
-    from django.db import connection, transaction
+    """Pending events of active tenants, counted in the public index of owed work (PendingWork): one indexed
+    count, capped at EVENTS_PENDING_CAP, whatever the number of tenants."""
+    from django.db.models import OuterRef
 
-    schemas = _active_tenant_schemas()
-    if not schemas:
-        return 0
-    quote = connection.ops.quote_name  # schema names come from the Tenant table (validated slugs) and are quoted
-    parts = [
-        f"SELECT count(*) AS n FROM (SELECT 1 FROM {quote(schema)}.integrations_event "  # noqa: S608
-        f"WHERE status = 'pending' LIMIT {EVENTS_PENDING_CAP_PER_SCHEMA}) AS s"
-        for schema in schemas
-    ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL statement_timeout = 2000")
-        cursor.execute(f"SELECT coalesce(sum(n), 0) FROM ({' UNION ALL '.join(parts)}) AS counts")  # noqa: S608
-        return int(cursor.fetchone()[0])
+    from apps.accounts.models import active_tenant_exists
+    from apps.integrations.routing.models import PendingWork
+
+    pending = PendingWork.objects.filter(
+        active_tenant_exists(OuterRef("schema_name")), kind=PendingWork.Kind.EVENT, state="pending"
+    )
+    return pending[:EVENTS_PENDING_CAP].count()
 
 
 class ScrapeTimeCollector:

@@ -56,6 +56,12 @@ class Tenant(TenantMixin):
             raise ValidationError({"slug": "This slug is reserved."})
 
 
+def active_tenant_exists(schema_name) -> models.Exists:
+    """`EXISTS (an active tenant with this schema)`, for a query over rows that name a schema (an OuterRef): one
+    index lookup per row, never a list of every tenant."""
+    return models.Exists(Tenant.objects.filter(schema_name=schema_name, status=Tenant.Status.ACTIVE))
+
+
 class Domain(DomainMixin):
     def __str__(self) -> str:
         return self.domain

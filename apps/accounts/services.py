@@ -77,6 +77,17 @@ def tenant_set_status(*, tenant: Tenant, actor: Actor, status: str) -> Tenant:
     return tenant
 
 
+def active_tenant_page(*, after: str = "", limit: int = 100) -> tuple[list[str], int]:
+    """The next `limit` active tenant schemas in name order after `after`, and how many come after them: how
+    periodic work that must visit tenants (health checks) walks them in bounded pages, never all at once."""
+    rest = Tenant.objects.filter(status=Tenant.Status.ACTIVE, schema_name__gt=after).exclude(
+        schema_name=get_public_schema_name()
+    )
+    page = list(rest.order_by("schema_name").values_list("schema_name", flat=True)[:limit])
+    remaining = rest.filter(schema_name__gt=page[-1]).count() if len(page) == limit else 0
+    return page, remaining
+
+
 def public_tenant_ensure() -> Tenant:
     """The public schema's tenant row and its domains; idempotent."""
     tenant, _ = Tenant.objects.get_or_create(

@@ -318,6 +318,8 @@ DELIVERY_STALE_SECONDS = DELIVERY_TIME_LIMITS[1] + 30
 INTEGRATIONS_EVENT_GRACE_SECONDS = 30  # a pending event younger than this is still on its way to the broker
 INTEGRATIONS_BROKER_PAUSE_SECONDS = 5.0  # after a failed publish, skip the broker this long
 INTEGRATIONS_SWEEP_SECONDS = env.float("INTEGRATIONS_SWEEP_SECONDS", default=15.0)
+MIGRATE_PARALLEL = env.int("MIGRATE_PARALLEL", default=2)  # tenant schemas migrated at once by migrate_schemas
+SWEEP_MAX_SCHEMAS = 500  # tenant schemas with owed work visited per sweep, the longest-waiting first
 CELERY_BEAT_SCHEDULE = {
     "integrations-sweep": {
         "task": "integrations.sweep",

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.core.management import CommandError, call_command
 from django_tenants.utils import schema_context
+from temporalio.api.enums.v1 import EventType
 
 from apps.accounts.audit.services import Actor
 from apps.connectors.models import ConnectionCheck
@@ -49,9 +50,10 @@ def test_check_connections_reports_each_tenant_and_records_history(httpserver, c
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_scheduled_sweep_checks_every_tenant(httpserver):
+@pytest.mark.parametrize("page", [50, 1])
+def test_the_scheduled_sweep_checks_every_tenant_a_page_per_run(httpserver, page):
     fake = FakeWordPress(httpserver)
-    acme, globex = make_tenant(slug="sweep-a"), make_tenant(slug="sweep-b")
+    acme, globex = make_tenant(slug=f"sweep-a{page}"), make_tenant(slug=f"sweep-b{page}")
     add_wordpress(acme, fake, APP_PASSWORD)
     add_wordpress(globex, fake, "wrong")
 
@@ -60,14 +62,20 @@ def test_the_scheduled_sweep_checks_every_tenant(httpserver):
         queue = f"test-{uuid.uuid4().hex}"
         with ThreadPoolExecutor(max_workers=2) as executor:
             async with build_worker(client, task_queue=queue, executor=executor):
-                return await client.execute_workflow(
-                    ConnectionHealthWorkflow.run, id=f"sweep-{uuid.uuid4().hex}", task_queue=queue
+                handle = await client.start_workflow(
+                    ConnectionHealthWorkflow.run, {"page": page}, id=f"sweep-{uuid.uuid4().hex}", task_queue=queue
                 )
+                totals = await handle.result()  # follows the runs it continued as
+                first_run = client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+                history = await first_run.fetch_history()
+                return totals, [event.event_type for event in history.events]
 
-    totals = asyncio.run(sweep())
+    totals, first_history = asyncio.run(sweep())
 
     assert totals == {"tenants": 2, "checked": 2, "failing": 1}
-    with schema_context("sweep_b"):
+    continued = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW in first_history
+    assert continued == (page == 1)  # a page per run: no history holds more than a page of tenants
+    with schema_context(globex.schema_name):
         check = ConnectionCheck.objects.get()
         assert (check.ok, check.trigger) == (False, "scheduled")
 

@@ -100,9 +100,23 @@ def test_tenant_schemas_are_built_from_the_template_snapshot_with_its_triggers()
 
     with connection.cursor() as cursor:
         cursor.execute(
+            "SELECT DISTINCT event_object_table, trigger_name FROM information_schema.triggers "
+            "WHERE event_object_schema = %s",
+            [tenant.schema_name],
+        )
+        triggers = {(table, name.split("_")[0]) for table, name in cursor.fetchall()}
+        cursor.execute(
             "SELECT count(*) FROM information_schema.triggers WHERE event_object_schema = %s", [tenant.schema_name]
         )
-        assert cursor.fetchone()[0] == 2  # the audit log's append-only rule (UPDATE and DELETE)
+        count = cursor.fetchone()[0]
+    # the audit log's append-only rule (UPDATE and DELETE), and the index of owed work (insert, update, delete)
+    assert triggers == {
+        ("audit_auditevent", "audit"),
+        ("integrations_event", "bzs"),
+        ("integrations_delivery", "bzs"),
+        ("integrations_actionrun", "bzs"),
+    }
+    assert count == 2 + 3 * 3
 
 
 def test_a_leftover_schema_is_never_handed_to_a_new_tenant():

@@ -16,3 +16,31 @@ class WebhookRoute(models.Model):
 
     def __str__(self) -> str:
         return f"route to endpoint {self.endpoint_id} of tenant {self.tenant_id}"
+
+
+class PendingWork(models.Model):
+    """Public schema: one row for each tenant event, delivery and rule action that a worker still owes (pending, or
+    being sent or performed). PostgreSQL triggers on the tenant tables keep it, in the same transaction as the row
+    itself (migration integrations 0003), so nothing accepted can be missing from it and no code path has to
+    remember it. The sweeper and the pending-events metric read it instead of visiting every tenant schema: their
+    cost follows the work owed, not the number of tenants."""
+
+    class Kind(models.TextChoices):
+        EVENT = "event"  # state pending; `at` is received_at
+        DELIVERY = "delivery"  # state pending (`at`: next_attempt_at) or sending (`at`: claimed_at)
+        ACTION = "action"  # state pending (`at`: next_attempt_at) or running (`at`: started_at)
+
+    schema_name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    state = models.CharField(max_length=10)
+    at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["schema_name", "kind", "object_id"], name="uniq_pending_work"),
+        ]
+        indexes = [models.Index(fields=["kind", "state", "at"], name="pending_work_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} of {self.schema_name}: {self.state}"

@@ -27,17 +27,14 @@ def tenant_ping(schema_name: str) -> dict:
 
 
 @activity.defn(name="platform.active_tenant_schemas")
-def active_tenant_schemas() -> list[str]:
-    from apps.accounts.models import Tenant
+def active_tenant_schemas(after: str = "", limit: int = 100) -> dict:
+    """One page of active tenant schemas after `after` (name order), and how many remain after it."""
+    from apps.accounts.services import active_tenant_page
 
     try:
         close_old_connections()
-        return list(
-            Tenant.objects.exclude(schema_name="public")
-            .filter(status=Tenant.Status.ACTIVE)
-            .order_by("slug")
-            .values_list("schema_name", flat=True)
-        )
+        schemas, remaining = active_tenant_page(after=after, limit=limit)
+        return {"schemas": schemas, "remaining": remaining}
     finally:
         connection.close()
 

@@ -56,7 +56,10 @@ async def ensure_platform_schedules(client: Client, *, task_queue: str) -> None:
     """Creates (or updates to the configured interval) the periodic connection health sweep. Idempotent."""
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
-            ConnectionHealthWorkflow.run, id="platform-connection-health-run", task_queue=task_queue
+            ConnectionHealthWorkflow.run,
+            {"spread_seconds": settings.CONNECTION_HEALTH_MINUTES * 60 * 0.8},  # pages spread over most of it
+            id="platform-connection-health-run",
+            task_queue=task_queue,
         ),
         spec=ScheduleSpec(
             intervals=[ScheduleIntervalSpec(every=timedelta(minutes=settings.CONNECTION_HEALTH_MINUTES))]
