@@ -119,6 +119,18 @@ def test_tenant_schemas_are_built_from_the_template_snapshot_with_its_triggers()
     assert count == 2 + 3 * 3
 
 
+def test_an_empty_tenant_keeps_pattern_indexes_only_where_something_filters_by_pattern():
+    tenant = tenant_create(name="Lean", slug="lean")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND indexdef LIKE '%%varchar_pattern_ops%%'",
+            [tenant.schema_name],
+        )
+        pattern = sorted(name.rsplit("_", 2)[0] for (name,) in cursor.fetchall())
+    # event types are matched with wildcards (`custom.*`), audit actions by prefix (`connection.`)
+    assert pattern == ["audit_auditevent_action", "integrations_event_type"]
+
+
 def test_a_leftover_schema_is_never_handed_to_a_new_tenant():
     with connection.cursor() as cursor:
         cursor.execute("CREATE SCHEMA leftover")

@@ -28,16 +28,16 @@ def require_pgvector() -> None:
         )
 
 
-def migration_leaves() -> list[tuple[str, str]]:
-    """The latest migration of each app: a schema with all of them recorded has nothing to do (Django applies a
-    migration only after its dependencies, and every schema records every app's migrations)."""
+def migration_targets() -> list[tuple[str, str]]:
+    """Every migration of the project: a schema that records all of them has nothing to do (every schema records
+    every app's migrations, those of public-only apps as no-ops)."""
     from django.db.migrations.loader import MigrationLoader
 
-    return sorted(MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes())
+    return sorted(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
 
 
-def schemas_behind(schemas: list[str], leaves: list[tuple[str, str]], *, batch: int = 500) -> list[str]:
-    """The schemas among `schemas` that miss one of `leaves`, read from their own django_migrations tables in
+def schemas_behind(schemas: list[str], targets: list[tuple[str, str]], *, batch: int = 500) -> list[str]:
+    """The schemas among `schemas` that miss one of `targets`, read from their own django_migrations tables in
     statements of `batch` schemas each (no migrate command is run to find out)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -47,18 +47,18 @@ def schemas_behind(schemas: list[str], leaves: list[tuple[str, str]], *, batch: 
         recorded = {row[0] for row in cursor.fetchall()}
         behind = [schema for schema in schemas if schema not in recorded]
         present = [schema for schema in schemas if schema in recorded]
-        wanted = ", ".join(["(%s, %s)"] * len(leaves))
-        flat = [value for leaf in leaves for value in leaf]
+        wanted = ", ".join(["(%s, %s)"] * len(targets))
+        flat = [value for target in targets for value in target]
         quote = connection.ops.quote_name
         for start in range(0, len(present), batch):
             part = present[start : start + batch]
-            statement = " UNION ALL ".join(
-                f"SELECT %s, (SELECT count(*) FROM {quote(schema)}.django_migrations "  # noqa: S608 (quoted names)
-                f"WHERE (app, name) IN ({wanted}))"
+            counts = " UNION ALL ".join(
+                f"SELECT %s, (SELECT count(*) FROM {quote(schema)}.django_migrations m "  # noqa: S608 (quoted names)
+                "JOIN targets t ON t.app = m.app AND t.name = m.name)"
                 for schema in part
             )
-            cursor.execute(statement, [value for schema in part for value in (schema, *flat)])
-            behind += [schema for schema, found in cursor.fetchall() if found < len(leaves)]
+            cursor.execute(f"WITH targets (app, name) AS (VALUES {wanted}) {counts}", [*flat, *part])
+            behind += [schema for schema, found in cursor.fetchall() if found < len(targets)]
     return behind
 
 
@@ -125,8 +125,8 @@ class Command(MigrateSchemasCommand):
         if not options.get("tenant"):
             super().handle(*args, **{**options, "shared": True, "tenant": False})
             connection.set_schema_to_public()
-        leaves = migration_leaves()
-        self.migrate_tenants(args, options, leaves)
+        targets = migration_targets()
+        self.migrate_tenants(args, options, targets)
         from apps.accounts.models import TenantTemplate
         from apps.accounts.tenant_template import template_capture
 
@@ -134,13 +134,13 @@ class Command(MigrateSchemasCommand):
         if not schema_exists(template):
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{template}"')
-        elif not schemas_behind([template], leaves) and TenantTemplate.objects.filter(schema=template).exists():
+        elif not schemas_behind([template], targets) and TenantTemplate.objects.filter(schema=template).exists():
             return  # the snapshot new tenants are made from is of this very state
         super().handle(*args, **{**options, "schema_name": template, "tenant": True, "shared": False})
         connection.set_schema_to_public()
         template_capture(schema=template)
 
-    def migrate_tenants(self, args, options, leaves: list[tuple[str, str]]) -> None:
+    def migrate_tenants(self, args, options, targets: list[tuple[str, str]]) -> None:
         from apps.accounts.models import Tenant
 
         verbosity = int(options.get("verbosity", 1))
@@ -149,7 +149,7 @@ class Command(MigrateSchemasCommand):
             .order_by("schema_name")
             .values_list("schema_name", flat=True)
         )
-        behind = schemas_behind(schemas, leaves)
+        behind = schemas_behind(schemas, targets)
         if verbosity:
             self.stdout.write(f"{len(schemas) - len(behind)} tenant schema(s) up to date, {len(behind)} to migrate")
         if not behind:
