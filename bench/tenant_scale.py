@@ -7,7 +7,8 @@
 - a PostgreSQL backend's memory (pg_backend_memory_contexts) after it has touched one schema, and after a query
   in each of up to 1,000 different schemas (what a long-lived gateway connection accumulates; the gateway's
   connections live DB_CONN_MAX_AGE seconds);
-- a no-op `migrate_schemas` (every schema already at the target state);
+- a no-op `migrate_schemas` (every schema already at the target state), and one that applies a typical migration
+  (a column and an index on the events table) to every schema;
 - creating one more tenant (median of 3, each on a fresh connection);
 - the footprint of an empty tenant: relations in its schema and their bytes.
 
@@ -72,6 +73,44 @@ class Fleet:
         progress.close()
 
 
+TYPICAL = 0  # how many typical migrations this run has added so far
+
+
+def typical_migration() -> float:
+    """Seconds for `migrate_schemas` to apply a typical migration to every tenant schema: a column and an index on
+    the events table, in a copy of the integrations migrations (MIGRATION_MODULES) that this run extends."""
+    global TYPICAL
+    import importlib
+    import tempfile
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if not TYPICAL:
+        package = Path(tempfile.mkdtemp(prefix="bzs-migrations-")) / "bench_integrations_migrations"
+        shutil.copytree(ROOT / "apps/integrations/migrations", package)
+        sys.path.insert(0, str(package.parent))
+        settings.MIGRATION_MODULES = {"integrations": "bench_integrations_migrations"}
+        typical_migration.package = package
+    package = typical_migration.package
+    previous = sorted(p.stem for p in package.glob("[0-9]*.py"))[-1]
+    TYPICAL += 1
+    name = f"bench_{TYPICAL:02d}"
+    (package / f"9{TYPICAL:03d}_{name}.py").write_text(
+        "from django.db import migrations, models\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        f"    dependencies = [('integrations', '{previous}')]\n"
+        "    operations = [\n"
+        f"        migrations.AddField('event', '{name}', models.CharField(max_length=20, null=True)),\n"
+        f"        migrations.AddIndex('event', models.Index(fields=['{name}'], name='event_{name}')),\n"
+        "    ]\n"
+    )
+    importlib.invalidate_caches()
+    started = time.perf_counter()
+    call_command("migrate_schemas", "--tenant", stdout=StringIO(), stderr=StringIO())
+    return time.perf_counter() - started
+
+
 def measure(fleet: Fleet, watched) -> dict[str, float]:
     from django.db import connection
     from django.test import Client
@@ -107,6 +146,8 @@ def measure(fleet: Fleet, watched) -> dict[str, float]:
     started = time.perf_counter()
     call_command("migrate_schemas", "--tenant", stdout=StringIO(), stderr=StringIO())
     figures["no-op migrate_schemas (s)"] = time.perf_counter() - started
+
+    figures["typical migration, every schema (s)"] = typical_migration()
 
     def create_fresh():
         connection.close()

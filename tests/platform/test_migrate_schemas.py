@@ -47,6 +47,18 @@ def migrate(*extra: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+def test_a_schema_missing_a_migration_with_python_code_goes_through_the_migrate_command():
+    tenant = make_tenant()
+    with connection.cursor() as cursor:  # as if created before every migration: a bare schema
+        cursor.execute(f'DROP SCHEMA "{tenant.schema_name}" CASCADE')
+        cursor.execute(f'CREATE SCHEMA "{tenant.schema_name}"')
+
+    out, _err = migrate("--verbosity", "2")
+
+    assert "0 by their migrations' SQL, 1 by the migrate command" in out
+    assert triggers(tenant.schema_name) == 9
+
+
 def test_a_run_with_nothing_to_do_recognises_every_schema_without_migrating_any():
     made = [make_tenant() for _ in range(4)]
 
@@ -64,11 +76,12 @@ def test_only_the_schemas_behind_are_migrated_a_failure_is_reported_and_the_next
     with pytest.raises(CommandError, match="1 of 2 tenant schema"):
         out, err = StringIO(), StringIO()
         try:
-            call_command("migrate_schemas", "--tenant", "--parallel", "2", stdout=out, stderr=err)
+            call_command("migrate_schemas", "--tenant", "--parallel", "2", "--verbosity", "2", stdout=out, stderr=err)
         finally:
             output = out.getvalue() + err.getvalue()
 
     assert "1 tenant schema(s) up to date, 2 to migrate" in output
+    assert "2 by their migrations' SQL, 0 by the migrate command" in output  # both miss only SQL migrations
     assert f"FAILED {broken.schema_name}: " in output and "already exists" in output
     assert "migrated 2/2 tenant schema(s), 1 failed" in output
     assert triggers(ok.schema_name) == 9  # migrated although another schema failed

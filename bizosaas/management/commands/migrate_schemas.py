@@ -36,40 +36,110 @@ def migration_targets() -> list[tuple[str, str]]:
     return sorted(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
 
 
-def schemas_behind(schemas: list[str], targets: list[tuple[str, str]], *, batch: int = 500) -> list[str]:
-    """The schemas among `schemas` that miss one of `targets`, read from their own django_migrations tables in
-    statements of `batch` schemas each (no migrate command is run to find out)."""
+def missing_migrations(
+    schemas: list[str], targets: list[tuple[str, str]], *, batch: int = 500
+) -> dict[str, frozenset[tuple[str, str]]]:
+    """For each schema among `schemas` that misses one of `targets`, which ones it misses: read from the schemas'
+    own django_migrations tables, one statement per `batch` schemas (no migrate command is run to find out)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relname = 'django_migrations' AND c.relkind = 'r'"
         )
         recorded = {row[0] for row in cursor.fetchall()}
-        behind = [schema for schema in schemas if schema not in recorded]
+        missing = {schema: frozenset(targets) for schema in schemas if schema not in recorded}
         present = [schema for schema in schemas if schema in recorded]
-        wanted = ", ".join(["(%s, %s)"] * len(targets))
-        flat = [value for target in targets for value in target]
+        wanted = ", ".join(["(%s, %s, %s)"] * len(targets))
+        flat = [value for number, target in enumerate(targets) for value in (number, *target)]
         quote = connection.ops.quote_name
         for start in range(0, len(present), batch):
             part = present[start : start + batch]
-            counts = " UNION ALL ".join(
-                f"SELECT %s, (SELECT count(*) FROM {quote(schema)}.django_migrations m "  # noqa: S608 (quoted names)
-                "JOIN targets t ON t.app = m.app AND t.name = m.name)"
+            gaps = " UNION ALL ".join(
+                f"SELECT %s, (SELECT array_agg(t.i) FROM targets t WHERE NOT EXISTS (SELECT 1 FROM "  # noqa: S608
+                f"{quote(schema)}.django_migrations m WHERE m.app = t.app AND m.name = t.name))"  # quoted names
                 for schema in part
             )
-            cursor.execute(f"WITH targets (app, name) AS (VALUES {wanted}) {counts}", [*flat, *part])
-            behind += [schema for schema, found in cursor.fetchall() if found < len(targets)]
-    return behind
+            cursor.execute(f"WITH targets (i, app, name) AS (VALUES {wanted}) {gaps}", [*flat, *part])
+            for schema, numbers in cursor.fetchall():
+                if numbers:
+                    missing[schema] = frozenset(targets[number] for number in numbers)
+    return missing
 
 
-def _migrate_one(job: tuple[list, dict, str, int, int]) -> tuple[str, str]:
+def schemas_behind(schemas: list[str], targets: list[tuple[str, str]]) -> list[str]:
+    return [schema for schema in schemas if schema in missing_migrations(schemas, targets)]
+
+
+# Operations whose SQL is the same in every tenant schema and that need nothing of the migrate command beyond it
+# (no Python code, no new or renamed models, whose content types post_migrate would make).
+SQL_ONLY = {
+    "AddField",
+    "AlterField",
+    "RemoveField",
+    "RenameField",
+    "AddIndex",
+    "RemoveIndex",
+    "RenameIndex",
+    "AddConstraint",
+    "RemoveConstraint",
+    "AlterUniqueTogether",
+    "AlterIndexTogether",
+    "AlterModelOptions",
+    "AlterModelManagers",
+    "RunSQL",
+}
+
+
+def plan_sql(missing: frozenset[tuple[str, str]], tenant_schema: str) -> tuple[list[str], list] | None:
+    """The SQL that brings a tenant schema missing `missing` to the target, computed once for every schema that
+    misses the same ones, with the migrations to record; None when a migration needs the migrate command itself
+    (Python code, new models, or not atomic)."""
+    from django.apps import apps
+    from django.db.migrations.loader import MigrationLoader
+
+    tenant_apps = set(settings.TENANT_APPS)
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    order: list[tuple[str, str]] = []
+    for leaf in sorted(loader.graph.leaf_nodes()):
+        order += [node for node in loader.graph.forwards_plan(leaf) if node in missing and node not in order]
+    plan = [loader.graph.nodes[node] for node in order]
+    runs = [m for m in plan if apps.get_app_config(m.app_label).name in tenant_apps]
+    for migration in runs:
+        if not migration.atomic or any(type(op).__name__ not in SQL_ONLY for op in migration.operations):
+            return None
+    connection.set_schema(tenant_schema)  # django-tenants' router: only the tenant apps' operations make SQL
+    try:
+        statements = MigrationLoader(connection).collect_sql([(migration, False) for migration in runs])
+    finally:
+        connection.set_schema_to_public()
+    return [statement for statement in statements if not statement.startswith("--")], order
+
+
+def _apply_sql(schema: str, statements: list[str], records: list[tuple[str, str]]) -> None:
+    """The fast path: one transaction in the schema, its statements, and their migrations recorded."""
+    from django.db import transaction
+
+    connection.set_schema(schema)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+            cursor.executemany("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, now())", records)
+    finally:
+        connection.set_schema_to_public()
+
+
+def _migrate_one(job: tuple) -> tuple[str, str]:
     """Migrates one schema (in a pool process or in this one); returns (schema, error or "")."""
     from django.db import connections
     from django_tenants.migration_executors.base import run_migrations
 
-    args, options, schema, index, count = job
+    args, options, schema, index, count, sql = job
     try:
-        run_migrations(args, options, "parallel", schema, allow_atomic=False, idx=index, count=count)
+        if sql is not None:
+            _apply_sql(schema, *sql)
+        else:
+            run_migrations(args, options, "parallel", schema, allow_atomic=False, idx=index, count=count)
         return schema, ""
     except Exception as exc:  # reported with the schema; the other schemas go on
         return schema, f"{type(exc).__name__}: {exc}".strip()[:500]
@@ -149,14 +219,22 @@ class Command(MigrateSchemasCommand):
             .order_by("schema_name")
             .values_list("schema_name", flat=True)
         )
-        behind = schemas_behind(schemas, targets)
+        missing = missing_migrations(schemas, targets)
+        behind = [schema for schema in schemas if schema in missing]
         if verbosity:
             self.stdout.write(f"{len(schemas) - len(behind)} tenant schema(s) up to date, {len(behind)} to migrate")
         if not behind:
             return
+        # schemas that miss the same migrations get the same SQL, computed once (or the migrate command each)
+        sql = {gap: plan_sql(gap, behind[0]) for gap in set(missing.values())}
+        if verbosity > 1:
+            fast = sum(1 for schema in behind if sql[missing[schema]] is not None)
+            self.stdout.write(f"{fast} by their migrations' SQL, {len(behind) - fast} by the migrate command")
         parallel = max(1, min(options.get("parallel") or settings.MIGRATE_PARALLEL, len(behind)))
         child = {**options, "verbosity": max(0, verbosity - 1), "schema_name": None}
-        jobs = [(list(args), child, schema, index, len(behind)) for index, schema in enumerate(behind)]
+        jobs = [
+            (list(args), child, schema, index, len(behind), sql[missing[schema]]) for index, schema in enumerate(behind)
+        ]
         failures: dict[str, str] = {}
         progress = Progress(len(behind), self.stderr if verbosity else None)
         if parallel == 1:
