@@ -35,8 +35,6 @@ def endpoint_send_test(
     """Signs a Standard Webhooks request with the endpoint's own secret and hands it to `/hooks/<token>/` in this
     process; returns what the gateway answered. The event it stores is an ordinary one (rules and subscriptions
     see it)."""
-    from apps.integrations.hooks import receive  # hooks imports inbound, which the API imports first
-
     if endpoint.scheme != InboundEndpoint.Scheme.STANDARD:
         name = endpoint.connection.name if endpoint.connection else "the platform"
         raise ValidationError(
@@ -52,13 +50,26 @@ def endpoint_send_test(
     secret = endpoint.secrets.get("signing_secret")
     if not secret:
         raise ValidationError({"scheme": ["The endpoint has no signing secret: rotate it to get one."]})
-    msg_id = f"msg_test_{pysecrets.token_hex(12)}"
-    now = timezone.now()
-    body = json.dumps(
-        {"type": event_type or DEFAULT_TYPE, "timestamp": now.isoformat(), "data": payload or sample_payload()},
-        separators=(",", ":"),
+    answer = send_signed(endpoint, event_type=event_type or DEFAULT_TYPE, payload=payload or sample_payload())
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="inbound_endpoint.test_sent",
+        obj=endpoint,
+        changes={"type": event_type or DEFAULT_TYPE, "status": answer["status_code"]},
     )
-    signature = Webhook(secret).sign(msg_id, now, body)
+    return answer
+
+
+def send_signed(endpoint: InboundEndpoint, *, event_type: str, payload: dict, msg_id: str = "") -> dict:
+    """One Standard Webhooks request signed with the endpoint's secret, through the gateway's `/hooks/<token>/`
+    view in this process: {status_code, response, event, type}. `msg_id` (the webhook-id) dedupes a repeat."""
+    from apps.integrations.hooks import receive  # hooks imports inbound, which the API imports first
+
+    msg_id = msg_id or f"msg_test_{pysecrets.token_hex(12)}"
+    now = timezone.now()
+    body = json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": payload}, separators=(",", ":"))
+    signature = Webhook(endpoint.secrets["signing_secret"]).sign(msg_id, now, body)
     gateway = urlsplit(settings.GATEWAY_URL)
     request = RequestFactory().post(
         f"/hooks/{endpoint.token}/",
@@ -75,13 +86,6 @@ def endpoint_send_test(
     )
     response = receive(request, token=endpoint.token)
     answer = json.loads(response.content or b"{}") if response["Content-Type"].startswith("application/json") else {}
-    audit_record(
-        tenant=tenant,
-        actor=actor,
-        action="inbound_endpoint.test_sent",
-        obj=endpoint,
-        changes={"type": event_type or DEFAULT_TYPE, "status": response.status_code},
-    )
     return {
         "status_code": response.status_code,
         "response": answer,
