@@ -18,7 +18,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django_tenants.utils import schema_context
+from django.db import connection as db
+from django_tenants.utils import schema_context, schema_exists
 
 from apps.accounts.audit.services import Actor
 from apps.accounts.models import Tenant, User
@@ -58,10 +59,17 @@ class Seeded:
 
 
 def reset() -> bool:
-    """Drops the demo workspace (its schema, routes, owed-work rows and Temporal schedules); True if there was one."""
+    """Drops the demo workspace (its schema, routes, owed-work rows and Temporal schedules); True if there was one.
+    A demo schema left without its tenant row is dropped too: starting over is what was asked."""
     tenant = Tenant.objects.filter(slug=settings.DEMO_TENANT_SLUG).first()
     if tenant is None:
-        return False
+        schema = settings.DEMO_TENANT_SLUG.replace("-", "_")
+        if not schema_exists(schema):
+            return False
+        with db.cursor() as cursor:
+            cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        PendingWork.objects.filter(schema_name=schema).delete()
+        return True
     with schema_context(tenant.schema_name):
         for config in WorkflowConfig.objects.all():
             workflows.config_delete(tenant=tenant, actor=ACTOR, config=config)

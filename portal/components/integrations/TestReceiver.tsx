@@ -57,7 +57,12 @@ function RequestItem({ request }: { request: Received }) {
         <summary>Headers and body</summary>
         <p className="field-help">
           {request.body_bytes} bytes{request.truncated ? " (only the start is kept)" : ""}
-          {request.webhook_id ? ` · webhook-id ${request.webhook_id}` : ""}
+          {request.webhook_id ? (
+            <>
+              {" "}
+              · webhook-id <code>{request.webhook_id}</code>
+            </>
+          ) : null}
         </p>
         <Json value={request.headers} />
         <Json value={bodyOf(request)} />
