@@ -37,10 +37,12 @@ $(PORTAL_STAMP): portal/package.json portal/package-lock.json
 	cd portal && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(PORTAL_STAMP)
 
-# Rebuilds only when a source file is newer than the last build.
+# Rebuilds only when a source file is newer than the last build. The build is `output: standalone`: `npm run build`
+# copies the static assets beside its server, and `npm run start` runs that server (portal/scripts/).
 portal-build: portal-install
-	@if [ ! -f portal/.next/BUILD_ID ] || [ -n "$$(find portal/app portal/components portal/lib portal/next.config.ts \
-		portal/package-lock.json -newer portal/.next/BUILD_ID -print -quit)" ]; then cd portal && npm run build; fi
+	@if [ ! -f portal/.next/BUILD_ID ] || [ ! -d portal/.next/standalone/.next/static ] || [ -n "$$(find portal/app \
+		portal/components portal/lib portal/scripts portal/next.config.ts portal/package.json portal/package-lock.json \
+		-newer portal/.next/BUILD_ID -print -quit)" ]; then cd portal && npm run build; fi
 
 # The typed client follows the gateway's OpenAPI schema: regenerate both after an API change.
 portal-schema: install portal-install

@@ -67,10 +67,13 @@ class RequestContextMiddleware:
 
 
 def _loggable_path(path: str) -> str:
-    """Inbound webhook URLs carry their endpoint's token: logs keep only its first characters."""
+    """Inbound webhook and test receiver URLs carry a token: logs keep only its first characters."""
     if path.startswith("/hooks/"):
         token = path[len("/hooks/") :].strip("/")
         return f"/hooks/{token[:6]}…/" if token else path
+    if path.startswith("/receiver/"):
+        slug, _, token = path[len("/receiver/") :].strip("/").partition("/")
+        return f"/receiver/{slug}/{token[:6]}…/" if token else path
     return path
 
 

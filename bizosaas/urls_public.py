@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.integrations.hooks import receive as receive_webhook
+from apps.integrations.receiver import receive as test_receiver
 from bizosaas import system_health
 from bizosaas.urls_tenant import urlpatterns as common
 
@@ -19,6 +20,7 @@ for _model in (Group, BlacklistedToken, OutstandingToken):
 urlpatterns = [
     *common,
     path("hooks/<str:token>/", receive_webhook, name="webhook-receive"),
+    path("receiver/<slug:slug>/<str:token>/", test_receiver, name="test-receiver"),
     path("admin/system-health/", system_health.system_health, name="admin-system-health"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -266,3 +266,36 @@ class ActionRun(models.Model):
 
     def __str__(self) -> str:
         return f"action {self.position} of rule run {self.rule_run_id}: {self.status}"
+
+
+class ReceivedRequest(models.Model):
+    """A request the workspace's built-in test receiver (apps.integrations.receiver) took, with the verdict on its
+    Standard Webhooks signature. Only the newest TEST_RECEIVER_KEEP are kept, each body cut at
+    TEST_RECEIVER_MAX_BODY_BYTES: the receiver is a window onto the last few deliveries, never a store."""
+
+    class Verdict(models.TextChoices):
+        VERIFIED = "verified", "Signature verified"  # signed by one of this workspace's subscriptions to the receiver
+        INVALID = "invalid_signature", "Wrong signature"  # signed, but by no secret of a subscription to the receiver
+        STALE = "stale_timestamp", "Stale timestamp"  # webhook-timestamp more than 5 minutes away from now
+        UNSIGNED = "unsigned", "Not signed"  # a webhook-id, -timestamp or -signature header is missing
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    method = models.CharField(max_length=10)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    body_bytes = models.PositiveIntegerField(default=0)  # the whole body's size, kept or not
+    truncated = models.BooleanField(default=False)
+    verdict = models.CharField(max_length=20, choices=Verdict.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    webhook_id = models.CharField(max_length=100, blank=True)
+    event_type = models.CharField(max_length=200, blank=True)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )  # whose secret verified it (at most TEST_RECEIVER_KEEP rows: no index worth its relation)
+    status_code = models.PositiveSmallIntegerField()  # what the receiver answered
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"test receiver request {self.pk}: {self.verdict}"

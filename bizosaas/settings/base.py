@@ -303,6 +303,11 @@ WEBHOOK_MAX_RETRY_AFTER = 24 * 3600
 WEBHOOK_SECRET_GRACE_SECONDS = env.int("WEBHOOK_SECRET_GRACE_SECONDS", default=24 * 3600)
 WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
 WEBHOOK_DISABLE_MIN_FAILURES = env.int("WEBHOOK_DISABLE_MIN_FAILURES", default=20)
+# The built-in test receiver (apps.integrations.receiver): per workspace, the newest requests it keeps, how much of
+# each body, and how many requests a minute it takes (429 beyond)
+TEST_RECEIVER_KEEP = env.int("TEST_RECEIVER_KEEP", default=50)
+TEST_RECEIVER_MAX_BODY_BYTES = env.int("TEST_RECEIVER_MAX_BODY_BYTES", default=64 * 1024)
+TEST_RECEIVER_REQUESTS_PER_MINUTE = env.int("TEST_RECEIVER_REQUESTS_PER_MINUTE", default=60)
 RULE_ACTION_MAX_ATTEMPTS = 5
 RULE_ACTION_BACKOFF_SECONDS = 10.0
 RULE_ACTION_STALE_SECONDS = 600

@@ -6,6 +6,7 @@
 // the control they name.
 import { useCallback, useId, useMemo, useState } from "react";
 
+import { actionTypeLabel, providerName, useConnectorNames } from "@/components/names";
 import { Badge, Button, ConnectionOptions, Field, FormError, Table } from "@/components/ui";
 import { useSubmit } from "@/lib/useForm";
 
@@ -521,7 +522,7 @@ export function RuleBuilder({
           </div>
         )}
       </form>
-      {onTest && canTest ? <RuleTestPanel onTest={onTest} triggerEvent={draft.trigger_event} catalog={catalog} /> : null}
+      {onTest && canTest ? <RuleTestPanel onTest={onTest} triggerEvent={draft.trigger_event} catalog={catalog} actionTypes={actionTypes} /> : null}
     </div>
   );
 }
@@ -746,6 +747,7 @@ function ActionField({
   onChange: (change: (a: ActionDraft) => ActionDraft) => void;
 }) {
   const n = index + 1;
+  const names = useConnectorNames();
   const kind = fieldKind(action.type, field);
   const path = `actions.${index}.${field}`;
   const label = `Action ${n}: ${FIELD_LABELS[field] ?? field}`;
@@ -768,7 +770,7 @@ function ActionField({
 
   if (kind === "connection") {
     return idSelect(
-      catalog.connections.map((c) => ({ id: c.id, label: `${c.name} (${c.provider})` })),
+      catalog.connections.map((c) => ({ id: c.id, label: `${c.name} (${providerName(c.provider, names)})` })),
       "Choose a connection",
     );
   }
@@ -907,10 +909,12 @@ export function RuleTestPanel({
   onTest,
   triggerEvent,
   catalog,
+  actionTypes,
 }: {
   onTest: (event: SampleEvent) => Promise<RuleTestResult>;
   triggerEvent: string;
   catalog: RuleCatalog;
+  actionTypes?: ActionTypeInfo[];
 }) {
   const [type, setType] = useState(() => sampleType(triggerEvent));
   const [connection, setConnection] = useState("");
@@ -967,12 +971,12 @@ export function RuleTestPanel({
           Run test
         </Button>
       </form>
-      {result ? <RuleTestOutcome result={result} /> : null}
+      {result ? <RuleTestOutcome result={result} actionTypes={actionTypes} /> : null}
     </section>
   );
 }
 
-export function RuleTestOutcome({ result }: { result: RuleTestResult }) {
+export function RuleTestOutcome({ result, actionTypes }: { result: RuleTestResult; actionTypes?: ActionTypeInfo[] }) {
   return (
     <div className="rb-test-result" data-testid="rule-test-result" aria-live="polite">
       <p>
@@ -1012,7 +1016,7 @@ export function RuleTestOutcome({ result }: { result: RuleTestResult }) {
         <ol className="rb-would-run">
           {result.actions.map((a) => (
             <li key={a.position}>
-              <strong>{a.type}</strong> <pre className="mono">{JSON.stringify(a.input ?? {}, null, 2)}</pre>
+              <strong>{actionTypeLabel(a.type, actionTypes)}</strong> <pre className="mono">{JSON.stringify(a.input ?? {}, null, 2)}</pre>
               {a.missing?.length ? <p className="field-error">Missing in the event: {a.missing.join(", ")}</p> : null}
               {a.problems && Object.keys(a.problems).length ? (
                 <p className="field-error">

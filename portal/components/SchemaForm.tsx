@@ -82,7 +82,10 @@ export function SchemaFields({
       {schema.map((field) => {
         const errors = schemaFieldErrors(error, field.name);
         const stored = field.secret && Boolean(secretsSet?.[field.name]);
-        const help = [field.help, stored ? "A value is stored; leave blank to keep it." : ""].filter(Boolean).join(" ");
+        const help = [field.help, stored ? "A value is stored; leave blank to keep it." : ""]
+          .filter(Boolean)
+          .map((text, i, all) => (i < all.length - 1 && !/[.!?)]$/.test(text.trim()) ? `${text.trim()}.` : text.trim()))
+          .join(" ");
         if (field.type === "boolean") {
           return (
             <Field key={field.name} label={<Label field={field} />} help={help || undefined} errors={errors}>

@@ -4,6 +4,7 @@
 // errors and confirmations look and behave the same everywhere.
 import { Suspense, useEffect, useId, useRef, useState } from "react";
 
+import { providerName, useConnectorNames } from "@/components/names";
 import { ApiError } from "@/lib/api/errors";
 
 export function Spinner({ label = "Loading" }: { label?: string }) {
@@ -419,11 +420,12 @@ export function ConnectionOptions({
 }: {
   connections: { id: number; name: string; provider: string }[] | undefined;
 }) {
+  const names = useConnectorNames();
   return (
     <>
       {(connections ?? []).map((c) => (
         <option key={c.id} value={c.id}>
-          {c.name} ({c.provider})
+          {c.name} ({providerName(c.provider, names)})
         </option>
       ))}
     </>
@@ -485,6 +487,35 @@ export function ConfirmButton({
         <FormError error={error} />
       </Dialog>
     </>
+  );
+}
+
+/** Copies `value` to the clipboard and says so for a moment. */
+export function CopyButton({ value, label = "Copy" }: { value: string; label?: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <Button
+      onClick={async () => {
+        await navigator.clipboard?.writeText(value).catch(() => undefined);
+        setCopied(true);
+        setTimeout(() => setCopied(false), 2000);
+      }}
+      aria-live="polite"
+    >
+      {copied ? "Copied" : label}
+    </Button>
+  );
+}
+
+/** A value to copy somewhere else (a URL to give a platform): on one scrolling line, with a copy button. */
+export function CopyField({ value, label, testId }: { value: string; label: string; testId?: string }) {
+  return (
+    <div className="copy-field">
+      <code data-testid={testId} aria-label={label}>
+        {value}
+      </code>
+      <CopyButton value={value} label={`Copy`} />
+    </div>
   );
 }
 

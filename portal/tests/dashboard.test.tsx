@@ -54,7 +54,7 @@ describe("overview dashboard", () => {
     expect(cards).toHaveLength(2);
     expect(within(cards[0]).getByRole("link", { name: "Blog" })).toHaveAttribute("href", "/dashboard/connectors/7");
     expect(within(cards[0]).getByText("Healthy")).toHaveClass("badge-ok");
-    expect(within(cards[1]).getByText("Error")).toHaveClass("badge-bad");
+    expect(within(cards[1]).getByText("Failing")).toHaveClass("badge-bad");
     expect(within(cards[1]).getByText("401 Unauthorized")).toBeInTheDocument();
 
     const deliveries = screen.getByRole("group", { name: "Webhook deliveries" });

@@ -253,7 +253,7 @@ describe("RuleBuilder roles and testing", () => {
     expect(within(result).getByText("1 action would run.")).toBeInTheDocument();
     expect(within(result).getByText("payload.total")).toBeInTheDocument();
     expect(within(result).getByText("120")).toBeInTheDocument();
-    expect(within(result).getByText("send_to_subscription")).toBeInTheDocument();
+    expect(within(result).getByText("Send the event to one outbound webhook subscription")).toBeInTheDocument();
   });
 
   it("refuses a sample payload that is not JSON without calling the API", async () => {

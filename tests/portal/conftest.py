@@ -42,10 +42,10 @@ DIST = os.environ.get("NEXT_DIST_DIR", ".next")
 
 def _portal_built() -> bool:
     build_id = PORTAL / DIST / "BUILD_ID"
-    if not build_id.exists():
+    if not build_id.exists() or not (PORTAL / DIST / "standalone" / DIST / "static").is_dir():
         return False
     built = build_id.stat().st_mtime
-    sources = [p for d in ("app", "components", "lib") for p in (PORTAL / d).rglob("*") if p.is_file()]
+    sources = [p for d in ("app", "components", "lib", "scripts") for p in (PORTAL / d).rglob("*") if p.is_file()]
     return all(p.stat().st_mtime <= built for p in sources)
 
 
@@ -80,9 +80,10 @@ def portal_url(portal_build, live_server):
         "GATEWAY_URL": live_server.url,
         "PORTAL_SECURE_COOKIES": "0",
         "PORT": str(port),
+        "PORTAL_HOST": "127.0.0.1",
     }
-    process = subprocess.Popen(
-        [str(PORTAL / "node_modules" / ".bin" / "next"), "start", "-p", str(port), "-H", "127.0.0.1"],
+    process = subprocess.Popen(  # the standalone server, as `make run` starts it (portal/scripts/start.mjs)
+        ["node", str(PORTAL / "scripts" / "start.mjs")],
         cwd=PORTAL,
         env=env,
         stdout=subprocess.PIPE,

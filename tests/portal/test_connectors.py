@@ -94,7 +94,7 @@ def test_connect_wordpress_through_the_generated_form_test_it_and_page_through_i
     # test the connection: the result, the status and the health history
     page.get_by_role("button", name="Test connection").click()
     page.get_by_test_id("test-result").filter(has_text="Connection works").wait_for()
-    page.get_by_test_id("connection-status").filter(has_text="Active").wait_for()
+    page.get_by_test_id("connection-status").filter(has_text="Healthy").wait_for()
     history = page.get_by_role("table", name="Health checks")
     history.locator("tbody tr").filter(has_text="OK").wait_for()
     assert history.locator("tbody tr").count() == 1
@@ -140,7 +140,7 @@ def test_connect_wordpress_through_the_generated_form_test_it_and_page_through_i
     wordpress_card = page.locator("[data-connector=wordpress]")
     wordpress_card.get_by_role("link", name="Company blog").wait_for()
     assert "Connected" in wordpress_card.inner_text()
-    page.get_by_role("table").get_by_text("Active").wait_for()
+    page.get_by_role("table").get_by_text("Healthy").wait_for()
     page.steps.shot("catalogue with a connection", full_page=False)
 
     # delete, after confirming

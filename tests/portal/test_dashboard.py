@@ -158,6 +158,6 @@ def test_the_tenant_switcher_changes_the_figures(page, client):
     page.wait_for_function("() => document.querySelector('[data-testid=total-agent-runs]')?.textContent === '4'")
     assert runs.inner_text() == "4"
     assert page.get_by_test_id("total-events").inner_text() == "0"
-    assert "Error" in page.get_by_test_id("connection-card").filter(has_text="Second shop").inner_text()
+    assert "Failing" in page.get_by_test_id("connection-card").filter(has_text="Second shop").inner_text()
     assert page.get_by_text("First shop").count() == 0
     page.steps.shot("second workspace")

@@ -111,7 +111,8 @@ def test_an_admin_wires_a_webhook_to_a_subscription_and_a_rule_and_sees_it_deliv
     page.get_by_role("button", name="Run test").click()
     result = page.get_by_test_id("rule-test-result")
     result.get_by_text("matched", exact=True).wait_for()
-    assert "1 action would run." in result.inner_text() and "send_to_subscription" in result.inner_text()
+    assert "1 action would run." in result.inner_text()
+    assert "Send the event to one outbound webhook subscription" in result.inner_text()
     page.steps.shot("rule tested against a sample event")
     page.get_by_label("Sample payload (JSON)").fill('{"total": 10}')
     page.get_by_role("button", name="Run test").click()
@@ -161,7 +162,7 @@ def test_an_admin_wires_a_webhook_to_a_subscription_and_a_rule_and_sees_it_deliv
     run = page.get_by_test_id("rule-runs-table").locator("tbody tr").first
     run.get_by_text("succeeded").wait_for(timeout=20_000)
     run.get_by_role("button", name="Details").click()
-    page.get_by_test_id("rule-run-detail").get_by_text("send_to_subscription").wait_for()
+    page.get_by_test_id("rule-run-detail").get_by_text("Send the event to one outbound webhook subscription").wait_for()
     page.steps.shot("rule run with conditions and actions")
 
     # --- an API key: shown once, then revoked ------------------------------------------------------------------

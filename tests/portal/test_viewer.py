@@ -34,6 +34,7 @@ def enabled_writes(page) -> list[str]:
     names = page.locator("main").evaluate(
         """(main) => [...main.querySelectorAll('button, [role=button], input[type=submit]')]
             .filter((el) => !el.disabled && el.getAttribute('aria-disabled') !== 'true' && el.offsetParent !== null)
+            .filter((el) => el.getAttribute('role') !== 'tab')  // a tab shows a section, it changes nothing
             .map((el) => (el.getAttribute('aria-label') || el.textContent || el.value || '').trim())"""
     )
     return [name for name in names if WRITES.match(name) and name.lower() not in PERSONAL]

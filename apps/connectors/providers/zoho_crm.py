@@ -153,7 +153,7 @@ class ZohoCRM(Provider):
             "API domain",
             type="url",
             required=False,
-            help="Only when Zoho names another API domain for the account (the token response's api_domain), "
+            help="Only when Zoho names another API domain for the account (Zoho says so in its token response), "
             "e.g. https://www.zohoapis.eu; by default the data centre's",
         ),
         Field(

@@ -1,5 +1,7 @@
 import base64
+import json
 
+from django.conf import settings
 from rest_framework import serializers
 
 from apps.integrations.inbound import endpoint_url
@@ -9,6 +11,7 @@ from apps.integrations.models import (
     DeliveryAttempt,
     Event,
     InboundEndpoint,
+    ReceivedRequest,
     Rule,
     RuleRun,
     Subscription,
@@ -81,6 +84,7 @@ class EndpointUpdateSerializer(serializers.Serializer):
 
 class SubscriptionSerializer(serializers.ModelSerializer):
     secret_rotation_ends_at = serializers.SerializerMethodField()
+    test_receiver = serializers.SerializerMethodField(help_text="Whether it points at the built-in test receiver.")
 
     class Meta:
         model = Subscription
@@ -98,10 +102,14 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "last_success_at",
             "last_failure_at",
             "secret_rotation_ends_at",
+            "test_receiver",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_test_receiver(self, subscription) -> bool:
+        return subscription.url.startswith(settings.GATEWAY_URL.rstrip("/") + "/receiver/")
 
     def get_secret_rotation_ends_at(self, subscription) -> str | None:
         return subscription.secrets.get("previous_expires_at") if subscription.secrets.get("previous") else None
@@ -300,3 +308,60 @@ class RuleRunDetailSerializer(RuleRunSerializer):
     class Meta(RuleRunSerializer.Meta):
         fields = [*RuleRunSerializer.Meta.fields, "condition_results", "action_runs"]
         read_only_fields = fields
+
+
+class SendTestSerializer(serializers.Serializer):
+    type = serializers.RegexField(
+        r"^[a-z0-9_]+(\.[a-z0-9_]+){1,4}$",
+        max_length=100,
+        required=False,
+        help_text="The event type the sender puts in the body, e.g. order.created (default test.ping).",
+    )
+    payload = serializers.JSONField(required=False, help_text="The event's data (a JSON object; default a sample).")
+
+    def validate_payload(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('A JSON object, e.g. {"total": 120}.')
+        if len(json.dumps(value)) > 16 * 1024:
+            raise serializers.ValidationError("At most 16 KB of JSON.")
+        return value
+
+
+class SentTestSerializer(serializers.Serializer):
+    status_code = serializers.IntegerField(help_text="What the gateway answered the signed request.")
+    response = serializers.JSONField()
+    event = serializers.UUIDField(allow_null=True, help_text="The stored event, when it was accepted.")
+    type = serializers.CharField(allow_blank=True, help_text="Its normalised type.")
+
+
+class ReceivedRequestSerializer(serializers.ModelSerializer):
+    verdict_label = serializers.CharField(source="get_verdict_display", read_only=True)
+
+    class Meta:
+        model = ReceivedRequest
+        fields = [
+            "id",
+            "received_at",
+            "method",
+            "verdict",
+            "verdict_label",
+            "detail",
+            "status_code",
+            "webhook_id",
+            "event_type",
+            "subscription",
+            "headers",
+            "body",
+            "body_bytes",
+            "truncated",
+        ]
+        read_only_fields = fields
+
+
+class TestReceiverSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="Point a subscription here; only this workspace's deliveries verify.")
+    keep = serializers.IntegerField(help_text="How many of the newest requests are kept.")
+    max_body_bytes = serializers.IntegerField(help_text="How much of each body is kept.")
+    requests_per_minute = serializers.IntegerField()
+    subscriptions = serializers.ListField(child=serializers.IntegerField(), help_text="Subscriptions pointing here.")
+    requests = ReceivedRequestSerializer(many=True)

@@ -13,5 +13,6 @@ router.register("rules", views.RuleViewSet, basename="rule")
 
 urlpatterns = [
     path("integrations/", views.OverviewView.as_view(), name="integrations-overview"),
+    path("webhooks/test-receiver/", views.TestReceiverView.as_view(), name="webhook-test-receiver"),
     *router.urls,
 ]

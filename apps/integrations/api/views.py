@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Max, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import CONFIGURE, READ, USE
 from apps.connectors.models import Connection
-from apps.integrations import dispatch, inbound, outbound, rules
+from apps.integrations import dispatch, inbound, outbound, receiver, rules, samples
 from apps.integrations.api import serializers as s
 from apps.integrations.expressions import check_type_pattern
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Rule, RuleRun, Subscription
@@ -54,7 +55,7 @@ class EndpointViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
 
     resource = "webhooks"
     serializer_class = s.EndpointSerializer
-    action_permissions = {"rotate_secret": CONFIGURE}
+    action_permissions = {"rotate_secret": CONFIGURE, "send_test": CONFIGURE}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -101,6 +102,25 @@ class EndpointViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
         shown = inbound.endpoint_rotate_secret(tenant=self.tenant, actor=self.actor, endpoint=self.get_object())
         return Response(shown)
 
+    @extend_schema(request=s.SendTestSerializer, responses={200: s.SentTestSerializer})
+    @action(detail=True, methods=["post"], url_path="send-test")
+    def send_test(self, request, pk=None):
+        """Sends a Standard Webhooks request signed with the endpoint's secret through the gateway's webhook URL,
+        as the platform would; the answer is the gateway's (200 accepted, 401 refused, 429 over the rate)."""
+        data = s.SendTestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            sent = samples.endpoint_send_test(
+                tenant=self.tenant,
+                actor=self.actor,
+                endpoint=self.get_object(),
+                event_type=data.validated_data.get("type"),
+                payload=data.validated_data.get("payload"),
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(s.SentTestSerializer(sent).data)
+
 
 # --- subscriptions and deliveries ----------------------------------------------------------------------------
 
@@ -111,7 +131,7 @@ class SubscriptionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMo
 
     resource = "webhooks"
     serializer_class = s.SubscriptionSerializer
-    action_permissions = {"rotate_secret": CONFIGURE, "replay": CONFIGURE}
+    action_permissions = {"rotate_secret": CONFIGURE, "replay": CONFIGURE, "send_test": CONFIGURE}
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -171,6 +191,18 @@ class SubscriptionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMo
         data.is_valid(raise_exception=True)
         count = outbound.subscription_replay_failed(self.get_object(), since=data.validated_data["since"])
         return Response({"replayed": count}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.DeliverySerializer})
+    @action(detail=True, methods=["post"], url_path="send-test")
+    def send_test(self, request, pk=None):
+        """Delivers a synthetic `bizosaas.subscription.test` event to this subscription only."""
+        try:
+            delivery = samples.subscription_send_test(
+                tenant=self.tenant, actor=self.actor, subscription=self.get_object()
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(s.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(
@@ -353,6 +385,39 @@ class RuleRunViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMi
         if params.get("matched") in ("true", "false"):
             queryset = queryset.filter(matched=params["matched"] == "true")
         return time_filters(params, queryset, "created_at")
+
+
+# --- the test receiver ---------------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["webhooks"])
+class TestReceiverView(TenantScoped, APIView):
+    """The workspace's built-in test receiver: its URL and the newest requests it took, each with the verdict on
+    its Standard Webhooks signature. DELETE forgets them."""
+
+    resource = "webhooks"
+    action_permissions = {"destroy": CONFIGURE}
+
+    @property
+    def action(self) -> str:
+        return "destroy" if self.request.method == "DELETE" else "retrieve"
+
+    @extend_schema(responses={200: s.TestReceiverSerializer}, operation_id="test_receiver_retrieve")
+    def get(self, request):
+        body = {
+            "url": receiver.receiver_url(self.tenant),
+            "keep": settings.TEST_RECEIVER_KEEP,
+            "max_body_bytes": settings.TEST_RECEIVER_MAX_BODY_BYTES,
+            "requests_per_minute": settings.TEST_RECEIVER_REQUESTS_PER_MINUTE,
+            "subscriptions": [sub.pk for sub in receiver.receiver_subscriptions(self.tenant)],
+            "requests": receiver.received_list(),
+        }
+        return Response(s.TestReceiverSerializer(body).data)
+
+    @extend_schema(responses={204: None}, operation_id="test_receiver_clear")
+    def delete(self, request):
+        receiver.received_clear(tenant=self.tenant, actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- overview ------------------------------------------------------------------------------------------------

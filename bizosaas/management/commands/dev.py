@@ -51,8 +51,9 @@ def processes(*, bind: str, portal: bool) -> dict[str, tuple[str, dict[str, str]
         "temporal": (f"{python} manage.py temporal_worker", {}),
     }
     if portal:
-        # the portal's /api proxy talks to the gateway on its bind address, server side
-        procs["portal"] = ("npm --prefix portal run start", {"GATEWAY_URL": f"http://{bind}"})
+        # the standalone server of the build (portal/scripts/start.mjs); its /api proxy talks to the gateway on its
+        # bind address, server side
+        procs["portal"] = ("npm --prefix portal run start", {"GATEWAY_URL": f"http://{bind}", "PORT": "3000"})
     return procs
 
 
@@ -80,7 +81,8 @@ class Command(BaseCommand):
             call_command("seed_demo", superadmin=True)
             call_command("collectstatic", interactive=False, verbosity=0)
             # `make run` builds the portal first; a bare `manage.py dev` starts it when a build is there
-            portal = (Path(settings.BASE_DIR) / "portal" / ".next" / "BUILD_ID").exists() and shutil.which("npm")
+            built = Path(settings.BASE_DIR) / "portal" / ".next" / "standalone" / "server.js"
+            portal = built.exists() and shutil.which("npm")
             self.banner(bind=bind, portal=bool(portal))
             manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty(), prefix=True))
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "NEXT_TELEMETRY_DISABLED": "1"}

@@ -250,10 +250,10 @@ function PreviewCard({ connection, connector }: { connection: Connection; connec
         </Field>
         {windowed ? (
           <>
-            <Field label="Since" help={`By ${spec?.window}`} errors={fieldErrors("since")} id={`${ids}-since`}>
+            <Field label="Since" help={`Records are filtered by ${windowWords(String(spec?.window ?? ""))}, from this day on.`} errors={fieldErrors("since")} id={`${ids}-since`}>
               {(props) => <input {...props} type="date" value={since} onChange={(e) => change(setSince)(e.target.value)} />}
             </Field>
-            <Field label="Until" help="Inclusive" errors={fieldErrors("until")} id={`${ids}-until`}>
+            <Field label="Until" help="Up to and including this day." errors={fieldErrors("until")} id={`${ids}-until`}>
               {(props) => <input {...props} type="date" value={until} onChange={(e) => change(setUntil)(e.target.value)} />}
             </Field>
           </>
@@ -396,6 +396,15 @@ function Detail({ connection, connector, notice }: { connection: Connection; con
       ) : null}
     </>
   );
+}
+
+/** A resource's date field in words: `updated_at` -> "the date they were last updated", `date` -> "their date". */
+function windowWords(field: string): string {
+  const words = field.replace(/_at$/, "").replace(/_/g, " ").trim();
+  if (!words || words.includes("date") || words.includes("day")) return `their ${words || "date"}`;
+  if (words === "updated" || words === "modified") return "the date they were last changed";
+  if (words === "created") return "the date they were created";
+  return `their ${words} date`;
 }
 
 export function ConnectionDetail({ id, notice }: { id: string; notice: string | null }) {

@@ -5,7 +5,8 @@
 import { useState } from "react";
 import useSWR from "swr";
 
-import { Badge, Button, Time } from "@/components/ui";
+import { HealthBadge } from "@/components/names";
+import { Button, Time } from "@/components/ui";
 import { type Schemas, api, unwrap } from "@/lib/api/client";
 import type { ApiError } from "@/lib/api/errors";
 
@@ -48,17 +49,8 @@ export function useConnections() {
   });
 }
 
-const STATUS_TONES: Record<string, string> = { active: "ok", pending: "wait", error: "bad", needs_reauth: "bad" };
-const STATUS_LABELS: Record<string, string> = {
-  active: "Active",
-  pending: "Not tested",
-  error: "Error",
-  needs_reauth: "Needs re-authorisation",
-};
-
-export function StatusBadge({ status }: { status: string }) {
-  return <Badge tone={STATUS_TONES[status] ?? "neutral"}>{STATUS_LABELS[status] ?? status}</Badge>;
-}
+/** A connection's health badge (components/names: one vocabulary on every page). */
+export const StatusBadge = HealthBadge;
 
 /** A coloured mark with the connector's initials (the catalogue's `logo` is a key, not an image). */
 export function ConnectorMark({ connector }: { connector: Pick<Connector, "key" | "name"> }) {

@@ -2,6 +2,8 @@
 
 import Link from "next/link";
 
+import { HealthBadge, ProviderName } from "@/components/names";
+
 import { TimeChart, type Point, type SeriesKey } from "@/components/dashboard/TimeChart";
 import { Badge, Card, EmptyState, Time } from "@/components/ui";
 import type { Schemas } from "@/lib/api/client";
@@ -40,13 +42,6 @@ function seriesOf(...keys: string[]): SeriesKey[] {
   return keys.map((key) => ({ key, label: SERIES[key][0], color: SERIES[key][1] }));
 }
 
-const STATUS_LABELS: Record<string, string> = {
-  active: "Healthy",
-  pending: "Not tested",
-  error: "Error",
-  needs_reauth: "Needs re-authorisation",
-};
-const STATUS_TONES: Record<string, string> = { active: "ok", pending: "wait", error: "bad", needs_reauth: "bad" };
 
 export function WindowSelector({ days, onChange }: { days: number; onChange: (days: number) => void }) {
   return (
@@ -123,9 +118,11 @@ export function ConnectionHealth({ connections }: { connections: Overview["conne
                   <Link href={`/dashboard/connectors/${c.id}`}>
                     <strong>{c.name}</strong>
                   </Link>
-                  <Badge tone={STATUS_TONES[c.status]}>{STATUS_LABELS[c.status] ?? c.status}</Badge>
+                  <HealthBadge status={c.status} />
                 </div>
-                <div className="muted">{c.provider}</div>
+                <div className="muted">
+                  <ProviderName provider={c.provider} />
+                </div>
                 <div className="muted">
                   Last check: <Time value={c.last_checked_at} />
                   {c.last_latency_ms != null ? ` (${c.last_latency_ms} ms)` : ""}

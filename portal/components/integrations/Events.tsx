@@ -20,7 +20,12 @@ import {
 } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 
-import { Json, connectionLabel, useConnections } from "./common";
+import { EventType, providerName, useConnectorNames } from "@/components/names";
+
+import { ConnectionName, Json, useConnections } from "./common";
+
+const SOURCE_LABELS: Record<string, string> = { webhook: "Webhook", api: "API", system: "Platform" };
+
 
 const LIMIT = 25;
 type Status = "pending" | "processed" | "failed";
@@ -29,6 +34,7 @@ function EventDetailView({ id }: { id: number }) {
   const { data, error, mutate } = useSWR(`integrations:event:${id}`, () =>
     unwrap(api.GET("/api/v1/events/{id}/", { params: { path: { id: String(id) } } })),
   );
+  const names = useConnectorNames();
   if (error) return <ErrorState error={error} retry={() => mutate()} />;
   if (!data) return <Loading />;
   return (
@@ -36,7 +42,7 @@ function EventDetailView({ id }: { id: number }) {
       <dl className="integ-dl">
         <dt>Type</dt>
         <dd>
-          <code>{data.type}</code> {data.raw_type && data.raw_type !== data.type ? <span className="muted">({data.raw_type})</span> : null}
+          <EventType value={data.type} /> {data.raw_type && data.raw_type !== data.type ? <span className="muted">({data.raw_type})</span> : null}
         </dd>
         <dt>Status</dt>
         <dd>
@@ -44,8 +50,8 @@ function EventDetailView({ id }: { id: number }) {
         </dd>
         <dt>Source</dt>
         <dd>
-          {data.source}
-          {data.provider ? ` · ${data.provider}` : ""}
+          {SOURCE_LABELS[data.source] ?? data.source}
+          {data.provider ? ` · ${providerName(data.provider, names)}` : ""}
         </dd>
         <dt>Provider event id</dt>
         <dd>{data.external_id || "—"}</dd>
@@ -129,13 +135,13 @@ export function Events() {
             {d.results.map((event) => (
               <tr key={event.id}>
                 <td>
-                  <code>{event.type}</code>
+                  <EventType value={event.type} />
                 </td>
                 <td>
                   <Badge>{event.status}</Badge>
                 </td>
-                <td>{event.source}</td>
-                <td>{connectionLabel(connections.data?.results, event.connection)}</td>
+                <td>{SOURCE_LABELS[event.source] ?? event.source}</td>
+                <td><ConnectionName connections={connections.data?.results} id={event.connection} /></td>
                 <td>
                   <Time value={event.received_at} />
                 </td>

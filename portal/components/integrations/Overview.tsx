@@ -3,6 +3,7 @@
 // GET /integrations/: per connection, its inbound endpoints, and the subscriptions and rules that reference it.
 import useSWR from "swr";
 
+import { EventType, HealthBadge, ProviderName } from "@/components/names";
 import { Async, Badge, Card, EmptyState, Time } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 
@@ -50,7 +51,7 @@ function GroupBody({ group }: { group: Group }) {
         <li key={`r${r.id}`}>
           <Badge tone={r.status === "active" ? "ok" : "muted"}>{r.status === "active" ? "rule" : "rule off"}</Badge> {r.name}{" "}
           <span className="muted">
-            on <code>{r.trigger_event}</code> · last run <Time value={r.last_run_at} />
+            on <EventType value={r.trigger_event} /> · last run <Time value={r.last_run_at} />
           </span>
         </li>
       ))}
@@ -84,9 +85,11 @@ export function Overview() {
             <Card
               key={row.connection.id}
               title={row.connection.name}
-              actions={<Badge>{row.connection.status}</Badge>}
+              actions={<HealthBadge status={row.connection.status} />}
             >
-              <p className="muted">{row.connection.provider}</p>
+              <p className="muted">
+                <ProviderName provider={row.connection.provider} />
+              </p>
               <GroupBody group={row} />
             </Card>
           ))}

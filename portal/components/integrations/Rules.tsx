@@ -22,7 +22,9 @@ import {
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 
-import { Json, LIST_LIMIT, type Rule, type RuleRun, connectionLabel, useConnections, useRuleCatalog } from "./common";
+import { EventType, useActionTypeLabel } from "@/components/names";
+
+import { Json, LIST_LIMIT, type Rule, type RuleRun, type RuleRunDetail, ConnectionName, useConnections, useRuleCatalog } from "./common";
 import type { OverviewData } from "./Overview";
 
 const RUN_LIMIT = 20;
@@ -56,6 +58,13 @@ function RunDetail({ id }: { id: number }) {
     actual?: unknown;
   }[];
   return (
+    <RunDetailBody data={data} conditions={conditions} />
+  );
+}
+
+function RunDetailBody({ data, conditions }: { data: RuleRunDetail; conditions: { field: string; op: string; value?: unknown; result: boolean; actual?: unknown }[] }) {
+  const actionTypeLabel = useActionTypeLabel();
+  return (
     <div className="stack" data-testid="rule-run-detail">
       {data.error ? <p className="field-error">{data.error}</p> : null}
       <h4>Conditions</h4>
@@ -77,7 +86,7 @@ function RunDetail({ id }: { id: number }) {
         <ol className="integ-plain">
           {data.action_runs.map((a) => (
             <li key={a.position}>
-              <Badge>{a.status}</Badge> <strong>{a.type}</strong>{" "}
+              <Badge>{a.status}</Badge> <strong>{actionTypeLabel(a.type)}</strong>{" "}
               <span className="muted">
                 {a.attempts} attempt{a.attempts === 1 ? "" : "s"} · finished <Time value={a.finished_at} />
               </span>
@@ -93,6 +102,17 @@ function RunDetail({ id }: { id: number }) {
         <p className="muted">No action ran.</p>
       )}
     </div>
+  );
+}
+
+/** "Always" for a rule without conditions; else how many must hold. */
+function ConditionsSummary({ count, match }: { count: number; match: string }) {
+  if (!count) return <span className="muted">Always (no conditions)</span>;
+  if (count === 1) return <>1 condition</>;
+  return (
+    <>
+      {match === "any" ? "Any" : "All"} of {count} conditions
+    </>
   );
 }
 
@@ -246,6 +266,7 @@ export function Rules() {
       setActionError(err);
     }
   };
+  const actionTypeLabel = useActionTypeLabel();
 
   return (
     <>
@@ -290,19 +311,19 @@ export function Rules() {
                     {rule.description ? <div className="field-help">{rule.description}</div> : null}
                   </td>
                   <td>
-                    <code>{rule.trigger_event}</code>
+                    <EventType value={rule.trigger_event} />
                     {rule.trigger_connection ? (
-                      <div className="field-help">from {connectionLabel(connections.data?.results, rule.trigger_connection)}</div>
+                      <div className="field-help">from <ConnectionName connections={connections.data?.results} id={rule.trigger_connection} /></div>
                     ) : null}
                   </td>
                   <td>
-                    {Array.isArray(rule.conditions) ? rule.conditions.length : 0} ({rule.match})
+                    <ConditionsSummary count={Array.isArray(rule.conditions) ? rule.conditions.length : 0} match={rule.match} />
                   </td>
                   <td>
                     {(Array.isArray(rule.actions) ? (rule.actions as { type?: string }[]) : []).map((a, i) => (
-                      <code key={i} className="integ-chip">
-                        {a.type}
-                      </code>
+                      <span key={i} className="integ-chip">
+                        {actionTypeLabel(a.type ?? "")}
+                      </span>
                     ))}
                   </td>
                   <td>

@@ -4,6 +4,7 @@
 import { useState } from "react";
 import useSWR from "swr";
 
+import { EventType } from "@/components/names";
 import {
   AsyncList,
   Badge,
@@ -25,7 +26,7 @@ import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
 
-import { type Delivery, type Subscription, connectionLabel, isoToLocalInput, localInputToIso, useConnections, useSubscriptions } from "./common";
+import { type Delivery, type Subscription, ConnectionName, isoToLocalInput, localInputToIso, useConnections, useSubscriptions } from "./common";
 
 const DELIVERY_LIMIT = 20;
 
@@ -330,16 +331,21 @@ export function Subscriptions() {
                 <tr key={subscription.id} aria-selected={selected === subscription.id}>
                   <td>
                     <span className="integ-url">{subscription.url}</span>
+                    {subscription.test_receiver ? (
+                      <div>
+                        <Badge tone="neutral">Built-in test receiver</Badge>
+                      </div>
+                    ) : null}
                     {subscription.description ? <div className="field-help">{subscription.description}</div> : null}
                   </td>
                   <td>
                     {((subscription.event_types as string[] | undefined) ?? []).map((t) => (
-                      <code key={t} className="integ-chip">
-                        {t}
-                      </code>
+                      <span key={t} className="integ-chip">
+                        <EventType value={t} />
+                      </span>
                     ))}
                   </td>
-                  <td>{connectionLabel(connections.data?.results, subscription.connection)}</td>
+                  <td><ConnectionName connections={connections.data?.results} id={subscription.connection} /></td>
                   <td>
                     <Badge>{subscription.enabled ? "active" : "disabled"}</Badge>
                     {subscription.disabled_reason ? <div className="field-help">{subscription.disabled_reason}</div> : null}
@@ -363,6 +369,25 @@ export function Subscriptions() {
                       </Button>
                       {canConfigure ? (
                         <>
+                          <Button
+                            disabled={!subscription.enabled}
+                            title={subscription.enabled ? undefined : "Enable the subscription first."}
+                            onClick={async () => {
+                              setActionError(null);
+                              try {
+                                await unwrap(
+                                  api.POST("/api/v1/webhooks/subscriptions/{id}/send-test/", {
+                                    params: { path: { id: String(subscription.id) } },
+                                  }),
+                                );
+                                setSelected(subscription.id);
+                              } catch (err) {
+                                setActionError(err);
+                              }
+                            }}
+                          >
+                            Send a test event
+                          </Button>
                           <ConfirmButton
                             label="Rotate secret"
                             variant="default"

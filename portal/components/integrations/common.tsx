@@ -4,6 +4,7 @@
 import useSWR from "swr";
 
 import type { ActionTypeInfo, RuleCatalog } from "@/components/RuleBuilder";
+import { providerName, useConnectorNames } from "@/components/names";
 import { type Schemas, api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
 
@@ -33,10 +34,19 @@ export function useSubscriptions() {
   );
 }
 
-export function connectionLabel(connections: Connection[] | undefined, id: number | null | undefined): string {
+export function connectionLabel(
+  connections: Connection[] | undefined,
+  id: number | null | undefined,
+  names: Record<string, string> = {},
+): string {
   if (id == null) return "—";
   const connection = connections?.find((c) => c.id === id);
-  return connection ? `${connection.name} (${connection.provider})` : `#${id}`;
+  return connection ? `${connection.name} (${providerName(connection.provider, names)})` : `Connection ${id}`;
+}
+
+/** A connection as "name (connector)", e.g. "Main shop (Shopify)". */
+export function ConnectionName({ connections, id }: { connections: Connection[] | undefined; id: number | null | undefined }) {
+  return <>{connectionLabel(connections, id, useConnectorNames())}</>;
 }
 
 /** Everything the rule builder offers in its selects, read from the API (lists the role may not read stay empty). */

@@ -61,7 +61,12 @@ export function useMemberNames() {
   return (id: number | null | undefined) => (id == null ? "—" : (names.get(id) ?? `user #${id}`));
 }
 
-export function runDuration(run: { started_at: string; finished_at: string | null }, now = Date.now()): string {
+/** How long a run took, or has been working: a run waiting for someone's approval is not counting time. */
+export function runDuration(
+  run: { started_at: string; finished_at: string | null; status?: string },
+  now = Date.now(),
+): string {
+  if (!run.finished_at && run.status === "waiting_approval") return "Waiting for approval";
   const start = new Date(run.started_at).getTime();
   const end = run.finished_at ? new Date(run.finished_at).getTime() : now;
   if (Number.isNaN(start) || Number.isNaN(end)) return "—";

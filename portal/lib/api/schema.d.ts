@@ -1186,6 +1186,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks/endpoints/{id}/send-test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Sends a Standard Webhooks request signed with the endpoint's secret through the gateway's webhook URL,
+         *     as the platform would; the answer is the gateway's (200 accepted, 401 refused, 429 over the rate).
+         */
+        post: operations["webhooks_endpoints_send_test_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/webhooks/subscriptions/": {
         parameters: {
             query?: never;
@@ -1252,6 +1272,47 @@ export interface paths {
         /** @description Outbound webhooks. The signing secret (`whsec_…`) is returned once, at creation or rotation. */
         post: operations["webhooks_subscriptions_rotate_secret_create"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/subscriptions/{id}/send-test/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Delivers a synthetic `bizosaas.subscription.test` event to this subscription only. */
+        post: operations["webhooks_subscriptions_send_test_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/test-receiver/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The workspace's built-in test receiver: its URL and the newest requests it took, each with the verdict on
+         *     its Standard Webhooks signature. DELETE forgets them.
+         */
+        get: operations["test_receiver_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * @description The workspace's built-in test receiver: its URL and the newest requests it took, each with the verdict on
+         *     its Standard Webhooks signature. DELETE forgets them.
+         */
+        delete: operations["test_receiver_clear"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2767,6 +2828,23 @@ export interface components {
          * @enum {string}
          */
         QuotaPeriodEnum: "second" | "minute" | "day" | "month" | "none";
+        ReceivedRequest: {
+            readonly id: number;
+            /** Format: date-time */
+            readonly received_at: string;
+            readonly method: string;
+            readonly verdict: components["schemas"]["VerdictEnum"];
+            readonly verdict_label: string;
+            readonly detail: string;
+            readonly status_code: number;
+            readonly webhook_id: string;
+            readonly event_type: string;
+            readonly subscription: number | null;
+            readonly headers: unknown;
+            readonly body: string;
+            readonly body_bytes: number;
+            readonly truncated: boolean;
+        };
         Record: {
             id: string;
             data: {
@@ -3043,6 +3121,24 @@ export interface components {
             query: string;
             results: components["schemas"]["SearchHit"][];
         };
+        SendTestRequest: {
+            /** @description The event type the sender puts in the body, e.g. order.created (default test.ping). */
+            type?: string;
+            /** @description The event's data (a JSON object; default a sample). */
+            payload?: unknown;
+        };
+        SentTest: {
+            /** @description What the gateway answered the signed request. */
+            status_code: number;
+            response: unknown;
+            /**
+             * Format: uuid
+             * @description The stored event, when it was accepted.
+             */
+            event: string | null;
+            /** @description Its normalised type. */
+            type: string;
+        };
         /**
          * @description * `webhook` - Webhook
          *     * `api` - Api
@@ -3069,6 +3165,8 @@ export interface components {
             /** Format: date-time */
             readonly last_failure_at: string | null;
             readonly secret_rotation_ends_at: string | null;
+            /** @description Whether it points at the built-in test receiver. */
+            readonly test_receiver: boolean;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -3103,6 +3201,18 @@ export interface components {
          * @enum {string}
          */
         TenantStatusEnum: "active" | "suspended";
+        TestReceiver: {
+            /** @description Point a subscription here; only this workspace's deliveries verify. */
+            url: string;
+            /** @description How many of the newest requests are kept. */
+            keep: number;
+            /** @description How much of each body is kept. */
+            max_body_bytes: number;
+            requests_per_minute: number;
+            /** @description Subscriptions pointing here. */
+            subscriptions: number[];
+            requests: components["schemas"]["ReceivedRequest"][];
+        };
         TokenPair: {
             access: string;
             refresh: string;
@@ -3182,6 +3292,14 @@ export interface components {
              */
             resets_at: string | null;
         };
+        /**
+         * @description * `verified` - Signature verified
+         *     * `invalid_signature` - Wrong signature
+         *     * `stale_timestamp` - Stale timestamp
+         *     * `unsigned` - Not signed
+         * @enum {string}
+         */
+        VerdictEnum: "verified" | "invalid_signature" | "stale_timestamp" | "unsigned";
         WorkflowApproval: {
             readonly id: number;
             readonly run: number;
@@ -5795,6 +5913,33 @@ export interface operations {
             };
         };
     };
+    webhooks_endpoints_send_test_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SendTestRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["SendTestRequest"];
+                "multipart/form-data": components["schemas"]["SendTestRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SentTest"];
+                };
+            };
+        };
+    };
     webhooks_subscriptions_list: {
         parameters: {
             query?: {
@@ -5961,6 +6106,64 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
+            };
+        };
+    };
+    webhooks_subscriptions_send_test_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+        };
+    };
+    test_receiver_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestReceiver"];
+                };
+            };
+        };
+    };
+    test_receiver_clear: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

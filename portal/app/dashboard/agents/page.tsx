@@ -1,6 +1,7 @@
 "use client";
 
 import Link from "next/link";
+import { LLMProviderNotice } from "@/components/Guidance";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import useSWR from "swr";
@@ -242,12 +243,7 @@ export default function AgentsPage() {
           ) : null
         }
       />
-      {noProvider ? (
-        <div className="alert alert-info" role="status">
-          Agents need an LLM provider (OpenAI, Anthropic, Azure OpenAI, Ollama or any OpenAI-compatible endpoint).{" "}
-          <Link href="/dashboard/settings">Add one in Settings</Link>.
-        </div>
-      ) : null}
+      {noProvider ? <LLMProviderNotice /> : null}
       <Card title="Agents">
         <AsyncList
           query={agents}

@@ -10,10 +10,11 @@ import { Events } from "@/components/integrations/Events";
 import { Overview } from "@/components/integrations/Overview";
 import { Rules } from "@/components/integrations/Rules";
 import { Subscriptions } from "@/components/integrations/Subscriptions";
+import { TestReceiver } from "@/components/integrations/TestReceiver";
 import { PageHeader, Tabs } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
-type Tab = "overview" | "inbound" | "events" | "outbound" | "rules" | "api-keys";
+type Tab = "overview" | "inbound" | "events" | "outbound" | "receiver" | "rules" | "api-keys";
 
 export default function IntegrationsPage() {
   const { can } = useSession();
@@ -22,6 +23,7 @@ export default function IntegrationsPage() {
     { key: "inbound", label: "Inbound webhooks" },
     { key: "events", label: "Events" },
     { key: "outbound", label: "Outbound webhooks" },
+    { key: "receiver", label: "Test receiver" },
     { key: "rules", label: "Automation rules" },
     ...(can("api_keys", "configure") ? [{ key: "api-keys" as Tab, label: "API keys" }] : []),
   ];
@@ -53,6 +55,7 @@ export default function IntegrationsPage() {
         {tab === "inbound" ? <Endpoints /> : null}
         {tab === "events" ? <Events /> : null}
         {tab === "outbound" ? <Subscriptions /> : null}
+        {tab === "receiver" ? <TestReceiver /> : null}
         {tab === "rules" ? <Rules /> : null}
         {tab === "api-keys" ? <ApiKeys /> : null}
       </div>

@@ -10,6 +10,7 @@ import { ApprovalsPanel } from "@/components/workflows/Approvals";
 import { ConfigsTable } from "@/components/workflows/Configs";
 import { type Template, useTemplates } from "@/components/workflows/data";
 import { RunsTable } from "@/components/workflows/Runs";
+import { LLMProviderNotice } from "@/components/Guidance";
 import { Async, Card, EmptyState, PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { useSession } from "@/lib/session";
@@ -72,6 +73,7 @@ function WorkflowsPage() {
           ) : null
         }
       />
+      <LLMProviderNotice what="Workflows that run an agent" />
       <Tabs
         label="Workflows sections"
         current={tab}

@@ -7,6 +7,7 @@ import useSWR from "swr";
 
 import { AgentSettingsForm, type SettingsBody } from "@/components/agents/AgentSettingsForm";
 import { KnowledgePanel } from "@/components/agents/KnowledgePanel";
+import { LLMProviderNotice } from "@/components/Guidance";
 import { RunPanel } from "@/components/agents/RunPanel";
 import { ToolsEditor } from "@/components/agents/ToolsEditor";
 import { type Agent, type AvailableConnection, type Grant, type Provider, rows } from "@/components/agents/types";
@@ -92,6 +93,7 @@ export default function AgentPage() {
           ) : null
         }
       />
+      <LLMProviderNotice agentHasProvider={Boolean(current.provider)} />
       <Tabs<Tab>
         label="Agent sections"
         current={tab}
