@@ -4,7 +4,11 @@ reported with its schema while the others go on, and a second run retries only w
 
 from __future__ import annotations
 
+import importlib
+import shutil
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,8 +18,8 @@ from tests.factories import make_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TRIGGERS = "0003_pending_work_triggers"  # replaying it where its triggers exist fails
-TABLES = ("integrations_event", "integrations_delivery", "integrations_actionrun")
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = "bzs_marker_idx"
 
 
 def triggers(schema: str) -> int:
@@ -26,19 +30,6 @@ def triggers(schema: str) -> int:
             [schema],
         )
         return cursor.fetchone()[0]
-
-
-def forget_migration(schema: str, *, undo: bool) -> None:
-    """As if the schema had stopped before integrations 0003 and what follows it (`undo`), or had only lost their
-    records (not undone)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'DELETE FROM "{schema}".django_migrations WHERE app = %s AND name >= %s', ["integrations", TRIGGERS]
-        )
-        if undo:
-            for table in TABLES:
-                for when in ("insert", "update", "delete"):
-                    cursor.execute(f'DROP TRIGGER bzs_work_{when} ON "{schema}".{table}')
 
 
 def migrate(*extra: str) -> tuple[str, str]:
@@ -68,27 +59,67 @@ def test_a_run_with_nothing_to_do_recognises_every_schema_without_migrating_any(
     assert "Starting migration" not in out + err  # no migrate command ran in any schema, the template included
 
 
-def test_only_the_schemas_behind_are_migrated_a_failure_is_reported_and_the_next_run_retries_only_it():
-    ok, broken, current = make_tenant(), make_tenant(), make_tenant()
-    forget_migration(ok.schema_name, undo=True)
-    forget_migration(broken.schema_name, undo=False)  # its triggers exist: replaying the migration fails
+@pytest.fixture
+def marker_migration(tmp_path, settings):
+    """The integrations migrations plus one more, SQL only (an index on the events table), as a deploy brings."""
+    package = tmp_path / "marker_integrations_migrations"
+    shutil.copytree(ROOT / "apps/integrations/migrations", package)
+    last = sorted(path.stem for path in package.glob("[0-9]*.py"))[-1]
+    (package / "9001_marker.py").write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        f"    dependencies = [('integrations', '{last}')]\n"
+        f"    operations = [migrations.RunSQL('CREATE INDEX {MARKER} ON integrations_event (received_at, id)')]\n"
+    )
 
+    def deploy() -> None:  # after the tenants exist (a tenant made without the template snapshot replays them)
+        sys.path.insert(0, str(tmp_path))
+        importlib.invalidate_caches()
+        settings.MIGRATION_MODULES = {"integrations": "marker_integrations_migrations"}
+
+    yield deploy
+    if str(tmp_path) in sys.path:
+        sys.path.remove(str(tmp_path))
+    for name in [name for name in sys.modules if name.startswith("marker_integrations_migrations")]:
+        del sys.modules[name]
+
+
+def has_marker(schema: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s", [schema, MARKER])
+        return cursor.fetchone() is not None
+
+
+def test_only_the_schemas_behind_are_migrated_a_failure_is_reported_and_the_next_run_retries_only_it(
+    marker_migration,
+):
+    ok, broken, current = make_tenant(), make_tenant(), make_tenant()
+    marker_migration()
+    with connection.cursor() as cursor:
+        # already migrated; and one whose index exists without its record, so applying the migration fails there
+        cursor.execute(f'CREATE INDEX {MARKER} ON "{current.schema_name}".integrations_event (received_at, id)')
+        cursor.execute(
+            f'INSERT INTO "{current.schema_name}".django_migrations (app, name, applied) VALUES (%s, %s, now())',
+            ["integrations", "9001_marker"],
+        )
+        cursor.execute(f'CREATE INDEX {MARKER} ON "{broken.schema_name}".integrations_event (received_at, id)')
+
+    out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match="1 of 2 tenant schema"):
-        out, err = StringIO(), StringIO()
         try:
             call_command("migrate_schemas", "--tenant", "--parallel", "2", "--verbosity", "2", stdout=out, stderr=err)
         finally:
             output = out.getvalue() + err.getvalue()
 
     assert "1 tenant schema(s) up to date, 2 to migrate" in output
-    assert "2 by their migrations' SQL, 0 by the migrate command" in output  # both miss only SQL migrations
+    assert "2 by their migrations' SQL, 0 by the migrate command" in output  # they miss only an SQL migration
     assert f"FAILED {broken.schema_name}: " in output and "already exists" in output
     assert "migrated 2/2 tenant schema(s), 1 failed" in output
-    assert triggers(ok.schema_name) == 9  # migrated although another schema failed
-    assert triggers(current.schema_name) == 9
+    assert has_marker(ok.schema_name)  # migrated although another schema failed
 
-    forget_migration(broken.schema_name, undo=True)  # the cause is fixed
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP INDEX "{broken.schema_name}".{MARKER}')  # the cause is fixed
     out, _err = migrate()
     assert "2 tenant schema(s) up to date, 1 to migrate" in out
-    assert triggers(broken.schema_name) == 9
+    assert has_marker(broken.schema_name)
     assert "0 to migrate" in migrate()[0]
