@@ -117,3 +117,22 @@ class TenantPermission(BasePermission):
                 else f"Your role may not {action} {view.resource.replace('_', ' ')}."
             )
         return allowed
+
+
+def may(request, resource: str, action: str) -> bool:
+    """Whether the request's principal may perform `action` on `resource`: for values only some roles see (a
+    capability URL is shown to those who may configure it). No request (a serializer used outside a view) or
+    no tenant standing: no."""
+    from rest_framework.exceptions import APIException
+
+    from apps.accounts.access import tenant_access
+
+    if request is None:
+        return False
+    try:
+        access = tenant_access(request)
+    except APIException:
+        return False
+    if access.api_key is not None:
+        return scope_allows(access.api_key.scopes, resource, action)
+    return access.is_superuser or role_allows(access.role, resource, action)

@@ -3,6 +3,7 @@ webhook verification, plus the methods that do the work against a `ConnectionCon
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -155,6 +156,14 @@ class WebhookEvent:
     event_id: str
     event_type: str
     payload: Any
+
+
+def signed_body_id(event_type: str, body: bytes) -> str:
+    """The event id of a delivery whose signature covers only the body (Shopify, WooCommerce): derived from what is
+    signed, so a captured body re-posted with a fresh delivery-id header is a duplicate, and so are the provider's
+    own redeliveries (WooCommerce gives each a new id). The topic is part of it: one body may legitimately arrive
+    under two topics (an order created already paid: orders/create and orders/paid)."""
+    return "sha256-" + hashlib.sha256(event_type.encode() + b"\n" + (body or b"")).hexdigest()[:40]
 
 
 class WebhookVerificationError(Exception):

@@ -55,6 +55,11 @@ SIGNING_SECRET_FIELDS: dict[str, tuple[str, ...]] = {
 # ours, generated per endpoint. Mailchimp's GET validation carries the URL secret.
 HANDSHAKE_SECRET = {"facebook_ads": "endpoint:verify_token", "mailchimp": "connection:webhook_secret"}
 SECRET_HEADER_WORDS = ("secret", "token", "password", "api-key", "apikey", "authorization", "cookie")
+# a verified request's signature is of no further use to anyone, and where the provider signs only the body
+# (Shopify, WooCommerce, Facebook, Intercom) the body plus its signature could be posted again as a new event
+SIGNATURE_HEADER_WORDS = ("signature", "hmac")
+REDACTED = "[redacted]"
+MIN_REDACTED_SECRET = 8  # shorter values are not looked for in bodies (they would match ordinary text)
 
 
 # --- endpoints -----------------------------------------------------------------------------------------------
@@ -180,17 +185,45 @@ def _handshake_secret(endpoint: InboundEndpoint) -> str:
     return ""
 
 
-def safe_headers(headers: dict[str, str], secret_values: list[str]) -> dict[str, str]:
-    """Headers worth keeping for debugging, without credentials or anything equal to a secret."""
+def safe_headers(headers: dict[str, str], secret_values: list[str], *, keep_signatures: bool = False) -> dict[str, str]:
+    """Headers worth keeping for debugging, without credentials, signatures (unless `keep_signatures`: the test
+    receiver shows what a subscriber would verify) or anything equal to a secret."""
+    words = SECRET_HEADER_WORDS if keep_signatures else SECRET_HEADER_WORDS + SIGNATURE_HEADER_WORDS
     kept = {}
     for name, value in headers.items():
         lower = name.lower()
-        if any(word in lower for word in SECRET_HEADER_WORDS):
+        if any(word in lower for word in words):
             continue
         if any(secret and secret in value for secret in secret_values):
             continue
         kept[lower] = value[:1000]
     return kept
+
+
+def redact_secrets(body: bytes, payload, secret_values: list[str]):
+    """The body and payload to store, with every occurrence of a secret replaced (Zoho CRM, for one, sends its
+    notification channel token inside each body): whoever may read events must not learn how to forge them."""
+    secrets = [secret for secret in secret_values if secret and len(secret) >= MIN_REDACTED_SECRET]
+    if not secrets:
+        return body, payload
+    for secret in secrets:
+        body = body.replace(secret.encode(), REDACTED.encode())
+        encoded = json.dumps(secret)[1:-1].encode()  # as it appears inside a JSON string
+        if encoded != secret.encode():
+            body = body.replace(encoded, REDACTED.encode())
+
+    def clean(value):
+        if isinstance(value, str):
+            for secret in secrets:
+                value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    return body, clean(payload)
 
 
 def _verify_standard(endpoint: InboundEndpoint, headers: dict[str, str], body: bytes):
@@ -294,6 +327,7 @@ def accept(
     except WebhookVerificationError as exc:
         return _reject(endpoint, label, str(exc))
 
+    body, payload = redact_secrets(body, payload, secret_values)
     items = split_batch(external_id, raw_type, payload)
     try:
         quotas.consume(schema, "events_per_day", amount=len(items))  # nothing of the batch is stored over it

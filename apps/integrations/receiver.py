@@ -169,7 +169,7 @@ def receive(request, slug: str, token: str):
         lower = {name.lower(): value for name, value in headers.items()}
         ReceivedRequest.objects.create(
             method=request.method,
-            headers=safe_headers(headers, []),
+            headers=safe_headers(headers, [], keep_signatures=True),
             body=kept.decode("utf-8", "replace"),
             body_bytes=len(body),
             truncated=len(kept) < len(body),

@@ -49,7 +49,8 @@ def test_overview_lists_per_connection_its_endpoints_subscriptions_and_rules(api
 
     assert response.status_code == 200
     rows = {row["connection"]["name"]: row for row in response.json()["connections"]}
-    assert [e["url"] for e in rows["Main shop"]["endpoints"]] == [endpoint["url"]]
+    assert [e["id"] for e in rows["Main shop"]["endpoints"]] == [endpoint["id"]]
+    assert rows["Main shop"]["endpoints"][0]["url_masked"] is True  # a viewer does not get the routing token
     assert rows["Main shop"]["endpoints"][0]["received_count"] == 0
     assert [(s["id"], s["status"]) for s in rows["Main shop"]["subscriptions"]] == [(orders["id"], "disabled")]
     assert [(r["id"], r["status"]) for r in rows["Main shop"]["rules"]] == [(rule["id"], "active")]

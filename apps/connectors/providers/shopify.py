@@ -22,7 +22,9 @@ error in the body. Moving to GraphQL (`/graphql.json`, cursor `pageInfo.endCurso
 
 Webhooks: `X-Shopify-Hmac-Sha256` = base64(HMAC-SHA256(app client secret, raw body)); `X-Shopify-Topic` names the
 event (e.g. `orders/create`), `X-Shopify-Webhook-Id` identifies the delivery (kept across retries),
-`X-Shopify-Event-Id` the event, `X-Shopify-Shop-Domain` the shop. No timestamp is signed.
+`X-Shopify-Event-Id` the event, `X-Shopify-Shop-Domain` the shop. No timestamp is signed, and neither are those
+headers: our event id is derived from the topic and the signed body, so a body re-posted with a new webhook id is a
+duplicate.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
     credential_host_problem,
+    signed_body_id,
 )
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.http import parse_json
@@ -204,7 +207,7 @@ class Shopify(Provider):
     )
     webhook_verification = (
         f"{HMAC_HEADER}: base64 HMAC-SHA256 of the raw body with the app's client secret; X-Shopify-Topic is the "
-        "event type and X-Shopify-Webhook-Id the delivery id"
+        "event type; the event id is derived from the topic and body (X-Shopify-Webhook-Id is not signed)"
     )
 
     # --- configuration ----------------------------------------------------------------------------------------
@@ -398,7 +401,5 @@ class Shopify(Provider):
         except ValueError:
             raise WebhookVerificationError("body is not JSON") from None
         event_type = sent.get("x-shopify-topic", "").strip() or "shopify.event"
-        event_id = sent.get("x-shopify-webhook-id", "").strip() or sent.get("x-shopify-event-id", "").strip()
-        if not event_id:
-            event_id = f"sha256-{hashlib.sha256(body or b'').hexdigest()[:32]}"
-        return WebhookEvent(event_id=event_id, event_type=event_type, payload=payload)
+        # X-Shopify-Webhook-Id is not signed: the id comes from what is (the webhook id stays in the headers)
+        return WebhookEvent(event_id=signed_body_id(event_type, body), event_type=event_type, payload=payload)

@@ -30,6 +30,7 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    signed_body_id,
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
@@ -106,8 +107,8 @@ class WooCommerce(Provider):
         ),
     )
     webhook_verification = (
-        f"{SIGNATURE_HEADER}: base64 HMAC-SHA256 of the raw body with the webhook secret; event id from "
-        f"{DELIVERY_HEADER}, event type from {TOPIC_HEADER}"
+        f"{SIGNATURE_HEADER}: base64 HMAC-SHA256 of the raw body with the webhook secret; event type from "
+        f"{TOPIC_HEADER}; event id from the topic and body (the {DELIVERY_HEADER} header is not signed)"
     )
 
     def base_url(self, config: dict) -> str:
@@ -252,10 +253,11 @@ class WooCommerce(Provider):
         expected = base64.b64encode(hmac.new(secret.encode(), body or b"", hashlib.sha256).digest()).decode()
         if not hmac.compare_digest(signature.strip().encode(), expected.encode()):
             raise WebhookVerificationError("wrong signature")
-        event_id = sent.get(DELIVERY_HEADER.lower(), "").strip()
         event_type = sent.get(TOPIC_HEADER.lower(), "").strip()
-        if not event_id or not event_type:
-            raise WebhookVerificationError(f"missing {DELIVERY_HEADER} or {TOPIC_HEADER} header")
+        if not event_type:
+            raise WebhookVerificationError(f"missing {TOPIC_HEADER} header")
+        # the delivery id is not signed, and WooCommerce gives each redelivery a new one: the id comes from what is
+        event_id = signed_body_id(event_type, body)
         try:
             payload = json.loads(body or b"{}")
         except ValueError:

@@ -1,10 +1,12 @@
 import base64
 import json
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from rest_framework import serializers
 
-from apps.integrations.inbound import endpoint_url
+from apps.accounts.permissions import CONFIGURE, may
+from apps.integrations.inbound import SIGNATURE_HEADER_WORDS, endpoint_url
 from apps.integrations.models import (
     ActionRun,
     Delivery,
@@ -26,8 +28,40 @@ SETUP = {
 }
 
 
+def _configures_webhooks(serializer: serializers.Serializer) -> bool:
+    """Capability URLs (an endpoint's routing token, a subscriber's URL) let whoever holds them act: they are shown
+    whole only to those who may configure webhooks (admins, keys with webhooks:write); others see where, not how."""
+    context = serializer.context
+    if "_configures_webhooks" not in context:
+        context["_configures_webhooks"] = may(context.get("request"), "webhooks", CONFIGURE)
+    return context["_configures_webhooks"]
+
+
+def masked_url(url: str) -> str:
+    """The scheme and host of a URL, without its path, query or user info: `https://hooks.example.com/…`."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/…" if host else "…"
+
+
+def without_signatures(headers: dict) -> dict:
+    """Stored headers minus signature headers (a body-only signature plus the body could be re-posted)."""
+    return {
+        name: value
+        for name, value in (headers or {}).items()
+        if not any(word in name.lower() for word in SIGNATURE_HEADER_WORDS)
+    }
+
+
 class EndpointSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(
+        help_text="Where the platform posts. Its routing token lets anyone post, so only admins see it whole; "
+        "others get the address with the token hidden (url_masked)."
+    )
+    url_masked = serializers.SerializerMethodField()
     connection_name = serializers.CharField(source="connection.name", default=None, read_only=True)
     provider = serializers.CharField(source="connection.provider", default=None, read_only=True)
     secret_set = serializers.SerializerMethodField(help_text="Whether an own secret is set; never returned.")
@@ -41,6 +75,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "url",
+            "url_masked",
             "connection",
             "connection_name",
             "provider",
@@ -59,7 +94,12 @@ class EndpointSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, endpoint) -> str:
-        return endpoint_url(endpoint)
+        if _configures_webhooks(self):
+            return endpoint_url(endpoint)
+        return f"{settings.GATEWAY_URL.rstrip('/')}/hooks/…/"
+
+    def get_url_masked(self, endpoint) -> bool:
+        return not _configures_webhooks(self)
 
     def get_secret_set(self, endpoint) -> bool:
         return bool(endpoint.secrets)
@@ -83,6 +123,10 @@ class EndpointUpdateSerializer(serializers.Serializer):
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(
+        help_text="The subscriber's URL (often a capability URL): whole for admins, scheme and host for others."
+    )
+    url_masked = serializers.SerializerMethodField()
     secret_rotation_ends_at = serializers.SerializerMethodField()
     test_receiver = serializers.SerializerMethodField(help_text="Whether it points at the built-in test receiver.")
 
@@ -91,6 +135,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "url",
+            "url_masked",
             "description",
             "event_types",
             "connection",
@@ -107,6 +152,12 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_url(self, subscription) -> str:
+        return subscription.url if _configures_webhooks(self) else masked_url(subscription.url)
+
+    def get_url_masked(self, subscription) -> bool:
+        return not _configures_webhooks(self)
 
     def get_test_receiver(self, subscription) -> bool:
         return subscription.url.startswith(settings.GATEWAY_URL.rstrip("/") + "/receiver/")
@@ -138,7 +189,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     event_type = serializers.CharField(source="event.type", read_only=True)
     event_uid = serializers.UUIDField(source="event.uid", read_only=True)
     msg_id = serializers.CharField(read_only=True)
-    url = serializers.CharField(source="subscription.url", read_only=True)
+    url = serializers.SerializerMethodField(help_text="The subscription's URL: whole for admins, host for others.")
 
     class Meta:
         model = Delivery
@@ -159,6 +210,10 @@ class DeliverySerializer(serializers.ModelSerializer):
             "succeeded_at",
         ]
         read_only_fields = fields
+
+    def get_url(self, delivery) -> str:
+        url = delivery.subscription.url
+        return url if _configures_webhooks(self) else masked_url(url)
 
 
 class DeliveryDetailSerializer(DeliverySerializer):
@@ -193,6 +248,7 @@ class EventSerializer(serializers.ModelSerializer):
 
 class EventDetailSerializer(EventSerializer):
     body_base64 = serializers.SerializerMethodField(help_text="The raw body as received (base64).")
+    headers = serializers.SerializerMethodField(help_text="Headers as received, without credentials or signatures.")
 
     class Meta(EventSerializer.Meta):
         fields = [*EventSerializer.Meta.fields, "payload", "headers", "body_base64"]
@@ -200,6 +256,9 @@ class EventDetailSerializer(EventSerializer):
 
     def get_body_base64(self, event) -> str:
         return base64.b64encode(bytes(event.body or b"")).decode()
+
+    def get_headers(self, event) -> dict[str, str]:
+        return without_signatures(event.headers)
 
 
 class EventCreateSerializer(serializers.Serializer):

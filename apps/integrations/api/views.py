@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.views import TenantScoped
-from apps.accounts.permissions import CONFIGURE, READ, USE
+from apps.accounts.permissions import CONFIGURE, READ, USE, may
 from apps.connectors.models import Connection
 from apps.integrations import dispatch, inbound, outbound, receiver, rules, samples
 from apps.integrations.api import serializers as s
@@ -79,7 +79,7 @@ class EndpointViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
             connection=connection,
             scheme=data.validated_data["scheme"],
         )
-        body = s.EndpointSerializer(self.get_queryset().get(pk=endpoint.pk)).data
+        body = s.EndpointSerializer(self.get_queryset().get(pk=endpoint.pk), context=self.get_serializer_context()).data
         return Response({**body, **shown}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.EndpointUpdateSerializer, responses={200: s.EndpointSerializer})
@@ -90,7 +90,9 @@ class EndpointViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
         for name, value in data.validated_data.items():
             setattr(endpoint, name, value)
         endpoint.save()
-        return Response(s.EndpointSerializer(self.get_queryset().get(pk=endpoint.pk)).data)
+        return Response(
+            s.EndpointSerializer(self.get_queryset().get(pk=endpoint.pk), context=self.get_serializer_context()).data
+        )
 
     def destroy(self, request, pk=None):
         inbound.endpoint_delete(tenant=self.tenant, actor=self.actor, endpoint=self.get_object())
@@ -155,7 +157,8 @@ class SubscriptionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMo
             enabled=values.get("enabled", True),
         )
         return Response(
-            {**s.SubscriptionSerializer(subscription).data, "secret": secret}, status=status.HTTP_201_CREATED
+            {**s.SubscriptionSerializer(subscription, context=self.get_serializer_context()).data, "secret": secret},
+            status=status.HTTP_201_CREATED,
         )
 
     @extend_schema(request=s.SubscriptionWriteSerializer, responses={200: s.SubscriptionSerializer})
@@ -169,7 +172,7 @@ class SubscriptionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMo
         subscription = outbound.subscription_update(
             tenant=self.tenant, actor=self.actor, subscription=subscription, data=values
         )
-        return Response(s.SubscriptionSerializer(subscription).data)
+        return Response(s.SubscriptionSerializer(subscription, context=self.get_serializer_context()).data)
 
     def destroy(self, request, pk=None):
         outbound.subscription_delete(tenant=self.tenant, actor=self.actor, subscription=self.get_object())
@@ -202,7 +205,9 @@ class SubscriptionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMo
             )
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
-        return Response(s.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.DeliverySerializer(delivery, context=self.get_serializer_context()).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 @extend_schema(
@@ -237,7 +242,9 @@ class DeliveryViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
     @action(detail=True, methods=["post"])
     def replay(self, request, pk=None):
         delivery = outbound.delivery_replay(self.get_object())
-        return Response(s.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.DeliverySerializer(delivery, context=self.get_serializer_context()).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 # --- events --------------------------------------------------------------------------------------------------
@@ -445,10 +452,12 @@ class OverviewView(TenantScoped, APIView):
             .annotate(n=Count("id"))
         )
 
+        shows_urls = may(request, "webhooks", CONFIGURE)
+
         def sub_row(sub):
             return {
                 "id": sub.id,
-                "url": sub.url,
+                "url": sub.url if shows_urls else s.masked_url(sub.url),
                 "event_types": sub.event_types,
                 "status": "active" if sub.enabled else "disabled",
                 "disabled_reason": sub.disabled_reason,
@@ -466,7 +475,7 @@ class OverviewView(TenantScoped, APIView):
             }
 
         def endpoint_row(endpoint):
-            return s.EndpointSerializer(endpoint).data
+            return s.EndpointSerializer(endpoint, context={"request": request}).data
 
         def rule_connections(rule) -> set[int]:
             ids = {rule.trigger_connection_id} if rule.trigger_connection_id else set()

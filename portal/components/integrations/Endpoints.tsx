@@ -254,7 +254,13 @@ export function Endpoints() {
                 </dl>
                 <div>
                   <p className="field-help">URL to give the sender</p>
-                  <CopyField value={endpoint.url} label={`Webhook URL of ${endpoint.name}`} testId="endpoint-url" />
+                  {endpoint.url_masked ? (
+                    <p className="field-help" data-testid="endpoint-url-hidden">
+                      Only admins see this URL: it lets whoever holds it send events into the workspace.
+                    </p>
+                  ) : (
+                    <CopyField value={endpoint.url} label={`Webhook URL of ${endpoint.name}`} testId="endpoint-url" />
+                  )}
                   <p className="field-help">{endpoint.setup}</p>
                 </div>
                 {endpoint.last_rejection ? (

@@ -1858,6 +1858,7 @@ export interface components {
             readonly event_uid: string;
             readonly event_type: string;
             readonly subscription: number;
+            /** @description The subscription's URL: whole for admins, host for others. */
             readonly url: string;
             readonly status: components["schemas"]["DeliveryStatusEnum"];
             readonly attempts: number;
@@ -1878,6 +1879,7 @@ export interface components {
             readonly event_uid: string;
             readonly event_type: string;
             readonly subscription: number;
+            /** @description The subscription's URL: whole for admins, host for others. */
             readonly url: string;
             readonly status: components["schemas"]["DeliveryStatusEnum"];
             readonly attempts: number;
@@ -1941,7 +1943,9 @@ export interface components {
         Endpoint: {
             readonly id: number;
             readonly name: string;
+            /** @description Where the platform posts. Its routing token lets anyone post, so only admins see it whole; others get the address with the token hidden (url_masked). */
             readonly url: string;
+            readonly url_masked: boolean;
             readonly connection: number | null;
             readonly connection_name: string;
             readonly provider: string;
@@ -2014,7 +2018,10 @@ export interface components {
             /** Format: date-time */
             readonly processed_at: string | null;
             readonly payload: unknown;
-            readonly headers: unknown;
+            /** @description Headers as received, without credentials or signatures. */
+            readonly headers: {
+                [key: string]: string;
+            };
             /** @description The raw body as received (base64). */
             readonly body_base64: string;
         };
@@ -3148,8 +3155,9 @@ export interface components {
         SourceEnum: "webhook" | "api" | "system";
         Subscription: {
             readonly id: number;
-            /** Format: uri */
+            /** @description The subscriber's URL (often a capability URL): whole for admins, scheme and host for others. */
             readonly url: string;
+            readonly url_masked: boolean;
             readonly description: string;
             readonly event_types: unknown;
             readonly connection: number | null;

@@ -418,9 +418,19 @@ def test_webhook_with_a_correct_signature_is_accepted():
         secret=CLIENT_SECRET,
     )
 
-    assert event.event_id == "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
     assert event.event_type == "orders/create"
     assert event.payload == {"id": 820982911946154508, "email": "jon@example.com"}
+    # the id follows what is signed (topic and body), not the unsigned X-Shopify-Webhook-Id
+    redelivered = {**webhook_headers(body), "X-Shopify-Webhook-Id": "ffffffff-0000-4000-8000-000000000000"}
+    again = registry.get("shopify")().verify_webhook(
+        method="POST", url="https://hub.example.com/hooks/shopify", headers=redelivered, body=body, secret=CLIENT_SECRET
+    )
+    assert again.event_id == event.event_id
+    other_topic = {**webhook_headers(body), "X-Shopify-Topic": "orders/paid"}
+    paid = registry.get("shopify")().verify_webhook(
+        method="POST", url="https://hub.example.com/hooks/shopify", headers=other_topic, body=body, secret=CLIENT_SECRET
+    )
+    assert paid.event_id != event.event_id
 
 
 @pytest.mark.parametrize(
