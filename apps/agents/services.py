@@ -64,6 +64,20 @@ def _provider_errors(values: dict, *, has_key: bool) -> dict[str, list[str]]:
     return errors
 
 
+def _destination(values: dict) -> tuple[str, str, str, int | None]:
+    """Where a provider's key is sent and how: its kind (which header carries the key) and the origin of its
+    base URL (the kind's public endpoint when there is none)."""
+    base = values["base_url"] or {Kind.OPENAI: llm_client.OPENAI_URL, Kind.ANTHROPIC: llm_client.ANTHROPIC_URL}.get(
+        values["kind"], ""
+    )
+    parts = urlsplit(base)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return values["kind"], parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
 def _valid_url(parts) -> bool:
     """http(s), a host and a sane port. Unlike URLValidator, single-label hosts (`http://ollama:11434`, a
     service on the same private network) are accepted."""
@@ -137,6 +151,11 @@ def provider_update(*, tenant: Tenant, actor: Actor, provider: LLMProvider, **ch
     current_key = provider.credentials.get("api_key") or ""
     has_key = bool(key) if key is not None else bool(current_key)
     errors = _provider_errors(after, has_key=has_key)
+    if not errors and current_key and key is None and _destination(before) != _destination(after):
+        errors["api_key"] = [
+            "Enter the API key again (or an empty string to remove it): the kind or base URL changed, and a "
+            "stored key is never sent to a new address."
+        ]
     if errors:
         raise ValidationError(errors)
     for name, value in after.items():

@@ -6,10 +6,12 @@ Credentials are decrypted only inside these functions and never leave them excep
 
 from __future__ import annotations
 
+import json
 import secrets as pysecrets
 import time
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
@@ -96,9 +98,13 @@ def connection_update(
             clean, secret_values = spec.clean_config(config, partial=True)
         except ValidationError as exc:
             raise ValidationError({f"config.{key}": value for key, value in exc.message_dict.items()}) from None
-        connection.config = {**connection.config, **clean}
+        merged = {**connection.config, **clean}
+        credentials = {**connection.credentials, **secret_values}
+        if _destinations(spec, connection.config) != _destinations(spec, merged):
+            credentials = _secrets_for_new_destination(spec, connection, credentials, supplied=secret_values)
+        connection.config = merged
         changed_secrets = sorted(secret_values)
-        connection.credentials = {**connection.credentials, **secret_values}
+        connection.credentials = credentials
         if clean or secret_values:
             connection.status = Connection.Status.PENDING  # what was tested is no longer what is configured
     connection.save()
@@ -114,6 +120,58 @@ def connection_update(
         },
     )
     return connection
+
+
+def _destinations(spec: type[Provider], config: dict) -> frozenset:
+    """The origins (scheme, host, port) a connection's credentials are sent to with this configuration: its API's
+    base URL and, for OAuth, the token endpoint. A configuration the provider cannot place yet counts as itself,
+    so any change of it is a change of destination."""
+    urls = []
+    try:
+        urls.append(spec().base_url(config))
+        if spec.auth.type == "oauth2" and spec.auth.oauth2 is not None:
+            urls.append(_oauth_endpoints(spec, config)[1])
+    except Exception:  # an incomplete or invalid configuration: compare it whole
+        return frozenset({("config", json.dumps(config, sort_keys=True, default=str))})
+    origins = set()
+    for url in urls:
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        origins.add((parts.scheme.lower(), (parts.hostname or "").lower(), port))
+    return frozenset(origins)
+
+
+def _inbound_only(spec: type[Provider]) -> frozenset[str]:
+    """Secrets that only check what the platform sends us (webhook signing secrets, a webhook user's password):
+    they are never sent anywhere, so a new address does not ask for them."""
+    return frozenset(name for name in _secret_names(spec) if name.startswith("webhook_"))
+
+
+def _secrets_for_new_destination(
+    spec: type[Provider], connection: Connection, credentials: dict, *, supplied: dict
+) -> dict:
+    """The credentials to keep when a connection now points elsewhere: a stored secret is never sent to a new
+    address, so each one set must come again with the change (400 naming each field otherwise); OAuth tokens,
+    issued for the old address, are dropped (the connection is authorised again)."""
+    missing = sorted(
+        name
+        for name in _secret_names(spec) - _inbound_only(spec)
+        if connection.credentials.get(name) and name not in supplied
+    )
+    if missing:
+        raise ValidationError(
+            {
+                f"config.{name}": [
+                    "Enter it again: the connection now points at another address, and a stored secret is never "
+                    "sent to a new one."
+                ]
+                for name in missing
+            }
+        )
+    return {key: value for key, value in credentials.items() if key not in TOKEN_KEYS}
 
 
 @transaction.atomic

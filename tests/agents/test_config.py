@@ -187,6 +187,34 @@ def test_provider_test_against_a_loopback_openai_compatible_server(api, acme, ht
     assert api.post(f"/api/v1/llm-providers/{bad['id']}/test/", **acme.auth()).json()["ok"] is True
 
 
+def test_a_stored_key_is_never_sent_to_a_new_address(api, acme, httpserver):
+    """Re-pointing a provider (kind or base URL) needs its key again: otherwise whoever may edit it could send the
+    stored key to a host of their own with the next test."""
+    original = httpserver.url_for("/v1")
+    provider = make_provider(
+        api, acme, name="Proxy", kind="openai_compatible", base_url=original, api_key=SECRET, default_model="m"
+    )
+    path = f"/api/v1/llm-providers/{provider['id']}/"
+
+    elsewhere = "http://127.0.0.2:9/v1"
+    for change in ({"base_url": elsewhere}, {"kind": "ollama"}, {"kind": "azure_openai", "api_version": "2024-10-21"}):
+        refused = api.patch(path, change, **acme.auth())
+        assert refused.status_code == 400, (change, refused.content)
+        assert set(refused.json()) == {"api_key"} and "again" in refused.json()["api_key"][0]
+    with schema_context(acme.tenant.schema_name):
+        stored = LLMProvider.objects.get()
+    assert (stored.base_url, stored.kind, stored.credentials) == (original, "openai_compatible", {"api_key": SECRET})
+
+    # the same origin (another path, a trailing slash) is not a new address; a new one with the key is fine
+    assert api.patch(path, {"base_url": original + "/"}, **acme.auth()).status_code == 200
+    assert api.patch(path, {"base_url": httpserver.url_for("/other/v1")}, **acme.auth()).status_code == 200
+    moved = api.patch(path, {"base_url": elsewhere, "api_key": "new-key"}, **acme.auth())
+    assert moved.status_code == 200 and moved.json()["api_key_set"] is True
+    dropped = api.patch(path, {"base_url": original, "api_key": ""}, **acme.auth())
+    assert dropped.status_code == 200 and dropped.json()["api_key_set"] is False
+    assert httpserver.log == []  # nothing was sent anywhere while editing
+
+
 # --- agents --------------------------------------------------------------------------------------------------
 
 

@@ -273,3 +273,69 @@ def test_a_provider_that_is_down_is_a_502_with_retry_advice(api, acme, httpserve
     assert response.status_code == 502
     assert response.json()["code"] == "provider_unavailable"
     assert "try again later" in response.json()["detail"]
+
+
+def test_a_stored_secret_is_never_sent_to_a_new_site(api, acme, wordpress):
+    """Re-pointing a connection needs its secrets again: otherwise whoever may edit it could move the site URL to
+    a host of their own and receive the stored application password with the next test."""
+    from pytest_httpserver import HTTPServer
+
+    tenant, people = acme
+    conn = create(api, tenant, people["admin"], wordpress).json()
+    auth = bearer(people["admin"], tenant)
+    elsewhere = HTTPServer(host="127.0.0.1", port=0)
+    elsewhere.expect_request("/wp-json/wp/v2/users/me").respond_with_json({"id": 1})
+    elsewhere.start()
+    try:
+        other_site = f"http://127.0.0.1:{elsewhere.port}"
+        refused = api.patch(f"/api/v1/connections/{conn['id']}/", {"config": {"site_url": other_site}}, **auth)
+        assert refused.status_code == 400
+        assert set(refused.json()) == {"config.application_password"}
+        assert "Enter it again" in refused.json()["config.application_password"][0]
+        with schema_context(tenant.schema_name):
+            stored = Connection.objects.get(pk=conn["id"])
+        assert stored.config["site_url"] == wordpress.site_url and stored.credentials["application_password"]
+
+        api.post(f"/api/v1/connections/{conn['id']}/test/", **auth)
+        assert elsewhere.log == []  # the password never went there
+
+        moved = api.patch(
+            f"/api/v1/connections/{conn['id']}/",
+            {"config": {"site_url": other_site, "application_password": "a new one for the new site"}},
+            **auth,
+        )
+        assert moved.status_code == 200, moved.content
+        api.post(f"/api/v1/connections/{conn['id']}/test/", **auth)
+        [(request, _response)] = elsewhere.log
+        assert request.authorization.password == "a new one for the new site"
+    finally:
+        elsewhere.clear()
+        elsewhere.stop()
+
+
+def test_a_new_address_drops_oauth_tokens_but_not_webhook_secrets(api, acme):
+    tenant, people = acme
+    with schema_context(tenant.schema_name):
+        conn = Connection.objects.create(
+            provider="zendesk",
+            name="Desk",
+            config={"subdomain": "acme", "client_id": "cid"},
+            credentials={"client_secret": "cs", "webhook_secret": "ws", "access_token": "at", "refresh_token": "rt"},
+            status=Connection.Status.ACTIVE,
+        )
+    auth = bearer(people["admin"], tenant)
+
+    refused = api.patch(f"/api/v1/connections/{conn.pk}/", {"config": {"subdomain": "evil"}}, **auth)
+    assert refused.status_code == 400 and set(refused.json()) == {"config.client_secret"}  # not the webhook one
+
+    moved = api.patch(
+        f"/api/v1/connections/{conn.pk}/", {"config": {"subdomain": "globex", "client_secret": "cs2"}}, **auth
+    )
+    assert moved.status_code == 200, moved.content
+    with schema_context(tenant.schema_name):
+        conn.refresh_from_db()
+    assert conn.credentials == {"client_secret": "cs2", "webhook_secret": "ws"}  # tokens of acme's address gone
+    assert conn.status == Connection.Status.PENDING
+
+    same = api.patch(f"/api/v1/connections/{conn.pk}/", {"config": {"subdomain": "GLOBEX.zendesk.com"}}, **auth)
+    assert same.status_code == 200  # the same address, spelled otherwise, is not a move

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 
 import pytest
 from django_tenants.utils import schema_context
@@ -114,3 +115,22 @@ def test_signature_headers_are_not_stored_and_not_shown_if_stored_before(api, ac
     # with the signature out of sight, re-posting the signed body under a new delivery id is no new event either
     again = post_hook(endpoint, body, {**headers, "X-Shopify-Webhook-Id": "w2"})
     assert again.json()["status"] == "duplicate"
+
+
+def test_the_migration_redacts_what_was_stored_before(acme):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("apps.integrations.migrations.0006_redact_stored_secrets")
+    token = "zoho-channel-token-0123456789"
+    body = json.dumps({"token": token, "channel_id": "1", "operation": "insert", "ids": ["5"]}).encode()
+    with schema_context(acme.schema):
+        zoho = Event.objects.create(
+            source=Event.Source.WEBHOOK, provider="zoho_crm", type="zoho_crm.lead.insert", external_id="z",
+            payload=json.loads(body), body=body, headers={"x-zoho-signature": "s", "content-type": "application/json"},
+        )  # fmt: skip
+        migration.redact(apps, None)
+        zoho.refresh_from_db()
+    assert token not in bytes(zoho.body).decode() and token not in json.dumps(zoho.payload)
+    assert zoho.payload["ids"] == ["5"] and zoho.headers == {"content-type": "application/json"}
