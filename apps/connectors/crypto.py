@@ -57,3 +57,16 @@ class EncryptedJSONField(models.TextField):
 
     def get_prep_value(self, value):
         return encrypt(value or {})
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], models.Field]]:
+    """The one registry of encrypted columns: every EncryptedJSONField of every installed model, found from the
+    models themselves, so a new encrypted field is covered by key rotation (and its test) without being listed."""
+    from django.apps import apps
+
+    return [
+        (model, field)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedJSONField)
+    ]
