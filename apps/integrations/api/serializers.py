@@ -2,6 +2,7 @@ import base64
 import json
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.integrations.inbound import endpoint_url
@@ -128,10 +129,22 @@ class ReplaySerializer(serializers.Serializer):
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    """One attempt of a delivery: its status, timing and error, and for roles that may configure webhooks the
+    start of the receiver's answer."""
+
+    # whatever the receiver says is read back through the excerpt, so it needs `show_responses` in the context
+    response_excerpt = serializers.SerializerMethodField(
+        help_text="The first characters of the receiver's answer; null unless your role may configure webhooks."
+    )
+
     class Meta:
         model = DeliveryAttempt
         fields = ["number", "trigger", "status_code", "latency_ms", "response_excerpt", "error", "attempted_at"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_response_excerpt(self, attempt: DeliveryAttempt) -> str | None:
+        return attempt.response_excerpt if self.context.get("show_responses") else None
 
 
 class DeliverySerializer(serializers.ModelSerializer):

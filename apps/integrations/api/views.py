@@ -12,8 +12,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.access import tenant_access
 from apps.accounts.api.views import TenantScoped
-from apps.accounts.permissions import CONFIGURE, READ, USE
+from apps.accounts.permissions import CONFIGURE, READ, USE, role_allows, scope_allows
 from apps.connectors.models import Connection
 from apps.integrations import dispatch, inbound, outbound, receiver, rules, samples
 from apps.integrations.api import serializers as s
@@ -205,6 +206,15 @@ class SubscriptionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMo
         return Response(s.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _may(request, resource: str, action: str) -> bool:
+    """Whether the caller's role (or API key) may do `action` on `resource`: for what a response shows, where
+    the matrix decides more than whether the request runs."""
+    access = tenant_access(request)
+    if access.api_key is not None:
+        return scope_allows(access.api_key.scopes, resource, action)
+    return access.is_superuser or role_allows(access.role, resource, action)
+
+
 @extend_schema(
     tags=["webhooks"],
     parameters=[
@@ -221,6 +231,12 @@ class DeliveryViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
 
     def get_serializer_class(self):
         return s.DeliveryDetailSerializer if self.action == "retrieve" else s.DeliverySerializer
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not self.schema_generation():
+            context["show_responses"] = _may(self.request, self.resource, CONFIGURE)
+        return context
 
     def get_queryset(self):
         if self.schema_generation():
