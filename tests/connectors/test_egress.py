@@ -6,13 +6,17 @@ must record zero requests when the call is refused."""
 from __future__ import annotations
 
 import socket
+import socketserver
+import ssl
+import threading
+from datetime import UTC, datetime, timedelta
 from itertools import product
 
 import pytest
 from django.test import override_settings
 from werkzeug import Response
 
-from apps.connectors.exceptions import BlockedHostError, ProviderRequestError
+from apps.connectors.exceptions import BlockedHostError, ProviderRequestError, ProviderUnavailableError
 from apps.connectors.http import ProviderHTTP, guard_host, post_webhook, redirect_refusal
 
 PUBLIC, LOOPBACK, PRIVATE, NEVER = "public", "loopback", "private", "never"
@@ -248,3 +252,130 @@ def test_a_redirect_to_another_port_is_refused_and_the_credentials_stay_home(htt
         other.clear()
         if other.is_running():
             other.stop()
+
+
+# --- TLS on a pinned connection --------------------------------------------------------------------------------
+
+
+def _certificates(tmp_path, name: str) -> tuple[str, ssl.SSLContext]:
+    """A throwaway CA (its file, for SSL_CERT_FILE) and a server context with a certificate for `name` it signed."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def certificate(subject, issuer, key, signer, *, ca: bool, names=()):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("Test CA", "Test CA", ca_key, ca_key, ca=True)
+    leaf = certificate(name, "Test CA", leaf_key, ca_key, ca=False, names=[name])
+    ca_file, leaf_file, key_file = tmp_path / "ca.pem", tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    leaf_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(leaf_file, key_file)
+    return str(ca_file), context
+
+
+@pytest.mark.parametrize(("certified_name", "reached"), [("shop.example", True), ("other.example", False)])
+def test_a_pinned_https_connection_checks_the_certificate_against_the_host_name(
+    tmp_path, monkeypatch, certified_name, reached
+):
+    from pytest_httpserver import HTTPServer
+
+    ca_file, server_context = _certificates(tmp_path, certified_name)
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=server_context)
+    server.expect_request("/api/ok").respond_with_json({"ok": True})
+    server.start()
+    RebindingResolver(monkeypatch, "shop.example", [["127.0.0.1"]])
+    try:
+        http = ProviderHTTP(provider="fake", base_url=f"https://shop.example:{server.port}/api/", max_retries=0)
+        with http:
+            if reached:
+                assert http.json("GET", "ok") == {"ok": True}
+            else:
+                with pytest.raises(ProviderUnavailableError, match="could not be reached"):
+                    http.request("GET", "ok")
+        assert len(server.log) == (1 if reached else 0)
+    finally:
+        server.clear()
+        server.stop()
+
+
+class _HttpsAndHttpOnOnePort(socketserver.ThreadingTCPServer):
+    """Speaks TLS to a client that starts a handshake and plain HTTP to one that does not, on one port: over TLS it
+    redirects to the same host and port over plain http, and it records every plain-text request it receives."""
+
+    daemon_threads = True
+
+    def __init__(self, context: ssl.SSLContext, host_name: str):
+        self.context, self.host_name, self.plain_requests = context, host_name, []
+        super().__init__(("127.0.0.1", 0), _HttpsAndHttpHandler)
+
+
+class _HttpsAndHttpHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        server: _HttpsAndHttpOnOnePort = self.server  # type: ignore[assignment]
+        sock = self.request
+        sock.settimeout(5)
+        secure = sock.recv(1, socket.MSG_PEEK) == b"\x16"  # a TLS handshake record
+        if secure:
+            sock = server.context.wrap_socket(sock, server_side=True)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        if secure:
+            location = f"http://{server.host_name}:{server.server_address[1]}/api/next"
+            answer = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        else:
+            server.plain_requests.append(head.decode("latin-1"))
+            answer = (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+            )
+        sock.sendall(answer.encode())
+        sock.close()
+
+
+def test_a_redirect_from_https_to_http_on_the_same_host_and_port_is_refused(tmp_path, monkeypatch):
+    ca_file, server_context = _certificates(tmp_path, "shop.example")
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+    server = _HttpsAndHttpOnOnePort(server_context, "shop.example")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    RebindingResolver(monkeypatch, "shop.example", [["127.0.0.1"]])
+    try:
+        http = ProviderHTTP(
+            provider="fake",
+            base_url=f"https://shop.example:{server.server_address[1]}/api/",
+            headers=lambda: {"Authorization": "Bearer tenant-key"},
+        )
+        with http, pytest.raises(ProviderRequestError, match="redirected from https to plain http; refused"):
+            http.request("GET", "start")
+
+        assert server.plain_requests == []  # the key never went out in clear text
+    finally:
+        server.shutdown()
+        server.server_close()
