@@ -229,7 +229,8 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 
 
 def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an outbound call may not connect to `address` (a short phrase), or None when it may.
+    """What kind of non-public address `address` is when an outbound call may not connect to it (loopback,
+    private network, special-purpose), or None when it may.
 
     Public unicast addresses are allowed; loopback only with CONNECTORS_ALLOW_LOOPBACK (tests and local
     development), private-use networks only with CONNECTORS_ALLOW_PRIVATE (a self-hosted platform reaching the
@@ -238,17 +239,18 @@ def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     if address.version == 6:
         embedded = _embedded_ipv4(address)
         if embedded is not None:
-            return address_refusal(embedded)
+            kind = address_refusal(embedded)
+            return None if kind is None else f"{kind}, as {embedded}"
         if address in NAT64_LOCAL:
-            return "a local NAT64 address"
+            return "local NAT64"
     if any(address in network for network in NEVER_NETWORKS) or address == ipaddress.IPv4Address("255.255.255.255"):
-        return "a non-public address"
+        return "special-purpose"
     if any(address in network for network in LOOPBACK_NETWORKS):
-        return None if settings.CONNECTORS_ALLOW_LOOPBACK else "a loopback address"
+        return None if settings.CONNECTORS_ALLOW_LOOPBACK else "loopback"
     if any(address in network for network in PRIVATE_NETWORKS):
-        return None if settings.CONNECTORS_ALLOW_PRIVATE else "a private address"
+        return None if settings.CONNECTORS_ALLOW_PRIVATE else "private network"
     if not address.is_global or address.is_multicast:
-        return "a non-public address"
+        return "special-purpose"
     return None
 
 
@@ -265,7 +267,7 @@ def vetted_addresses(host: str, port: int) -> list[str]:
         text = str(info[4][0]).split("%")[0]
         refusal = address_refusal(ipaddress.ip_address(text))
         if refusal is not None:
-            raise BlockedHostError(f"{host} resolves to {refusal} ({text}); refused.")
+            raise BlockedHostError(f"{host} resolves to a non-public address ({text}: {refusal}); refused.")
         if text not in addresses:
             addresses.append(text)
     return addresses

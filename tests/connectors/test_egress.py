@@ -81,6 +81,7 @@ ADDRESSES = [
     ("2852039166", NEVER),  # 169.254.169.254
     ("3232235777", PRIVATE),  # 192.168.1.1
 ]
+REASONS = {LOOPBACK: "loopback", PRIVATE: "private network", NEVER: "special-purpose|local NAT64"}
 SETTINGS = list(product([False, True], repeat=2))  # (allow loopback, allow private)
 
 
@@ -97,7 +98,7 @@ def test_every_address_gets_its_verdict_under_every_setting(host, kind, allow_lo
         if allowed(kind, allow_loopback, allow_private):
             guard_host(url)  # no exception: the call may go out
         else:
-            with pytest.raises(BlockedHostError, match="refused"):
+            with pytest.raises(BlockedHostError, match=rf"resolves to a non-public address \(.*: ({REASONS[kind]})"):
                 guard_host(url)
 
 
@@ -148,7 +149,12 @@ def test_a_rebinding_name_never_reaches_loopback_through_a_provider_call(httpser
         headers=lambda: {"Authorization": "Bearer tenant-key"},
         max_retries=0,
     )
-    with http, pytest.raises(BlockedHostError, match=r"rebind\.example resolves to a loopback address"):
+    with (
+        http,
+        pytest.raises(
+            BlockedHostError, match=r"rebind\.example resolves to a non-public address \(127\.0\.0\.1: loopback\)"
+        ),
+    ):
         http.request("GET", "secret")
 
     assert httpserver.log == []
@@ -161,7 +167,7 @@ def test_a_rebinding_name_never_reaches_loopback_through_a_webhook_delivery(http
     result = post_webhook(f"http://rebind.example:{httpserver.port}/hook", body=b"{}", headers={}, timeout=5)
 
     assert (result.status, result.excerpt) == (None, "")
-    assert result.error == "rebind.example resolves to a loopback address (127.0.0.1); refused."
+    assert result.error == "rebind.example resolves to a non-public address (127.0.0.1: loopback); refused."
     assert httpserver.log == []
 
 
@@ -174,7 +180,7 @@ def test_every_redirect_hop_connects_to_a_vetted_address(httpserver, monkeypatch
     resolver = RebindingResolver(monkeypatch, "rebind.example", [["127.0.0.1"], ["127.0.0.1"], ["10.0.0.7"]])
 
     http = ProviderHTTP(provider="fake", base_url=f"http://rebind.example:{httpserver.port}/api/")
-    with http, pytest.raises(BlockedHostError, match=r"a private address \(10\.0\.0\.7\)"):
+    with http, pytest.raises(BlockedHostError, match=r"a non-public address \(10\.0\.0\.7: private network\)"):
         http.request("GET", "start")
 
     assert [request.path for request, _response in httpserver.log] == ["/api/start"]
