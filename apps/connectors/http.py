@@ -419,6 +419,9 @@ class ProviderHTTP:
     ) -> httpx.Response:
         method = method.upper()
         url = self.url(path)
+        if urlsplit(self.base_url).scheme == "https" and urlsplit(url).scheme != "https":
+            # an absolute URL from a provider response would carry the credentials in clear text
+            raise ProviderRequestError(f"{self.label} gave a plain http URL for an https connection; refused.")
         if urlsplit(url).netloc.lower() != self._host:
             guard_host(url)  # an absolute URL from a provider response (e.g. a `next` link)
         safe_to_repeat = method in IDEMPOTENT if idempotent is None else idempotent

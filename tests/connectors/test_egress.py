@@ -385,3 +385,26 @@ def test_a_redirect_from_https_to_http_on_the_same_host_and_port_is_refused(tmp_
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_http_link_from_an_https_provider_is_not_followed_with_the_credentials(tmp_path, monkeypatch):
+    # a `next` link in a response is an absolute URL: it must not downgrade the connection either
+    ca_file, server_context = _certificates(tmp_path, "shop.example")
+    monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+    server = _HttpsAndHttpOnOnePort(server_context, "shop.example")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    RebindingResolver(monkeypatch, "shop.example", [["127.0.0.1"]])
+    port = server.server_address[1]
+    try:
+        http = ProviderHTTP(
+            provider="fake",
+            base_url=f"https://shop.example:{port}/api/",
+            headers=lambda: {"Authorization": "Bearer tenant-key"},
+        )
+        with http, pytest.raises(ProviderRequestError, match="plain http URL for an https connection; refused"):
+            http.request("GET", f"http://shop.example:{port}/api/page-2")
+
+        assert server.plain_requests == []
+    finally:
+        server.shutdown()
+        server.server_close()
