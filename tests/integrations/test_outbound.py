@@ -494,6 +494,31 @@ def test_only_those_who_configure_webhooks_read_what_a_receiver_answered(api, ac
     assert isinstance(attempt["latency_ms"], int)
 
 
+@pytest.mark.parametrize(
+    ("scopes", "sees_the_answer"), [(["webhooks:read"], False), (["webhooks:read", "webhooks:write"], True)]
+)
+def test_an_api_key_reads_what_a_receiver_answered_only_with_the_webhooks_write_scope(
+    api, acme, httpserver, scopes, sees_the_answer
+):
+    from apps.accounts.audit.services import Actor
+    from apps.accounts.services import api_key_create
+
+    httpserver.expect_request("/hook").respond_with_data("receiver says no", status=400)
+    subscribe(api, acme, httpserver.url_for("/hook"), ["shop.*"])
+    post_event(api, acme, "shop.order.created", {"id": 6})
+    [delivery_id] = fan_out_and_deliver(acme)
+    _key, secret = api_key_create(
+        tenant=acme.tenant, name="ci", scopes=scopes, expires_at=None, created_by=None, actor=Actor.system("test")
+    )
+
+    response = api.get(f"{DELIVERIES}{delivery_id}/", HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    assert response.status_code == 200, response.content
+    [attempt] = response.json()["attempt_log"]
+    assert attempt["response_excerpt"] == ("receiver says no" if sees_the_answer else None)
+    assert attempt["status_code"] == 400
+
+
 # --- 4. 410 Gone ---------------------------------------------------------------------------------------------
 
 
