@@ -408,3 +408,32 @@ def test_an_http_link_from_an_https_provider_is_not_followed_with_the_credential
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.django_db
+def test_a_rebinding_name_never_reaches_loopback_through_an_llm_provider_test(api, httpserver, monkeypatch):
+    from tests.integrations.conftest import Org
+
+    org = Org("egress-llm")
+    httpserver.expect_request("/v1/chat/completions").respond_with_json({"internal": True})
+    created = api.post(
+        "/api/v1/llm-providers/",
+        {
+            "name": "Local",
+            "kind": "ollama",
+            "default_model": "llama3.1",
+            "base_url": f"http://rebind.example:{httpserver.port}",
+            "api_key": "tenant-llm-key",
+        },
+        **org.auth(),
+    )
+    assert created.status_code == 201, created.content
+    RebindingResolver(monkeypatch, "rebind.example", [["93.184.216.34"], ["127.0.0.1"]])
+
+    with override_settings(CONNECTORS_ALLOW_LOOPBACK=False):
+        tested = api.post(f"/api/v1/llm-providers/{created.json()['id']}/test/", **org.auth())
+
+    assert tested.status_code == 200, tested.content
+    assert tested.json()["ok"] is False
+    assert "rebind.example resolves to a non-public address (127.0.0.1: loopback)" in tested.json()["error"]
+    assert httpserver.log == []
