@@ -6,9 +6,10 @@ cut off at the deadline, not at its own pace. A response-size cap, checked while
 with exponential backoff and jitter on 429 (always) and on 5xx or network errors (only for idempotent
 requests, so a write is never sent twice); `Retry-After` and reset headers honoured up to a cap and within the
 deadline; a per-connection concurrency cap shared by every process (Redis, keyed by tenant); redirects
-followed only on the same host; hosts that resolve to private, loopback or link-local addresses refused
-(settings allow loopback for tests and local development); Prometheus metrics per provider and outcome.
-Errors become the typed exceptions of `exceptions.py`.
+followed only within the same origin (scheme, host and port); egress rules (`address_refusal`) applied where the
+socket connects: a host name is resolved once, every address it answers is judged, and the connection goes to
+the vetted address (no DNS rebinding between the check and the connect), on every request and redirect hop;
+Prometheus metrics per provider and outcome. Errors become the typed exceptions of `exceptions.py`.
 """
 
 from __future__ import annotations
@@ -123,14 +124,29 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.SyncBackend):
+    """Every connection httpx opens comes through here: the host name is resolved once, every address it
+    resolves to is judged by the egress rules, and the socket connects to a vetted address, never to a fresh
+    resolution (a name that answers a public address to the check and 127.0.0.1 to the connect — DNS rebinding —
+    is refused). TLS is unaffected: httpcore takes the server name for SNI and certificate checks from the URL."""
+
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(super().connect_tcp(host, port, bounded, local_address, socket_options))
+        addresses = vetted_addresses(host, port)
+        failure: httpcore.ConnectError | None = None
+        for address in addresses:
+            bounded = _bounded(timeout, httpcore.ConnectTimeout)
+            try:
+                stream = super().connect_tcp(address, port, bounded, local_address, socket_options)
+            except httpcore.ConnectError as exc:  # the next address of a multi-homed host may answer
+                failure = exc
+                continue
+            return _DeadlineStream(stream)
+        raise failure or httpcore.ConnectError(f"Cannot connect to {host}.")
 
 
 def _http_client(**options) -> httpx.Client:
-    """An httpx client whose connections honour the current deadline (httpx takes no network backend as an
-    argument, so its pool is given ours)."""
+    """An httpx client whose connections honour the current deadline and the egress rules (httpx takes no
+    network backend as an argument, so its pool is given ours). With an explicit transport httpx ignores proxy
+    variables, so the vetted address is the one connected to."""
     transport = httpx.HTTPTransport()
     transport._pool._network_backend = _DeadlineBackend()
     return httpx.Client(transport=transport, **options)
@@ -155,30 +171,144 @@ def _read_capped(response: httpx.Response, *, limit: int, label: str) -> httpx.R
     return response
 
 
+# --- egress: which addresses outbound calls may reach ---------------------------------------------------------
+
+_net = ipaddress.ip_network
+LOOPBACK_NETWORKS = (_net("127.0.0.0/8"), _net("::1/128"))
+# what CONNECTORS_ALLOW_PRIVATE opens: private-use networks (RFC 1918, shared CGNAT space, IPv6 unique local)
+PRIVATE_NETWORKS = (
+    _net("10.0.0.0/8"),
+    _net("172.16.0.0/12"),
+    _net("192.168.0.0/16"),
+    _net("100.64.0.0/10"),
+    _net("fc00::/7"),
+)
+# refused whatever the settings: "this host" (0.0.0.0 and :: reach loopback), link-local (cloud metadata),
+# IETF protocol assignments, benchmarking, documentation, reserved, broadcast, and the IPv6 special blocks
+NEVER_NETWORKS = (
+    _net("0.0.0.0/8"),
+    _net("169.254.0.0/16"),
+    _net("192.0.0.0/24"),
+    _net("192.0.2.0/24"),
+    _net("192.88.99.0/24"),
+    _net("198.18.0.0/15"),
+    _net("198.51.100.0/24"),
+    _net("203.0.113.0/24"),
+    _net("224.0.0.0/4"),
+    _net("240.0.0.0/4"),
+    _net("::/128"),
+    _net("100::/64"),
+    _net("2001::/23"),
+    _net("2001:db8::/32"),
+    _net("fe80::/10"),
+    _net("fec0::/10"),
+    _net("ff00::/8"),
+)
+# IPv6 forms that carry an IPv4 address a gateway or the kernel turns back into it; judged as that address
+NAT64 = _net("64:ff9b::/96")
+NAT64_LOCAL = _net("64:ff9b:1::/48")
+IPV4_TRANSLATED = _net("::ffff:0:0:0/96")
+IPV4_COMPATIBLE = _net("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address inside a mapped (::ffff:a.b.c.d), translated, NAT64 (RFC 6052 /96 form), 6to4
+    (2002:aabb:ccdd::) or IPv4-compatible (::a.b.c.d) IPv6 address; None for any other address."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    low = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in NAT64 or address in IPV4_TRANSLATED:
+        return low
+    if address in NAT64_LOCAL and (int(address) >> 32) & 0xFFFFFFFFFFFF == 0:
+        return low  # the /96 form inside the local-use prefix; other prefix lengths are refused below
+    if address in IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are themselves
+        return low
+    return None
+
+
+def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of non-public address `address` is when an outbound call may not connect to it (loopback,
+    private network, special-purpose), or None when it may.
+
+    Public unicast addresses are allowed; loopback only with CONNECTORS_ALLOW_LOOPBACK (tests and local
+    development), private-use networks only with CONNECTORS_ALLOW_PRIVATE (a self-hosted platform reaching the
+    tenant's LAN); the unspecified address, link-local, multicast, broadcast and the other special blocks never.
+    IPv6 forms that embed an IPv4 address are judged as that address."""
+    if address.version == 6:
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            kind = address_refusal(embedded)
+            return None if kind is None else f"{kind}, as {embedded}"
+        if address in NAT64_LOCAL:
+            return "local NAT64"
+    if any(address in network for network in NEVER_NETWORKS) or address == ipaddress.IPv4Address("255.255.255.255"):
+        return "special-purpose"
+    if any(address in network for network in LOOPBACK_NETWORKS):
+        return None if settings.CONNECTORS_ALLOW_LOOPBACK else "loopback"
+    if any(address in network for network in PRIVATE_NETWORKS):
+        return None if settings.CONNECTORS_ALLOW_PRIVATE else "private network"
+    if not address.is_global or address.is_multicast:
+        return "special-purpose"
+    return None
+
+
+def vetted_addresses(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, each allowed by the egress rules, in the resolver's order; a host with
+    one refused address is refused as a whole (a rebinding name may answer public and private addresses
+    together)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise httpcore.ConnectError(f"Cannot resolve {host}.") from None
+    addresses: list[str] = []
+    for info in infos:
+        text = str(info[4][0]).split("%")[0]
+        refusal = address_refusal(ipaddress.ip_address(text))
+        if refusal is not None:
+            raise BlockedHostError(f"{host} resolves to a non-public address ({text}: {refusal}); refused.")
+        if text not in addresses:
+            addresses.append(text)
+    return addresses
+
+
 def guard_host(url: str) -> None:
-    """Refuses URLs whose host is, or resolves to, a non-public address (SSRF)."""
+    """Refuses URLs whose host is, or resolves to, an address the egress rules refuse (SSRF), with a message for
+    the person who typed the URL. Only an early answer: the connection itself is vetted again at connect time
+    (`_DeadlineBackend`), which is the check that counts."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BlockedHostError(f"Not an http(s) URL: {url!r}")
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    except socket.gaierror:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise BlockedHostError(f"Not a valid port in {url!r}") from None
+    try:
+        vetted_addresses(parts.hostname, port)
+    except httpcore.ConnectError:
         raise ProviderUnavailableError(f"Cannot resolve {parts.hostname}.") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if address.version == 6 and address.ipv4_mapped:  # ::ffff:169.254.169.254 is 169.254.169.254
-            address = address.ipv4_mapped
-        if address.is_global:
-            continue
-        if address.is_loopback and settings.CONNECTORS_ALLOW_LOOPBACK:
-            continue
-        if (
-            address.is_private
-            and not (address.is_loopback or address.is_link_local)
-            and settings.CONNECTORS_ALLOW_PRIVATE
-        ):
-            continue
-        raise BlockedHostError(f"{parts.hostname} resolves to a non-public address ({address}); refused.")
+
+
+def redirect_refusal(current: str, location: str) -> str | None:
+    """Why a redirect from `current` to `location` may not be followed, or None. Only the same origin (scheme,
+    host and port) is followed: credentials travel with every hop, so a downgrade to http, another host or
+    another port (or an upgrade, which the site's URL should name itself) is refused rather than followed."""
+    here, there = urlsplit(current), urlsplit(location)
+    if there.scheme not in ("http", "https") or not there.hostname:
+        return "to something that is not an http(s) URL"
+    try:
+        here_port = here.port or (443 if here.scheme == "https" else 80)
+        there_port = there.port or (443 if there.scheme == "https" else 80)
+    except ValueError:
+        return "to an invalid port"
+    if here.scheme == "https" and there.scheme == "http":
+        return "from https to plain http"
+    if (here.hostname or "").lower() != there.hostname.lower():
+        return "to another host"
+    if here.scheme != there.scheme or here_port != there_port:
+        return "to another scheme or port (use the final address as the URL)"
+    return None
 
 
 def provider_message(response: httpx.Response) -> str:
@@ -289,6 +419,9 @@ class ProviderHTTP:
     ) -> httpx.Response:
         method = method.upper()
         url = self.url(path)
+        if urlsplit(self.base_url).scheme == "https" and urlsplit(url).scheme != "https":
+            # an absolute URL from a provider response would carry the credentials in clear text
+            raise ProviderRequestError(f"{self.label} gave a plain http URL for an https connection; refused.")
         if urlsplit(url).netloc.lower() != self._host:
             guard_host(url)  # an absolute URL from a provider response (e.g. a `next` link)
         safe_to_repeat = method in IDEMPOTENT if idempotent is None else idempotent
@@ -326,6 +459,9 @@ class ProviderHTTP:
             started = time.perf_counter()
             try:
                 response = self._send(method, url, **request)
+            except BlockedHostError:  # the connect-time egress check: never retried
+                self._record("blocked_host", started)
+                raise
             except httpx.TransportError as exc:
                 self._record("network_error", started)
                 if safe_to_repeat and attempt <= self.max_retries and self._can_wait(self._backoff(attempt)):
@@ -390,8 +526,9 @@ class ProviderHTTP:
             if not response.is_redirect:
                 return response
             location = urljoin(str(response.request.url), response.headers.get("Location", ""))
-            if urlsplit(location).netloc.lower() != urlsplit(url).netloc.lower():
-                raise ProviderRequestError(f"{self.label} redirected to another host; refused.")
+            refusal = redirect_refusal(str(response.request.url), location)
+            if refusal is not None:
+                raise ProviderRequestError(f"{self.label} redirected {refusal}; refused.")
             url, params = location, None
             if response.status_code in (301, 302, 303) and method != "HEAD":
                 method, json_body, data = "GET", None, None
@@ -456,7 +593,8 @@ def parse_json(response: httpx.Response, *, provider: str) -> Any:
 
 # --- outbound webhooks ---------------------------------------------------------------------------------------
 
-WEBHOOK_EXCERPT = 1000
+# how much of a receiver's answer the delivery log keeps: enough to read an error, too little to read back a page
+WEBHOOK_EXCERPT = 256
 
 
 class WebhookPost:
@@ -512,6 +650,8 @@ def post_webhook(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
                     break
             text = b"".join(chunks)[: WEBHOOK_EXCERPT * 4].decode("utf-8", "replace")[:WEBHOOK_EXCERPT]
             return done(status=response.status_code, retry_after=retry_after_seconds(response), excerpt=text)
+    except BlockedHostError as exc:  # the host re-resolved to a refused address at connect time
+        return done(error=exc.message)
     except httpx.TimeoutException:
         return done(error=f"Timed out: no complete answer within {timeout:g} s.")
     except httpx.HTTPError as exc:

@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
 from apps.connectors.exceptions import ConnectorError
-from apps.connectors.http import guard_host, post_webhook
+from apps.connectors.http import WEBHOOK_EXCERPT, guard_host, post_webhook
 from apps.connectors.models import Connection
 from apps.integrations.expressions import check_type_pattern, type_matches
 from apps.integrations.inbound import new_signing_secret
@@ -34,7 +34,6 @@ DELIVERIES = Counter(
     ["outcome"],  # succeeded | retrying | failed | gone
 )
 DELIVERY_LATENCY = Histogram("bizosaas_webhook_delivery_seconds", "Outbound webhook attempt latency")
-EXCERPT = 1000
 
 
 # --- subscriptions -------------------------------------------------------------------------------------------
@@ -264,7 +263,7 @@ def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttemp
         trigger=trigger,
         status_code=result.status,
         latency_ms=result.latency_ms,
-        response_excerpt=result.excerpt[:EXCERPT],
+        response_excerpt=result.excerpt[:WEBHOOK_EXCERPT],
         error=result.error[:500],
     )
     now = timezone.now()

@@ -66,8 +66,8 @@ def make_due(org, delivery_id: int) -> None:
         Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
 
 
-def delivery_detail(api, org, delivery_id: int) -> dict:
-    response = api.get(f"{DELIVERIES}{delivery_id}/", **org.auth("viewer"))
+def delivery_detail(api, org, delivery_id: int, *, role: str = "viewer") -> dict:
+    response = api.get(f"{DELIVERIES}{delivery_id}/", **org.auth(role))
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -379,7 +379,7 @@ def test_a_500_is_retried_after_about_five_seconds_and_then_succeeds(api, acme, 
     make_due(acme, delivery_id)
     acme.run(dispatch.deliver, delivery_id)
 
-    done = delivery_detail(api, acme, delivery_id)
+    done = delivery_detail(api, acme, delivery_id, role="admin")
     assert done["status"] == "succeeded"
     assert done["attempts"] == 2
     assert done["succeeded_at"] is not None and done["next_attempt_at"] is None
@@ -463,16 +463,60 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(api, acme, httpserve
     assert received(httpserver, "/elsewhere") == []
 
 
-def test_the_attempt_log_keeps_only_the_start_of_a_long_response(api, acme, httpserver):
-    httpserver.expect_request("/hook").respond_with_data("E" * 1500 + "TAIL" + "x" * 20000, status=500)
+def test_the_attempt_log_keeps_only_the_first_256_characters_of_a_response(api, acme, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("E" * 300 + "TAIL" + "x" * 20000, status=500)
     subscribe(api, acme, httpserver.url_for("/hook"), ["shop.*"])
     post_event(api, acme, "shop.order.created", {"id": 4})
 
     [delivery_id] = fan_out_and_deliver(acme)
 
-    [attempt] = delivery_detail(api, acme, delivery_id)["attempt_log"]
-    assert attempt["response_excerpt"] == "E" * 1000
+    [attempt] = delivery_detail(api, acme, delivery_id, role="owner")["attempt_log"]
+    assert attempt["response_excerpt"] == "E" * 256
     assert attempt["status_code"] == 500
+    with schema_context(acme.schema):
+        assert DeliveryAttempt.objects.get(delivery_id=delivery_id).response_excerpt == "E" * 256
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_the_answer"), [("owner", True), ("admin", True), ("member", False), ("viewer", False)]
+)
+def test_only_those_who_configure_webhooks_read_what_a_receiver_answered(api, acme, httpserver, role, sees_the_answer):
+    # the start of an answer is a read-back channel into wherever the URL points: viewers get status and timing
+    httpserver.expect_request("/hook").respond_with_data('{"internal": "token-from-the-receiver"}', status=502)
+    subscribe(api, acme, httpserver.url_for("/hook"), ["shop.*"])
+    post_event(api, acme, "shop.order.created", {"id": 5})
+    [delivery_id] = fan_out_and_deliver(acme)
+
+    [attempt] = delivery_detail(api, acme, delivery_id, role=role)["attempt_log"]
+
+    assert attempt["response_excerpt"] == ('{"internal": "token-from-the-receiver"}' if sees_the_answer else None)
+    assert (attempt["status_code"], attempt["error"], attempt["number"]) == (502, "", 1)
+    assert isinstance(attempt["latency_ms"], int)
+
+
+@pytest.mark.parametrize(
+    ("scopes", "sees_the_answer"), [(["webhooks:read"], False), (["webhooks:read", "webhooks:write"], True)]
+)
+def test_an_api_key_reads_what_a_receiver_answered_only_with_the_webhooks_write_scope(
+    api, acme, httpserver, scopes, sees_the_answer
+):
+    from apps.accounts.audit.services import Actor
+    from apps.accounts.services import api_key_create
+
+    httpserver.expect_request("/hook").respond_with_data("receiver says no", status=400)
+    subscribe(api, acme, httpserver.url_for("/hook"), ["shop.*"])
+    post_event(api, acme, "shop.order.created", {"id": 6})
+    [delivery_id] = fan_out_and_deliver(acme)
+    _key, secret = api_key_create(
+        tenant=acme.tenant, name="ci", scopes=scopes, expires_at=None, created_by=None, actor=Actor.system("test")
+    )
+
+    response = api.get(f"{DELIVERIES}{delivery_id}/", HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    assert response.status_code == 200, response.content
+    [attempt] = response.json()["attempt_log"]
+    assert attempt["response_excerpt"] == ("receiver says no" if sees_the_answer else None)
+    assert attempt["status_code"] == 400
 
 
 # --- 4. 410 Gone ---------------------------------------------------------------------------------------------

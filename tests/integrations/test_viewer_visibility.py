@@ -122,7 +122,7 @@ def test_the_migration_redacts_what_was_stored_before(acme):
 
     from django.apps import apps
 
-    migration = import_module("apps.integrations.migrations.0006_redact_stored_secrets")
+    migration = import_module("apps.integrations.migrations.0007_redact_stored_secrets")
     token = "zoho-channel-token-0123456789"
     body = json.dumps({"token": token, "channel_id": "1", "operation": "insert", "ids": ["5"]}).encode()
     with schema_context(acme.schema):

@@ -3,6 +3,7 @@ import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.permissions import CONFIGURE, may
@@ -179,10 +180,22 @@ class ReplaySerializer(serializers.Serializer):
 
 
 class AttemptSerializer(serializers.ModelSerializer):
+    """One attempt of a delivery: its status, timing and error, and for roles that may configure webhooks the
+    start of the receiver's answer."""
+
+    # whatever the receiver says is read back through the excerpt (a channel into wherever the URL points)
+    response_excerpt = serializers.SerializerMethodField(
+        help_text="The first characters of the receiver's answer; null unless your role may configure webhooks."
+    )
+
     class Meta:
         model = DeliveryAttempt
         fields = ["number", "trigger", "status_code", "latency_ms", "response_excerpt", "error", "attempted_at"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_response_excerpt(self, attempt: DeliveryAttempt) -> str | None:
+        return attempt.response_excerpt if _configures_webhooks(self) else None
 
 
 class DeliverySerializer(serializers.ModelSerializer):

@@ -1690,12 +1690,17 @@ export interface components {
             /** @description The full key. Shown only in this response. */
             key: string;
         };
+        /**
+         * @description One attempt of a delivery: its status, timing and error, and for roles that may configure webhooks the
+         *     start of the receiver's answer.
+         */
         Attempt: {
             readonly number: number;
             readonly trigger: string;
             readonly status_code: number | null;
             readonly latency_ms: number;
-            readonly response_excerpt: string;
+            /** @description The first characters of the receiver's answer; null unless your role may configure webhooks. */
+            readonly response_excerpt: string | null;
             readonly error: string;
             /** Format: date-time */
             readonly attempted_at: string;

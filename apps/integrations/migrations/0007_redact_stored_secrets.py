@@ -31,7 +31,7 @@ def redact(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0005_test_receiver"),
+        ("integrations", "0006_trim_delivery_response_excerpts"),
     ]
 
     operations = [migrations.RunPython(redact, migrations.RunPython.noop, elidable=True)]
