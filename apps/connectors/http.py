@@ -423,7 +423,12 @@ class ProviderHTTP:
             # an absolute URL from a provider response would carry the credentials in clear text
             raise ProviderRequestError(f"{self.label} gave a plain http URL for an https connection; refused.")
         if urlsplit(url).netloc.lower() != self._host:
-            guard_host(url)  # an absolute URL from a provider response (e.g. a `next` link)
+            # an absolute URL from a provider response (a `next` link): the connection's credentials go only to
+            # the address the person confirmed with them, never to another host a response names
+            raise ProviderRequestError(
+                f"{self.label} gave a link to another host ({urlsplit(url).hostname}); not followed with the "
+                "connection's credentials."
+            )
         safe_to_repeat = method in IDEMPOTENT if idempotent is None else idempotent
         with deadline(self.deadline), self._connection_slot():
             return self._attempts(

@@ -437,3 +437,23 @@ def test_a_rebinding_name_never_reaches_loopback_through_an_llm_provider_test(ap
     assert tested.json()["ok"] is False
     assert "rebind.example resolves to a non-public address (127.0.0.1: loopback)" in tested.json()["error"]
     assert httpserver.log == []
+
+
+def test_a_link_to_another_host_is_not_followed_with_the_credentials(httpserver):
+    """A `next` link naming another host (a compromised or hostile site) would receive the connection's credentials:
+    they go only to the host the person confirmed with them."""
+    from pytest_httpserver import HTTPServer
+
+    other = HTTPServer(host="127.0.0.1", port=0)
+    other.expect_request("/steal").respond_with_json({"results": []})
+    other.start()
+    try:
+        http = ProviderHTTP(
+            provider="fake", base_url=httpserver.url_for("/api/"), headers=lambda: {"Authorization": "Bearer key"}
+        )
+        with http, pytest.raises(ProviderRequestError, match="link to another host"):
+            http.request("GET", f"http://localhost:{other.port}/steal")
+        assert other.log == []
+    finally:
+        other.clear()
+        other.stop()
