@@ -254,12 +254,42 @@ def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     return None
 
 
+def _resolve(host: str, port: int) -> list:
+    """getaddrinfo bounded by the call's deadline (and DNS_TIMEOUT): a resolver that never answers cannot hold the
+    caller past it. The lookup runs on a daemon thread of its own (one per lookup, so one tenant's slow names do not
+    queue another's); an IP literal needs no lookup."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    limit = _bounded(settings.DNS_TIMEOUT, httpcore.ConnectTimeout)
+    outcome: dict = {}
+    done = threading.Event()
+
+    def lookup():
+        try:
+            outcome["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name=f"resolve-{host}"[:60], daemon=True).start()
+    if not done.wait(limit):
+        raise httpcore.ConnectTimeout(f"Resolving {host} took longer than {limit:.1f} s.")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["infos"]
+
+
 def vetted_addresses(host: str, port: int) -> list[str]:
     """Every address `host` resolves to, each allowed by the egress rules, in the resolver's order; a host with
     one refused address is refused as a whole (a rebinding name may answer public and private addresses
     together)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _resolve(host, port)
     except (socket.gaierror, UnicodeError):
         raise httpcore.ConnectError(f"Cannot resolve {host}.") from None
     addresses: list[str] = []
@@ -288,6 +318,8 @@ def guard_host(url: str) -> None:
         vetted_addresses(parts.hostname, port)
     except httpcore.ConnectError:
         raise ProviderUnavailableError(f"Cannot resolve {parts.hostname}.") from None
+    except httpcore.ConnectTimeout as exc:
+        raise ProviderUnavailableError(f"{exc} Try again later.") from None
 
 
 def redirect_refusal(current: str, location: str) -> str | None:

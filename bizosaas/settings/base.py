@@ -272,6 +272,8 @@ TENANT_LIMIT_SET_CALLS = True  # one `SET search_path` per schema switch, not on
 CONNECTOR_TIMEOUT = env.float("CONNECTOR_TIMEOUT", default=15.0)  # per socket operation (connect, each read)
 # One provider call in total (connect, TLS, send, the whole response, retries and their waits)
 CONNECTOR_DEADLINE = env.float("CONNECTOR_DEADLINE", default=30.0)
+# resolving a host name, within the call's deadline: a resolver that never answers cannot hold a caller
+DNS_TIMEOUT = env.float("DNS_TIMEOUT", default=5.0)
 CONNECTOR_MAX_RESPONSE_BYTES = env.int("CONNECTOR_MAX_RESPONSE_BYTES", default=16 * 1024 * 1024)
 CONNECTOR_MAX_RETRIES = env.int("CONNECTOR_MAX_RETRIES", default=3)
 CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=0.5)

@@ -457,3 +457,29 @@ def test_a_link_to_another_host_is_not_followed_with_the_credentials(httpserver)
     finally:
         other.clear()
         other.stop()
+
+
+def test_a_resolver_that_never_answers_cannot_hold_the_caller(monkeypatch, settings):
+    """Name resolution is bounded like the rest of the call: the caller gets an answer while the lookup still hangs."""
+    from apps.connectors import http as http_module
+
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(host, port, family=0, type=0, proto=0, flags=0):
+        if host == "slow-dns.example":
+            release.wait(60)
+            raise socket.gaierror("released")
+        return real(host, port, family, type, proto, flags)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    settings.DNS_TIMEOUT = 0.2
+    try:
+        with pytest.raises(ProviderUnavailableError, match=r"Resolving slow-dns\.example took longer"):
+            ProviderHTTP(provider="fake", base_url="https://slow-dns.example/api/")
+        with http_module.deadline(0.3), pytest.raises(Exception, match=r"slow-dns\.example") as caught:
+            http_module.vetted_addresses("slow-dns.example", 443)
+        assert not release.is_set()  # both answered while the lookup was still hanging
+        assert "took longer" in str(caught.value)
+    finally:
+        release.set()
