@@ -27,7 +27,9 @@ def _field(request, name: str) -> str:
 
 
 class _GlobalKeys:
-    cache = caches["global"]
+    @property
+    def cache(self):  # looked up per use: settings may change the caches after import
+        return caches["global"]
 
     def get_ident(self, request) -> str:
         return client_ip(request) or "unknown"

@@ -10,6 +10,8 @@ anyway.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.core.cache import caches
 from django.db.models import F
@@ -68,6 +70,21 @@ class TenantJWTAuthentication(JWTAuthentication):
         if validated_token.get("tv", 0) != user.token_version:
             raise AuthenticationFailed("This session has ended. Please log in again.", code="token_revoked")
         sid = validated_token.get("sid")
-        if sid and caches["global"].get(_ENDED.format(sid=sid)):
+        if sid and _session_ended(sid):
             raise AuthenticationFailed("This session has ended. Please log in again.", code="token_revoked")
         return user
+
+
+def _session_ended(sid: str) -> bool:
+    """Whether logout ended the session. Redis being unreachable fails open (the token's own expiry still holds)
+    and pauses these reads as the quota counters do, so that requests do not each wait for a connect timeout."""
+    from apps.accounts import quotas
+
+    if time.monotonic() < quotas._redis_down_until:
+        return False
+    try:
+        cache = caches["global"]
+        return bool(cache.client.get_client(write=False).exists(cache.make_key(_ENDED.format(sid=sid))))
+    except Exception as exc:  # any cache failure: a configuration without it, a dead Redis
+        quotas._redis_failed(exc)
+        return False
