@@ -373,7 +373,7 @@ def _oauth_state_open(state: OAuthState) -> None:
 @transaction.atomic
 def oauth_code_receive(*, payload: dict, code: str) -> Connection:
     """The provider's redirect: keeps the code (encrypted, with the state) and changes nothing else. Whoever
-    holds the browser that arrives here is not known to be the person who started; `oauth_callback` exchanges the
+    holds the browser that arrives here is not known to be the person who started; `oauth_complete` exchanges the
     code only for that person, signed in (otherwise a victim sent to an attacker's consent link would have their
     connection authorised with the attacker's account)."""
     state = _oauth_state_locked(payload)
@@ -386,7 +386,7 @@ def oauth_code_receive(*, payload: dict, code: str) -> Connection:
 
 
 @transaction.atomic
-def oauth_callback(*, tenant: Tenant, payload: dict, user_id: int) -> Connection:
+def oauth_complete(*, tenant: Tenant, payload: dict, user_id: int) -> Connection:
     """Exchanges the received code for tokens, once, for the user who started the flow only. The state must be
     unused, unexpired and for this tenant's connection; a refusal changes nothing (the starter may still finish)."""
     state = _oauth_state_locked(payload)

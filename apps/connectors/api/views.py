@@ -189,7 +189,7 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
         slug, payload = services.oauth_state_tenant(data.validated_data["state"])
         if slug != self.tenant.slug or payload.get("c") != connection.pk:
             raise ValidationError({"state": ["Invalid authorisation state."]})
-        connection = services.oauth_callback(tenant=self.tenant, payload=payload, user_id=request.user.pk)
+        connection = services.oauth_complete(tenant=self.tenant, payload=payload, user_id=request.user.pk)
         return Response(s.ConnectionSerializer(connection).data)
 
 
