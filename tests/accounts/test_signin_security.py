@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
+from apps.accounts.client import client_ip
 from apps.accounts.models import PlatformAuditEvent
 from tests.factories import PASSWORD, make_member, make_tenant, make_user
 
@@ -77,6 +78,25 @@ def test_behind_one_trusted_proxy_only_its_entry_counts(api, settings):
     )
     event = PlatformAuditEvent.objects.get(action="user.password_reset_requested")
     assert (event.ip, event.user_agent) == ("198.51.100.20", "Person's browser/1.0")
+
+
+@pytest.mark.parametrize(
+    ("count", "networks", "peer", "forwarded", "expected"),
+    [
+        (0, [], "192.0.2.1", "203.0.113.5", "192.0.2.1"),  # no proxy trusted: the header is ignored
+        (1, [], "10.0.0.2", "6.6.6.6, 203.0.113.5", "203.0.113.5"),  # only what our proxy appended
+        (2, [], "10.0.0.2", "6.6.6.6, 203.0.113.5, 10.0.0.9", "203.0.113.5"),
+        (2, [], "10.0.0.2", "203.0.113.5", "203.0.113.5"),  # fewer entries than proxies: the outermost one's
+        (1, [], "10.0.0.2", "", "10.0.0.2"),
+        (1, [], "10.0.0.2", "not-an-address", "10.0.0.2"),
+        (1, ["127.0.0.0/8"], "192.0.2.1", "203.0.113.5", "192.0.2.1"),  # a peer that is not our proxy
+        (1, ["127.0.0.0/8"], "127.0.0.1", "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_the_client_address_comes_from_the_trusted_proxies_only(settings, count, networks, peer, forwarded, expected):
+    settings.TRUSTED_PROXY_COUNT, settings.TRUSTED_PROXY_NETWORKS = count, networks
+
+    assert client_ip({"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": forwarded}) == expected
 
 
 # --- per account ----------------------------------------------------------------------------------------------
