@@ -140,6 +140,18 @@ def test_a_json_array_body_is_no_account_and_no_error(api):
     assert response.status_code == 400
 
 
+def test_password_guesses_against_one_invitation_are_limited_whatever_the_address(api):
+    body = {"token": "a-guessed-or-stolen-invitation-token", "password": "guess-number-x"}
+
+    statuses = [
+        api.post("/api/v1/auth/invitations/accept/", body, REMOTE_ADDR=f"192.0.2.{i + 1}").status_code
+        for i in range(11)
+    ]
+
+    assert statuses[-1] == 429
+    assert 429 not in statuses[:10]
+
+
 # --- the super-admin console ----------------------------------------------------------------------------------
 
 
