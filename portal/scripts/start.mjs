@@ -1,7 +1,6 @@
 // Starts the standalone server of the last build (see standalone.mjs) on PORT (3000) and HOSTNAME (127.0.0.1).
 // HOSTNAME is set here because shells export the machine's name under that variable.
 import { existsSync } from "node:fs";
-import http from "node:http";
 import { join, resolve } from "node:path";
 
 const dist = process.env.NEXT_DIST_DIR || ".next";
@@ -13,11 +12,5 @@ if (!existsSync(server)) {
 process.env.PORT ||= "3000";
 process.env.HOSTNAME = process.env.PORTAL_HOST || "127.0.0.1";
 process.env.NODE_ENV = "production";
-// The API proxy tells the gateway who the person is from this header, which only this server sets: the socket
-// peer of each connection, replacing whatever a browser sent under that name (lib/server/upstream.ts).
-const emit = http.Server.prototype.emit;
-http.Server.prototype.emit = function (event, request, ...rest) {
-  if (event === "request" && request?.headers) request.headers["x-bizosaas-peer"] = request.socket?.remoteAddress || "";
-  return emit.call(this, event, request, ...rest);
-};
+await import("./peer.mjs");
 await import(server);

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 
 import { safeNext } from "@/lib/safeNext";
-import { UpstreamUnreachable, clientAddress, fetchUpstream } from "@/lib/server/upstream";
+import { UpstreamUnreachable, clientAddress, fetchUpstream, socketPeer } from "@/lib/server/upstream";
 
 describe("the login page's next", () => {
   it.each([
@@ -44,6 +44,17 @@ describe("the person's address forwarded to the gateway", () => {
   it("is what trusted proxies in front of the portal appended, and only their entries", () => {
     expect(clientAddress("6.6.6.6, 198.51.100.7", "10.0.0.2", 1)).toBe("198.51.100.7");
     expect(clientAddress("", "10.0.0.2", 1)).toBe("10.0.0.2");
+  });
+
+  it("is unknown unless peer.mjs set it: a browser's header of that name means nothing", () => {
+    const headers = new Headers({ "x-bizosaas-peer": "6.6.6.6" });
+    const before = process.env.BIZOSAAS_PEER_HEADER;
+    delete process.env.BIZOSAAS_PEER_HEADER;
+    expect(socketPeer(headers)).toBeNull();
+    process.env.BIZOSAAS_PEER_HEADER = "1";
+    expect(socketPeer(headers)).toBe("6.6.6.6");
+    if (before === undefined) delete process.env.BIZOSAAS_PEER_HEADER;
+    else process.env.BIZOSAAS_PEER_HEADER = before;
   });
 
   it("is not claimed when the peer is unknown", () => {

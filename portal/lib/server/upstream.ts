@@ -26,6 +26,12 @@ export function clientAddress(forwarded: string | null, peer: string | null, tru
   return normalise(entries[entries.length - Math.min(trusted, entries.length)]);
 }
 
+/** The socket peer as scripts/peer.mjs recorded it; null when that module is not loaded (then a header of that
+ * name came from the browser and means nothing). */
+export function socketPeer(headers: Headers): string | null {
+  return process.env.BIZOSAAS_PEER_HEADER === "1" ? headers.get(PEER_HEADER) : null;
+}
+
 export function trustedProxyCount(): number {
   const value = Number.parseInt(process.env.PORTAL_TRUSTED_PROXY_COUNT || "0", 10);
   return Number.isFinite(value) && value > 0 ? value : 0;

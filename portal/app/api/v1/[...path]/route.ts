@@ -10,7 +10,7 @@ import {
   secondsLeft,
   secureCookies,
 } from "@/lib/server/session";
-import { PEER_HEADER, UpstreamUnreachable, clientAddress, fetchUpstream, trustedProxyCount } from "@/lib/server/upstream";
+import { UpstreamUnreachable, clientAddress, fetchUpstream, socketPeer, trustedProxyCount } from "@/lib/server/upstream";
 
 export const dynamic = "force-dynamic";
 
@@ -63,7 +63,7 @@ function detail(status: number, message: string) {
 /** The person's address (from this server's socket peer, never from what the browser wrote) and user agent:
  * the gateway trusts the address from one proxy (TRUSTED_PROXY_COUNT) and records both in the audit log. */
 function personHeaders(req: NextRequest, headers: Headers) {
-  const client = clientAddress(req.headers.get("x-forwarded-for"), req.headers.get(PEER_HEADER), trustedProxyCount());
+  const client = clientAddress(req.headers.get("x-forwarded-for"), socketPeer(req.headers), trustedProxyCount());
   if (client) headers.set("x-forwarded-for", client);
   const agent = req.headers.get("user-agent");
   if (agent) headers.set("user-agent", agent);
