@@ -10,6 +10,8 @@ import uuid
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
+from apps.accounts.client import client_ip
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -54,7 +56,7 @@ class RequestContextMiddleware:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        client = (request.META.get("REMOTE_ADDR") or None, request.META.get("HTTP_USER_AGENT", "")[:512])
+        client = (client_ip(request), request.META.get("HTTP_USER_AGENT", "")[:512])
         variables = (request_id_var, tenant_var, user_var, client_var)
         tokens = [var.set(value) for var, value in zip(variables, (request_id, "-", "-", client), strict=True)]
         try:

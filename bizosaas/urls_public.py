@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from apps.accounts.throttles import admin_login_throttled
 from apps.integrations.hooks import receive as receive_webhook
 from apps.integrations.receiver import receive as test_receiver
 from bizosaas import system_health
@@ -22,6 +23,8 @@ urlpatterns = [
     path("hooks/<str:token>/", receive_webhook, name="webhook-receive"),
     path("receiver/<slug:slug>/<str:token>/", test_receiver, name="test-receiver"),
     path("admin/system-health/", system_health.system_health, name="admin-system-health"),
+    # the console's sign-in form, per address and per account (admin.site.login itself has no limit)
+    path("admin/login/", admin_login_throttled(admin.site.login), name="admin-login-throttled"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

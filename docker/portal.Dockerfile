@@ -22,8 +22,10 @@ WORKDIR /app
 COPY --from=build --chown=node:node /portal/.next/standalone ./
 COPY --from=build --chown=node:node /portal/.next/static ./.next/static
 COPY --from=build --chown=node:node /portal/public ./public
+COPY --from=build --chown=node:node /portal/scripts/peer.mjs ./peer.mjs
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD node -e "fetch('http://127.0.0.1:3000/').then(r => process.exit(r.status < 500 ? 0 : 1)).catch(() => process.exit(1))"
-CMD ["node", "server.js"]
+# peer.mjs: the API proxy forwards the person's socket address to the gateway (portal/scripts/peer.mjs)
+CMD ["node", "--import", "./peer.mjs", "server.js"]

@@ -91,6 +91,9 @@ class User(AbstractUser):
 
     username = None
     email = models.EmailField(unique=True)
+    # in every token as `tv`; raising it (password change or reset) ends every access token at once, not only
+    # the refresh tokens (apps.accounts.tokens)
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

@@ -414,18 +414,46 @@ def _token_request(spec: type[Provider], connection: Connection, form: dict) -> 
     return tokens
 
 
-@transaction.atomic
-def oauth_callback(*, tenant: Tenant, payload: dict, code: str, user_id: int | None = None) -> Connection:
-    """Exchanges the code for tokens, once. The state must be unused, unexpired and for this tenant's connection."""
+def _oauth_state_locked(payload: dict) -> OAuthState:
     state = OAuthState.objects.select_for_update().select_related("connection").filter(nonce=payload["n"]).first()
     if state is None or state.connection_id != payload["c"]:
         raise ValidationError({"state": ["Invalid authorisation state."]})
+    return state
+
+
+def _oauth_state_open(state: OAuthState) -> None:
     if state.used_at is not None:
         raise ValidationError({"state": ["This authorisation was already completed."]})
     if state.expires_at <= timezone.now():
         raise ValidationError({"state": ["This authorisation request has expired; start again."]})
-    if user_id is not None and state.user_id != user_id:
+
+
+@transaction.atomic
+def oauth_code_receive(*, payload: dict, code: str) -> Connection:
+    """The provider's redirect: keeps the code (encrypted, with the state) and changes nothing else. Whoever
+    holds the browser that arrives here is not known to be the person who started; `oauth_complete` exchanges the
+    code only for that person, signed in (otherwise a victim sent to an attacker's consent link would have their
+    connection authorised with the attacker's account)."""
+    state = _oauth_state_locked(payload)
+    _oauth_state_open(state)
+    if state.secrets.get("code"):
+        raise ValidationError({"state": ["This authorisation was already completed."]})
+    state.secrets = {**state.secrets, "code": code}
+    state.save(update_fields=["secrets"])
+    return state.connection
+
+
+@transaction.atomic
+def oauth_complete(*, tenant: Tenant, payload: dict, user_id: int) -> Connection:
+    """Exchanges the received code for tokens, once, for the user who started the flow only. The state must be
+    unused, unexpired and for this tenant's connection; a refusal changes nothing (the starter may still finish)."""
+    state = _oauth_state_locked(payload)
+    if state.user_id != user_id:
         raise ValidationError({"state": ["This authorisation was started by someone else."]})
+    _oauth_state_open(state)
+    code = state.secrets.get("code")
+    if not code:
+        raise ValidationError({"state": ["The provider has not sent this authorisation back yet."]})
     state.used_at = timezone.now()
     state.save(update_fields=["used_at"])
     connection = state.connection

@@ -101,7 +101,15 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         # a Redis outage degrades caching and throttling instead of failing requests
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
-    }
+    },
+    # Keys that mean the same on every host (sign-in throttles, ended sessions): not prefixed by the schema the
+    # request resolved, so one account's bucket is one bucket whichever tenant's domain is asked.
+    "global": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "global",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
+    },
 }
 
 TEMPORAL_ADDRESS = temporal_address()
@@ -154,6 +162,9 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "login_email": env.str("THROTTLE_LOGIN_EMAIL", default="10/min"),
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/min"),
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="3/hour"),
+        "admin_login": env.str("THROTTLE_ADMIN_LOGIN", default="10/min"),
+        "admin_login_email": env.str("THROTTLE_ADMIN_LOGIN_EMAIL", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="20/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -184,6 +195,13 @@ SPECTACULAR_SETTINGS = {
         "QuotaKindEnum": "apps.accounts.quotas.KINDS",
     },
 }
+# How many proxies in front of the gateway append to X-Forwarded-For (the portal's server is one: it sets the
+# header from its own socket peer). 0: the socket peer (REMOTE_ADDR) is the client and the header is ignored.
+# With N, the N-th address from the right is the client's, and only when the socket peer is in
+# TRUSTED_PROXY_NETWORKS (CIDRs; empty: any peer). Throttles, the audit log and request logs all use it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_NETWORKS = env.list("TRUSTED_PROXY_NETWORKS", default=[])
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),

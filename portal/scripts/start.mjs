@@ -12,4 +12,5 @@ if (!existsSync(server)) {
 process.env.PORT ||= "3000";
 process.env.HOSTNAME = process.env.PORTAL_HOST || "127.0.0.1";
 process.env.NODE_ENV = "production";
+await import("./peer.mjs");
 await import(server);

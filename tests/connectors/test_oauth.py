@@ -87,8 +87,23 @@ def connect(api, world) -> dict:
     return {**connection, "authorization_url": started.json()["authorization_url"]}
 
 
-def callback(api, code, state):
+def arrive(api, code, state):
+    """The provider's redirect of the browser: the code is kept, nothing else changes."""
     return api.get("/api/v1/oauth/callback/", {"code": code, "state": state}, HTTP_ACCEPT="application/json")
+
+
+def complete(api, world, state, user=None):
+    """The portal's connection page on arrival: the signed-in person confirms."""
+    tenant, admin = world[0], world[1]
+    connection_id = signing.loads(state, salt=OAUTH_SALT)["c"]
+    return api.post(
+        f"/api/v1/connections/{connection_id}/oauth/complete/", {"state": state}, **bearer(user or admin, tenant)
+    )
+
+
+def callback(api, code, state, world):
+    arrived = arrive(api, code, state)
+    return complete(api, world, state) if arrived.status_code == 200 else arrived
 
 
 def test_the_full_flow_stores_tokens_encrypted_and_reads_work(api, world):
@@ -101,7 +116,7 @@ def test_the_full_flow_stores_tokens_encrypted_and_reads_work(api, world):
     assert "crm.objects.contacts.read" in query["scope"][0].split(" ")
 
     code, state = auth_server.user_consents(connection["authorization_url"])
-    done = callback(api, code, state)
+    done = callback(api, code, state, world)
 
     assert done.status_code == 200, done.content
     assert done.json()["status"] == "active"
@@ -122,15 +137,70 @@ def test_a_browser_callback_is_redirected_to_the_portal(api, world):
     response = api.get("/api/v1/oauth/callback/", {"code": code, "state": state})
 
     assert response.status_code == 302
-    assert response["Location"] == f"http://localhost:3000/dashboard/connectors/{connection['id']}?connected=1"
+    location = urlsplit(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        f"http://localhost:3000/dashboard/connectors/{connection['id']}"
+    )
+    assert parse_qs(location.query) == {"authorise": [state]}
+    assert world[3].requests == []  # the code waits for the person who started
+
+
+def test_a_state_started_by_one_person_is_refused_to_another_and_changes_nothing(api, world):
+    tenant, _admin, _hubspot, auth_server = world
+    connection = connect(api, world)
+    code, state = auth_server.user_consents(connection["authorization_url"])
+    other_admin = make_member(tenant, "admin")
+    assert arrive(api, code, state).status_code == 200
+
+    by_another = complete(api, world, state, user=other_admin)
+    unbound = api.post(f"/api/v1/connections/{connection['id']}/oauth/complete/", {"state": state})
+
+    assert by_another.status_code == 400
+    assert by_another.json() == {"state": ["This authorisation was started by someone else."]}
+    assert unbound.status_code == 401
+    assert auth_server.requests == []
+    with schema_context(tenant.schema_name):
+        assert Connection.objects.get().credentials.get("access_token") is None
+        assert OAuthState.objects.get().used_at is None
+        assert AuditEvent.objects.filter(action="connection.authorised").count() == 0
+    # the person who started still finishes
+    assert complete(api, world, state).status_code == 200
+    assert auth_server.requests != []
+
+
+def test_the_arrival_alone_authorises_nothing(api, world):
+    tenant = world[0]
+    connection = connect(api, world)
+    code, state = world[3].user_consents(connection["authorization_url"])
+
+    arrived = arrive(api, code, state)
+
+    assert arrived.status_code == 200
+    assert arrived.json()["status"] != "active"
+    with schema_context(tenant.schema_name):
+        assert Connection.objects.get().credentials.get("access_token") is None
+    assert world[3].requests == []
+
+
+def test_a_state_for_another_connection_is_refused_on_completion(api, world):
+    tenant, admin = world[0], world[1]
+    connection = connect(api, world)
+    code, state = world[3].user_consents(connection["authorization_url"])
+    arrive(api, code, state)
+    other = connect(api, world)
+
+    response = api.post(f"/api/v1/connections/{other['id']}/oauth/complete/", {"state": state}, **bearer(admin, tenant))
+
+    assert response.status_code == 400
+    assert response.json() == {"state": ["Invalid authorisation state."]}
 
 
 def test_a_state_cannot_be_used_twice(api, world):
     connection = connect(api, world)
     code, state = world[3].user_consents(connection["authorization_url"])
-    assert callback(api, code, state).status_code == 200
+    assert callback(api, code, state, world).status_code == 200
 
-    again = callback(api, "another-code", state)
+    again = callback(api, "another-code", state, world)
 
     assert again.status_code == 400
     assert again.json() == {"state": ["This authorisation was already completed."]}
@@ -143,7 +213,7 @@ def test_an_expired_state_is_rejected(api, world):
     with schema_context(tenant.schema_name):
         OAuthState.objects.update(expires_at="2000-01-01T00:00:00Z")
 
-    response = callback(api, code, state)
+    response = callback(api, code, state, world)
 
     assert response.status_code == 400
     assert "expired" in response.json()["state"][0]
@@ -156,8 +226,8 @@ def test_a_forged_or_other_tenants_state_is_rejected(api, world):
     make_tenant(slug="globex")
     payload = signing.loads(state, salt=OAUTH_SALT)
 
-    tampered = callback(api, code, state[:-2] + ("AA" if not state.endswith("AA") else "BB"))
-    other_tenant = callback(api, code, signing.dumps({**payload, "t": "globex"}, salt=OAUTH_SALT))
+    tampered = callback(api, code, state[:-2] + ("AA" if not state.endswith("AA") else "BB"), world)
+    other_tenant = callback(api, code, signing.dumps({**payload, "t": "globex"}, salt=OAUTH_SALT), world)
 
     assert tampered.status_code == 400 and tampered.json() == {"state": ["Invalid authorisation state."]}
     assert other_tenant.status_code == 400 and other_tenant.json() == {"state": ["Invalid authorisation state."]}
@@ -167,7 +237,7 @@ def test_a_forged_or_other_tenants_state_is_rejected(api, world):
 def test_tokens_are_refreshed_ahead_of_expiry(api, world):
     tenant, admin, _hubspot, auth_server = world
     connection = connect(api, world)
-    callback(api, *auth_server.user_consents(connection["authorization_url"]))
+    callback(api, *auth_server.user_consents(connection["authorization_url"]), world)
     with schema_context(tenant.schema_name):
         row = Connection.objects.get()
         row.credentials = {**row.credentials, "expires_at": time.time() + 30}
@@ -186,7 +256,7 @@ def test_tokens_are_refreshed_ahead_of_expiry(api, world):
 def test_a_401_refreshes_once_and_retries(api, world):
     tenant, admin, hubspot, auth_server = world
     connection = connect(api, world)
-    callback(api, *auth_server.user_consents(connection["authorization_url"]))
+    callback(api, *auth_server.user_consents(connection["authorization_url"]), world)
     hubspot.tokens = set()  # the provider revoked the access token early
 
     read = api.get(
@@ -200,7 +270,7 @@ def test_a_401_refreshes_once_and_retries(api, world):
 def test_a_failed_refresh_marks_the_connection_needs_reauth(api, world):
     tenant, admin, hubspot, auth_server = world
     connection = connect(api, world)
-    callback(api, *auth_server.user_consents(connection["authorization_url"]))
+    callback(api, *auth_server.user_consents(connection["authorization_url"]), world)
     hubspot.tokens, auth_server.refresh_ok = set(), False
 
     read = api.get(

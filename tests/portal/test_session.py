@@ -96,3 +96,43 @@ def test_the_proxy_refuses_cross_site_writes(page, portal_url, client):
     )
     assert response.status_code == 403
     assert "Cross-site" in response.json()["detail"]
+
+
+def test_a_cross_site_get_does_not_log_out(page, portal_url, client):
+    import httpx
+
+    person = register(client, email="stay@example.com")
+    login(page, email=person["email"], password=person["password"])
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+
+    # what an <img src=".../api/v1/auth/logout/"> on another site makes the browser send
+    response = httpx.get(
+        f"{portal_url}/api/v1/auth/logout/", cookies=cookies, headers={"sec-fetch-site": "cross-site"}
+    )
+
+    assert response.status_code == 405
+    page.goto("/dashboard")
+    page.get_by_test_id("user-email").wait_for()  # still signed in
+
+
+def test_the_gateway_records_the_persons_address_and_user_agent_not_the_portals(portal_url, client, settings):
+    import httpx
+
+    from apps.accounts.models import PlatformAuditEvent
+    from tests.factories import make_user
+
+    settings.TRUSTED_PROXY_COUNT = 1  # the portal, as `make run` configures the gateway
+    settings.TRUSTED_PROXY_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    make_user(email="forgot@example.com")
+
+    response = httpx.post(
+        f"{portal_url}/api/v1/auth/password/reset/",
+        json={"email": "forgot@example.com"},
+        headers={"user-agent": "Person's browser/1.0", "x-forwarded-for": "6.6.6.6"},
+    )
+
+    assert response.status_code == 202
+    event = PlatformAuditEvent.objects.get(action="user.password_reset_requested")
+    # the address the portal saw this person connect from (the test runs on loopback), not what they claimed
+    assert event.ip == "127.0.0.1"
+    assert event.user_agent == "Person's browser/1.0"

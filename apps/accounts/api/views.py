@@ -6,7 +6,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -20,7 +19,13 @@ from apps.accounts.audit.models import AuditEvent
 from apps.accounts.audit.services import Actor
 from apps.accounts.models import ApiKey, Invitation, Membership, Tenant
 from apps.accounts.permissions import MANAGE, MATRIX, TenantPermission, role_allows
-from apps.accounts.tokens import token_pair
+from apps.accounts.throttles import (
+    ClientScopedThrottle,
+    InvitationTokenThrottle,
+    LoginEmailThrottle,
+    PasswordResetEmailThrottle,
+)
+from apps.accounts.tokens import session_end, token_pair
 from bizosaas.filters import time_filters
 
 
@@ -31,16 +36,6 @@ class IsPerson(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and not isinstance(request.user, ApiKeyPrincipal))
-
-
-class LoginEmailThrottle(SimpleRateThrottle):
-    """Limits attempts against one account whatever the number of source addresses."""
-
-    scope = "login_email"
-
-    def get_cache_key(self, request, view):
-        email = str(request.data.get("email", "")).strip().lower() if hasattr(request, "data") else ""
-        return self.cache_format % {"scope": self.scope, "ident": email} if email else None
 
 
 def _usable_tenant(user, slug: str) -> Tenant:
@@ -58,7 +53,7 @@ def _usable_tenant(user, slug: str) -> Tenant:
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedThrottle]
     throttle_scope = "register"
 
     @extend_schema(request=s.RegisterSerializer, responses={201: s.TokenPairSerializer}, tags=["auth"])
@@ -76,7 +71,7 @@ class LoginView(APIView):
     def get_authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'  # so that wrong credentials answer 401, not 403
 
-    throttle_classes = [ScopedRateThrottle, LoginEmailThrottle]
+    throttle_classes = [ClientScopedThrottle, LoginEmailThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=s.LoginSerializer, responses={200: s.TokenPairSerializer}, tags=["auth"])
@@ -117,7 +112,7 @@ class LogoutView(APIView):
         data = s.RefreshSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            RefreshToken(data.validated_data["refresh"]).blacklist()
+            session_end(refresh=RefreshToken(data.validated_data["refresh"]))
         except TokenError as exc:
             raise ValidationError({"refresh": [str(exc)]}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -170,7 +165,7 @@ class PasswordChangeView(APIView):
 class PasswordResetView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedThrottle, PasswordResetEmailThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(request=s.PasswordResetSerializer, responses={202: None}, tags=["auth"])
@@ -184,7 +179,7 @@ class PasswordResetView(APIView):
 class PasswordResetConfirmView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(request=s.PasswordResetConfirmSerializer, responses={204: None}, tags=["auth"])
@@ -198,7 +193,7 @@ class PasswordResetConfirmView(APIView):
 class InvitationAcceptView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedThrottle, InvitationTokenThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=s.InvitationAcceptSerializer, responses={200: s.TokenPairSerializer}, tags=["auth"])

@@ -84,3 +84,13 @@ class ActionSerializer(serializers.Serializer):
 
 class OAuthStartSerializer(serializers.Serializer):
     authorization_url = serializers.URLField()
+
+
+class OAuthCompleteSerializer(serializers.Serializer):
+    state = serializers.CharField(max_length=2000, help_text="The `authorise` value the callback redirected with.")
+
+
+class OAuthCallbackSerializer(serializers.Serializer):
+    connection = serializers.IntegerField()
+    status = serializers.CharField()
+    redirect = serializers.URLField(help_text="The portal page that completes the authorisation.")

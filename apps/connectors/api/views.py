@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django_tenants.utils import schema_context
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -21,7 +21,7 @@ from apps.accounts.permissions import USE
 from apps.connectors import services
 from apps.connectors.api import serializers as s
 from apps.connectors.api.catalogue_serializers import ConnectorSerializer
-from apps.connectors.api.slow_calls import provider_call_slots, slow_provider_call
+from apps.connectors.api.slow_calls import slow_provider_call
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from bizosaas.api import page_limit
@@ -61,6 +61,7 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
         "perform_action": USE,
         "health": "read",
         "oauth_start": "configure",
+        "oauth_complete": "configure",
     }
 
     def get_queryset(self):
@@ -174,9 +175,28 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
         url = services.oauth_start(tenant=self.tenant, connection=self.get_object(), user_id=request.user.pk)
         return Response({"authorization_url": url})
 
+    @extend_schema(
+        request=s.OAuthCompleteSerializer,
+        responses={200: s.ConnectionSerializer},
+        description="Exchanges the code the provider sent back, for the person who started the flow only.",
+    )
+    @action(detail=True, methods=["post"], url_path="oauth/complete")
+    @slow_provider_call
+    def oauth_complete(self, request, pk=None):
+        connection = self.get_object()
+        data = s.OAuthCompleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slug, payload = services.oauth_state_tenant(data.validated_data["state"])
+        if slug != self.tenant.slug or payload.get("c") != connection.pk:
+            raise ValidationError({"state": ["Invalid authorisation state."]})
+        connection = services.oauth_complete(tenant=self.tenant, payload=payload, user_id=request.user.pk)
+        return Response(s.ConnectionSerializer(connection).data)
+
 
 class OAuthCallbackView(APIView):
-    """Where the provider sends the browser back. The signed state names the tenant; no session is needed."""
+    """Where the provider sends the browser back. The signed state names the tenant; the code is only kept here,
+    and exchanged when the person who started the flow confirms it, signed in (`connections/{id}/oauth/complete/`,
+    which the portal's connection page calls on arrival)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -184,7 +204,7 @@ class OAuthCallbackView(APIView):
     @extend_schema(
         tags=["connections"],
         parameters=[OpenApiParameter("code", str), OpenApiParameter("state", str)],
-        responses={302: None, 400: dict},
+        responses={302: None, 200: s.OAuthCallbackSerializer, 400: dict},
     )
     def get(self, request):
         if request.query_params.get("error"):
@@ -195,10 +215,12 @@ class OAuthCallbackView(APIView):
         if not code or not state:
             raise ValidationError({"code": ["Missing code or state."]})
         slug, payload = services.oauth_state_tenant(state)
-        tenant = get_object_or_404(Tenant, slug=slug)
-        with schema_context(tenant.schema_name), provider_call_slots(tenant.schema_name):
-            connection = services.oauth_callback(tenant=tenant, payload=payload, code=code)
-        target = f"{settings.PORTAL_URL}/dashboard/connectors/{connection.pk}?connected=1"
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise ValidationError({"state": ["Invalid authorisation state."]})
+        with schema_context(tenant.schema_name):
+            connection = services.oauth_code_receive(payload=payload, code=code)
+        target = f"{settings.PORTAL_URL}/dashboard/connectors/{connection.pk}?{urlencode({'authorise': state})}"
         if "application/json" in request.headers.get("Accept", ""):
             return Response({"connection": connection.pk, "status": connection.status, "redirect": target})
         return HttpResponseRedirect(target)

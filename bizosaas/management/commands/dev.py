@@ -45,7 +45,11 @@ def processes(*, bind: str, portal: bool) -> dict[str, tuple[str, dict[str, str]
         "gateway": (
             f"{bin_dir / 'gunicorn'} bizosaas.wsgi --bind {bind} --worker-class gthread --workers 1 "
             "--threads 16 --timeout 60",  # no access log: RequestLogMiddleware writes one JSON line per request
-            {},
+            # the portal's server is the one proxy in front: it sets X-Forwarded-For from its socket peer
+            {
+                "TRUSTED_PROXY_COUNT": os.environ.get("TRUSTED_PROXY_COUNT", "1" if portal else "0"),
+                "TRUSTED_PROXY_NETWORKS": os.environ.get("TRUSTED_PROXY_NETWORKS", "127.0.0.0/8,::1/128"),
+            },
         ),
         **celery_workers(),
         "temporal": (f"{python} manage.py temporal_worker", {}),

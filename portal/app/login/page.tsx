@@ -7,11 +7,8 @@ import { Suspense, useState } from "react";
 import { AuthCard } from "@/components/AuthCard";
 import { Button, Field, FormError } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
+import { safeNext } from "@/lib/safeNext";
 import { useSubmit } from "@/lib/useForm";
-
-function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/dashboard";
-}
 
 function LoginForm() {
   const params = useSearchParams();

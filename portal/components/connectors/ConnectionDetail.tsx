@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useCallback, useId, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
 import useSWR, { useSWRConfig } from "swr";
 
 import { SchemaForm, type SchemaPayload } from "@/components/SchemaForm";
@@ -429,5 +429,35 @@ export function ConnectionDetail({ id, notice }: { id: string; notice: string | 
     <Async data={connector.data} error={connector.error} retry={() => connector.mutate()}>
       {(spec) => (connection.data ? <Detail connection={connection.data} connector={spec} notice={notice} /> : <Loading />)}
     </Async>
+  );
+}
+
+/** The provider sent the browser back with a code the gateway kept: the code is exchanged only for the person who
+ * started the flow, signed in, so this page confirms it and then shows the connection. */
+export function CompleteAuthorisation({ id, state }: { id: string; state: string }) {
+  const router = useRouter();
+  const started = useRef(false);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (started.current) return;
+    started.current = true;
+    unwrap(api.POST("/api/v1/connections/{id}/oauth/complete/", { params: { path: { id } }, body: { state } }))
+      .then(() => router.replace(`/dashboard/connectors/${id}?connected=1`))
+      .catch(setError);
+  }, [id, state, router]);
+  return (
+    <>
+      <p>
+        <Link href={`/dashboard/connectors/${id}`}>← Back to the connection</Link>
+      </p>
+      {error ? (
+        <div data-testid="authorise-failed">
+          <p>The authorisation could not be completed. Start it again from the connection with Connect.</p>
+          <FormError error={error} />
+        </div>
+      ) : (
+        <Loading label="Completing the authorisation…" />
+      )}
+    </>
   );
 }

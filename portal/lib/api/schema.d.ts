@@ -409,6 +409,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections/{id}/oauth/complete/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Exchanges the code the provider sent back, for the person who started the flow only. */
+        post: operations["connections_oauth_complete_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections/{id}/oauth/start/": {
         parameters: {
             query?: never;
@@ -851,7 +868,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Where the provider sends the browser back. The signed state names the tenant; no session is needed. */
+        /**
+         * @description Where the provider sends the browser back. The signed state names the tenant; the code is only kept here,
+         *     and exchanged when the person who started the flow confirms it, signed in (`connections/{id}/oauth/complete/`,
+         *     which the portal's connection page calls on arrival).
+         */
         get: operations["oauth_callback_retrieve"];
         put?: never;
         post?: never;
@@ -2196,6 +2217,19 @@ export interface components {
          * @enum {string}
          */
         MessageRoleEnum: "user" | "assistant";
+        OAuthCallback: {
+            connection: number;
+            status: string;
+            /**
+             * Format: uri
+             * @description The portal page that completes the authorisation.
+             */
+            redirect: string;
+        };
+        OAuthCompleteRequest: {
+            /** @description The `authorise` value the callback redirected with. */
+            state: string;
+        };
         OAuthStart: {
             /** Format: uri */
             authorization_url: string;
@@ -4311,6 +4345,33 @@ export interface operations {
             };
         };
     };
+    connections_oauth_complete_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OAuthCompleteRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["OAuthCompleteRequest"];
+                "multipart/form-data": components["schemas"]["OAuthCompleteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Connection"];
+                };
+            };
+        };
+    };
     connections_oauth_start_create: {
         parameters: {
             query?: never;
@@ -5295,6 +5356,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthCallback"];
+                };
+            };
             /** @description No response body */
             302: {
                 headers: {

@@ -10,6 +10,7 @@ import {
   secondsLeft,
   secureCookies,
 } from "@/lib/server/session";
+import { UpstreamUnreachable, clientAddress, fetchUpstream, socketPeer, trustedProxyCount } from "@/lib/server/upstream";
 
 export const dynamic = "force-dynamic";
 
@@ -59,6 +60,15 @@ function detail(status: number, message: string) {
   return NextResponse.json({ detail: message }, { status });
 }
 
+/** The person's address (from this server's socket peer, never from what the browser wrote) and user agent:
+ * the gateway trusts the address from one proxy (TRUSTED_PROXY_COUNT) and records both in the audit log. */
+function personHeaders(req: NextRequest, headers: Headers) {
+  const client = clientAddress(req.headers.get("x-forwarded-for"), socketPeer(req.headers), trustedProxyCount());
+  if (client) headers.set("x-forwarded-for", client);
+  const agent = req.headers.get("user-agent");
+  if (agent) headers.set("user-agent", agent);
+}
+
 async function forward(req: NextRequest, body: ArrayBuffer | undefined, access: string | undefined) {
   const headers = new Headers();
   for (const name of PASS_REQUEST_HEADERS) {
@@ -66,9 +76,8 @@ async function forward(req: NextRequest, body: ArrayBuffer | undefined, access: 
     if (value) headers.set(name, value);
   }
   if (access) headers.set("authorization", `Bearer ${access}`);
-  const client = req.headers.get("x-forwarded-for") || "";
-  if (client) headers.set("x-forwarded-for", client);
-  return fetch(`${gatewayUrl()}${req.nextUrl.pathname}${req.nextUrl.search}`, {
+  personHeaders(req, headers);
+  return fetchUpstream(`${gatewayUrl()}${req.nextUrl.pathname}${req.nextUrl.search}`, {
     method: req.method,
     headers,
     body,
@@ -96,6 +105,10 @@ async function handle(req: NextRequest): Promise<NextResponse> {
   let access = req.cookies.get(ACCESS_COOKIE)?.value;
 
   try {
+    if ((path === "/api/v1/auth/refresh/" || path === "/api/v1/auth/logout/") && req.method !== "POST") {
+      // a cross-site link or image must not end (or renew) the session: POST, same origin, only
+      return NextResponse.json({ detail: "Use POST." }, { status: 405, headers: { allow: "POST" } });
+    }
     if (path === "/api/v1/auth/refresh/") {
       const pair = refresh ? await renew(refresh) : null;
       if (!pair) {
@@ -110,9 +123,11 @@ async function handle(req: NextRequest): Promise<NextResponse> {
 
     if (path === "/api/v1/auth/logout/") {
       if (refresh) {
+        const headers = new Headers({ "content-type": "application/json" });
+        personHeaders(req, headers);
         await fetch(`${gatewayUrl()}${path}`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers,
           body: JSON.stringify({ refresh }),
           cache: "no-store",
         }).catch(() => undefined);
@@ -148,7 +163,8 @@ async function handle(req: NextRequest): Promise<NextResponse> {
     if (renewed) setSession(response, renewed);
     else if (upstream.status === 401 && (refresh || access)) endSession(response);
     return response;
-  } catch {
+  } catch (error) {
+    if (error instanceof UpstreamUnreachable) return detail(502, error.message);
     return detail(502, "The BizOSaaS API cannot be reached right now. Please try again in a moment.");
   }
 }
