@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
+from bizosaas.digits import ascii_digits
+
 
 def time_filters(params, queryset, field: str):
     errors = {}
@@ -25,7 +27,7 @@ def int_filters(params, queryset, names: dict[str, str]):
     for name, lookup in names.items():
         value = params.get(name)
         if value:
-            if not value.isdigit():
+            if not ascii_digits(value):
                 raise ValidationError({name: ["An integer id."]})
             queryset = queryset.filter(**{lookup: int(value)})
     return queryset

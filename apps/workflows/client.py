@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from apps.workflows.models import WorkflowConfig
 from apps.workflows.templates import TEMPLATES
+from bizosaas.digits import ascii_digits
 from bizosaas.temporal import connect
 
 T = TypeVar("T")
@@ -153,7 +154,7 @@ def parse_schedule_id(value: str) -> tuple[str, int] | None:
     if not value.startswith(SCHEDULE_PREFIX):
         return None
     schema, _, config_id = value[len(SCHEDULE_PREFIX) :].rpartition("-")
-    if not schema or not config_id.isdigit():
+    if not schema or not ascii_digits(config_id):
         return None
     return schema, int(config_id)
 

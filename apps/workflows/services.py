@@ -24,6 +24,7 @@ from apps.accounts.models import Tenant
 from apps.workflows import client
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.templates import TEMPLATES, clean_parameters
+from bizosaas.digits import ascii_digits
 from bizosaas.metrics import WORKFLOW_RUNS
 
 ACTIVE = (WorkflowRun.Status.RUNNING, WorkflowRun.Status.WAITING_APPROVAL)
@@ -31,7 +32,7 @@ CONFIG_FIELDS = ("name", "template", "parameters", "schedule_cron", "timezone", 
 
 
 def _user_id(actor: Actor) -> int | None:
-    return int(actor.id) if actor.type == "user" and str(actor.id).isdigit() else None
+    return int(actor.id) if actor.type == "user" and ascii_digits(str(actor.id)) else None
 
 
 @functools.cache

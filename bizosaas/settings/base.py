@@ -145,6 +145,11 @@ REST_FRAMEWORK = {
         "apps.accounts.tokens.TenantJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "bizosaas.api.JSONObjectParser",  # a JSON body is an object, never an array or a scalar
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "bizosaas.api.LimitOffsetPagination",  # capped at API_MAX_PAGE_SIZE
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

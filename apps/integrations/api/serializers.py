@@ -28,12 +28,12 @@ SETUP = {
 
 class EndpointSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
-    connection_name = serializers.CharField(source="connection.name", default=None, read_only=True)
-    provider = serializers.CharField(source="connection.provider", default=None, read_only=True)
+    connection_name = serializers.CharField(source="connection.name", default=None, read_only=True, allow_null=True)
+    provider = serializers.CharField(source="connection.provider", default=None, read_only=True, allow_null=True)
     secret_set = serializers.SerializerMethodField(help_text="Whether an own secret is set; never returned.")
     setup = serializers.SerializerMethodField()
     received_count = serializers.IntegerField(read_only=True, default=0)
-    last_event_at = serializers.DateTimeField(read_only=True, default=None)
+    last_event_at = serializers.DateTimeField(read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = InboundEndpoint
@@ -255,6 +255,12 @@ class RuleWriteSerializer(serializers.Serializer):
         help_text="In order: `{type, ...}` with the fields of the action type (`GET /rules/action-types/`), e.g. "
         "`{type: connector_action, connection, action, input}`; `{path}` strings in `input` come from the event.",
     )
+
+
+class ActionTypeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    label = serializers.CharField()
+    fields = serializers.ListField(child=serializers.CharField())
 
 
 class RuleTestSerializer(serializers.Serializer):

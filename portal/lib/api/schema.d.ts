@@ -963,7 +963,7 @@ export interface paths {
          *     value. Actions: connector_action {connection, action, input: {field: {path}|{value}}} and
          *     send_to_subscription {subscription}.
          */
-        get: operations["rules_action_types_retrieve"];
+        get: operations["rules_action_types_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1582,6 +1582,11 @@ export interface components {
          * @enum {string}
          */
         ActionRunStatusEnum: "waiting" | "pending" | "running" | "succeeded" | "failed" | "skipped";
+        ActionType: {
+            type: string;
+            label: string;
+            fields: string[];
+        };
         Agent: {
             readonly id: number;
             readonly name: string;
@@ -1589,7 +1594,7 @@ export interface components {
             readonly goal: string;
             readonly backstory: string;
             readonly provider: number | null;
-            readonly provider_name: string;
+            readonly provider_name: string | null;
             readonly model: string;
             /** @description The model runs use: own, else the provider's. */
             readonly effective_model: string;
@@ -1943,8 +1948,8 @@ export interface components {
             readonly name: string;
             readonly url: string;
             readonly connection: number | null;
-            readonly connection_name: string;
-            readonly provider: string;
+            readonly connection_name: string | null;
+            readonly provider: string | null;
             readonly scheme: components["schemas"]["SchemeEnum"];
             readonly enabled: boolean;
             /** @description Whether an own secret is set; never returned. */
@@ -1955,7 +1960,7 @@ export interface components {
             readonly duplicate_count: number;
             readonly rejected_count: number;
             /** Format: date-time */
-            readonly last_event_at: string;
+            readonly last_event_at: string | null;
             /** Format: date-time */
             readonly last_rejected_at: string | null;
             readonly last_rejection: string;
@@ -2075,7 +2080,7 @@ export interface components {
             readonly name: string;
             readonly kind: components["schemas"]["LLMProviderKindEnum"];
             readonly kind_name: string;
-            /** Format: uri */
+            /** @description Empty: the kind's public endpoint. */
             readonly base_url: string;
             readonly api_version: string;
             readonly default_model: string;
@@ -3370,7 +3375,7 @@ export interface components {
         WorkflowRun: {
             readonly id: number;
             readonly config: number | null;
-            readonly config_name: string;
+            readonly config_name: string | null;
             readonly template: string;
             readonly workflow_id: string;
             readonly temporal_run_id: string;
@@ -3387,7 +3392,7 @@ export interface components {
         WorkflowRunDetail: {
             readonly id: number;
             readonly config: number | null;
-            readonly config_name: string;
+            readonly config_name: string | null;
             readonly template: string;
             readonly workflow_id: string;
             readonly temporal_run_id: string;
@@ -5469,7 +5474,7 @@ export interface operations {
             };
         };
     };
-    rules_action_types_retrieve: {
+    rules_action_types_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -5483,9 +5488,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ActionType"][];
                 };
             };
         };
