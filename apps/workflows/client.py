@@ -177,7 +177,14 @@ def _note(config: WorkflowConfig) -> str:
     return f"bizosaas workflow config {config.pk}: cron {config.schedule_cron!r}"
 
 
+def _tenant_suspended(schema: str) -> bool:
+    from apps.accounts.models import Tenant
+
+    return Tenant.objects.filter(schema_name=schema, status=Tenant.Status.SUSPENDED).exists()
+
+
 def desired_shape(schema: str, config: WorkflowConfig, *, task_queue: str | None = None) -> ScheduleShape:
+    """What Temporal should hold for the config: paused while the config is disabled or its tenant suspended."""
     return ScheduleShape(
         workflow=TEMPLATES[config.template].workflow,
         input=workflow_input(
@@ -191,7 +198,7 @@ def desired_shape(schema: str, config: WorkflowConfig, *, task_queue: str | None
         task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
         time_zone=config.timezone,
         overlap=OVERLAP[WorkflowConfig.Overlap(config.overlap_policy)],
-        paused=not config.enabled,
+        paused=not config.enabled or _tenant_suspended(schema),
         note=_note(config),
     )
 

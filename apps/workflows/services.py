@@ -101,6 +101,20 @@ def _sync_schedule(config: WorkflowConfig, *, had_schedule: bool) -> None:
     config.refresh_from_db()
 
 
+def schedules_follow_tenant(tenant: Tenant) -> None:
+    """Pauses every schedule of a suspended tenant, or resumes those of an active one (a disabled config stays
+    paused). Called after the status change commits; a schedule Temporal could not update keeps the error on its
+    config, and `reconcile` for the schema puts it right."""
+    with schema_context(tenant.schema_name):
+        for config in WorkflowConfig.objects.exclude(schedule_cron="").filter(template__in=list(TEMPLATES)):
+            try:
+                client.schedule_upsert(tenant.schema_name, config)
+            except client.TemporalUnavailable as exc:
+                WorkflowConfig.objects.filter(pk=config.pk).update(schedule_error=str(exc.detail)[:500])
+                continue
+            WorkflowConfig.objects.filter(pk=config.pk).update(schedule_synced_at=timezone.now(), schedule_error="")
+
+
 def config_create(*, tenant: Tenant, actor: Actor, data: dict) -> WorkflowConfig:
     """Creates a configuration and its Temporal schedule (when it has a cron)."""
     cleaned = clean_config(data)
