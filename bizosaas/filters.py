@@ -13,7 +13,10 @@ def time_filters(params, queryset, field: str):
     errors = {}
     for name, lookup in (("since", f"{field}__gte"), ("until", f"{field}__lt")):
         if params.get(name):
-            moment = parse_datetime(params[name])
+            try:
+                moment = parse_datetime(params[name])
+            except ValueError:  # well formed but no such moment: 2026-02-30T10:00:00
+                moment = None
             if moment is None:
                 errors[name] = ["Not an ISO 8601 date-time."]
             else:

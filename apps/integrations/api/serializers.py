@@ -208,6 +208,11 @@ class EventCreateSerializer(serializers.Serializer):
     connection = serializers.IntegerField(required=False, allow_null=True)
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
+    def validate_payload(self, value):
+        if value is None:  # a form's payload=null is parsed after DRF's own null check
+            raise serializers.ValidationError("This field may not be null.")
+        return value
+
 
 class RuleSerializer(serializers.ModelSerializer):
     class Meta:
