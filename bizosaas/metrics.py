@@ -22,6 +22,8 @@ import time
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from bizosaas.digits import ascii_digits
+
 logger = logging.getLogger(__name__)
 
 OAUTH_REFRESH_FAILURES = Counter(
@@ -187,7 +189,7 @@ def app_registry(multiprocess_dir: str | None = None) -> CollectorRegistry:
 
 def parse_bind(bind: str) -> tuple[str, int]:
     host, _, port = bind.rpartition(":")
-    if not port.isdigit():
+    if not ascii_digits(port):
         raise ValueError(f"invalid metrics address {bind!r}; expected host:port")
     return host.strip("[]") or "127.0.0.1", int(port)
 

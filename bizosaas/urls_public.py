@@ -1,4 +1,4 @@
-"""URLs of the platform's own domains: everything of urls_tenant, plus the super-admin console and API docs."""
+"""URLs of the platform's own domains: everything of urls_tenant, plus metrics, the super-admin console and API docs."""
 
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -9,7 +9,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from apps.accounts.throttles import admin_login_throttled
 from apps.integrations.hooks import receive as receive_webhook
 from apps.integrations.receiver import receive as test_receiver
-from bizosaas import system_health
+from bizosaas import health, system_health
 from bizosaas.urls_tenant import urlpatterns as common
 
 # Registered by third-party apps after ours and unaudited (deleting a BlacklistedToken would revive a revoked
@@ -20,6 +20,7 @@ for _model in (Group, BlacklistedToken, OutstandingToken):
 
 urlpatterns = [
     *common,
+    path("metrics", health.metrics, name="prometheus-django-metrics"),
     path("hooks/<str:token>/", receive_webhook, name="webhook-receive"),
     path("receiver/<slug:slug>/<str:token>/", test_receiver, name="test-receiver"),
     path("admin/system-health/", system_health.system_health, name="admin-system-health"),

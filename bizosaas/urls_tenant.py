@@ -1,4 +1,4 @@
-"""URLs served on every host: health, metrics and the API (the tenant comes from the token, key or domain)."""
+"""URLs served on every host: health and the API (the tenant comes from the token, key or domain)."""
 
 from django.urls import include, path
 
@@ -7,7 +7,6 @@ from bizosaas import health
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("", include("django_prometheus.urls")),
     path("api/v1/", include("apps.accounts.api.urls")),
     path("api/v1/", include("apps.connectors.api.urls")),
     path("api/v1/", include("apps.integrations.api.urls")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 
 
@@ -68,6 +69,7 @@ DEFAULT_ACTIONS = {
     "update": CONFIGURE,
     "partial_update": CONFIGURE,
     "destroy": CONFIGURE,
+    "metadata": READ,  # OPTIONS: describes what the caller may send, nothing more
 }
 
 
@@ -89,7 +91,14 @@ def scope_allows(scopes: list[str], resource: str, action: str) -> bool:
 
 
 def view_action(view) -> str:
-    action = getattr(view, "action", None) or {"GET": "retrieve"}.get(view.request.method, "update")
+    """The matrix action of the request; a method the view does not serve (TRACE, PUT on a read-only view) ends
+    here with 405, before any rule is looked up for it."""
+    method = view.request.method
+    if method.lower() not in view.http_method_names or not hasattr(view, method.lower()):
+        raise MethodNotAllowed(method)
+    if method == "OPTIONS":
+        return READ
+    action = getattr(view, "action", None) or {"GET": "retrieve", "HEAD": "retrieve"}.get(method, "update")
     actions = {**DEFAULT_ACTIONS, **getattr(view, "action_permissions", {})}
     return actions[action]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -61,9 +62,25 @@ def tenant_update(*, tenant: Tenant, actor: Actor, name: str) -> Tenant:
     return tenant
 
 
+# Called after a tenant's status change is committed, with the tenant: higher apps register here in ready() what
+# must follow the status (the workflows app pauses or resumes the tenant's Temporal schedules).
+TENANT_STATUS_HOOKS: list[Callable[[Tenant], None]] = []
+
+
+def register_tenant_status_hook(hook: Callable[[Tenant], None]) -> None:
+    if hook not in TENANT_STATUS_HOOKS:
+        TENANT_STATUS_HOOKS.append(hook)
+
+
+def _after_status_change(tenant: Tenant) -> None:
+    for hook in TENANT_STATUS_HOOKS:
+        hook(tenant)
+
+
 @transaction.atomic
 def tenant_set_status(*, tenant: Tenant, actor: Actor, status: str) -> Tenant:
-    """Suspends or resumes a tenant: a suspended tenant's members and keys get 403 on every API call."""
+    """Suspends or resumes a tenant: a suspended tenant's members and keys get 403 on every API call, its
+    scheduled workflows are paused and its activities refuse to run (TENANT_STATUS_HOOKS, after commit)."""
     if status not in Tenant.Status.values:
         raise ValidationError({"status": f"must be one of {', '.join(Tenant.Status.values)}"})
     before = tenant.status
@@ -74,6 +91,7 @@ def tenant_set_status(*, tenant: Tenant, actor: Actor, status: str) -> Tenant:
     action = "tenant.suspended" if status == Tenant.Status.SUSPENDED else "tenant.resumed"
     platform_audit_record(actor=actor, action=action, tenant=tenant, changes={"status": [before, status]})
     audit_record(tenant=tenant, actor=actor, action=action, obj=tenant, changes={"status": [before, status]})
+    transaction.on_commit(lambda: _after_status_change(tenant))
     return tenant
 
 

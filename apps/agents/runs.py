@@ -22,6 +22,7 @@ from apps.agents import llm_client
 from apps.agents.models import Agent, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
 from apps.integrations.dispatch import emit
+from bizosaas.digits import ascii_digits
 from bizosaas.metrics import AGENT_RUNS
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ MAX_INPUT_CHARS = 20_000
 
 
 def _user_id(actor: Actor) -> int | None:
-    return int(actor.id) if actor.type == "user" and str(actor.id).isdigit() else None
+    return int(actor.id) if actor.type == "user" and ascii_digits(str(actor.id)) else None
 
 
 def agent_runnable_errors(agent: Agent) -> dict[str, list[str]]:

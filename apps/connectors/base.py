@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 
+from bizosaas.digits import ascii_digits
+
 if TYPE_CHECKING:
     from apps.connectors.http import ProviderHTTP
 
@@ -55,7 +57,7 @@ class Field:
         elif self.type == "choice" and value not in self.choices:
             raise ValidationError(f"One of: {', '.join(self.choices)}.")
         elif self.type == "integer":
-            if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).lstrip("-").isdigit():
+            if isinstance(value, bool) or not isinstance(value, int | str) or not ascii_digits(str(value).lstrip("-")):
                 raise ValidationError("Must be an integer.")
             value = int(value)
         elif self.type == "boolean" and not isinstance(value, bool):

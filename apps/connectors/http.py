@@ -379,7 +379,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
                 return None
     for header in ("X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset"):
         value = response.headers.get(header)
-        if value and value.replace(".", "", 1).isdigit():
+        if value and value.isascii() and value.replace(".", "", 1).isdigit():  # never a Unicode digit
             seconds = float(value)
             return max(0.0, seconds - time.time()) if seconds > 1_000_000_000 else seconds
     return None

@@ -10,6 +10,8 @@ from typing import Any
 
 import re2
 
+from bizosaas.digits import ascii_digits
+
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "in", "exists", "matches")
 TYPE_PATTERN = re.compile(r"^\*$|^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+)){1,4}$")  # `*`, or 2 to 5 segments
 EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+){1,4}$")
@@ -73,7 +75,7 @@ def resolve(document: Any, path: str) -> Any:
             if segment not in value:
                 return MISSING
             value = value[segment]
-        elif isinstance(value, list) and segment.lstrip("-").isdigit():
+        elif isinstance(value, list) and ascii_digits(segment.lstrip("-")):
             index = int(segment)
             if not -len(value) <= index < len(value):
                 return MISSING

@@ -14,3 +14,8 @@ class WorkflowsConfig(AppConfig):
         from apps.workflows.models import WorkflowConfig
 
         register_counter("workflow_configs", lambda since: WorkflowConfig.objects.count())
+
+        from apps.accounts.services import register_tenant_status_hook
+        from apps.workflows.services import schedules_follow_tenant
+
+        register_tenant_status_hook(schedules_follow_tenant)  # a suspended tenant's schedules stop firing

@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from apps.workflows.models import WorkflowConfig
 from apps.workflows.templates import TEMPLATES
+from bizosaas.digits import ascii_digits
 from bizosaas.temporal import connect
 
 T = TypeVar("T")
@@ -153,7 +154,7 @@ def parse_schedule_id(value: str) -> tuple[str, int] | None:
     if not value.startswith(SCHEDULE_PREFIX):
         return None
     schema, _, config_id = value[len(SCHEDULE_PREFIX) :].rpartition("-")
-    if not schema or not config_id.isdigit():
+    if not schema or not ascii_digits(config_id):
         return None
     return schema, int(config_id)
 
@@ -176,7 +177,14 @@ def _note(config: WorkflowConfig) -> str:
     return f"bizosaas workflow config {config.pk}: cron {config.schedule_cron!r}"
 
 
+def _tenant_suspended(schema: str) -> bool:
+    from apps.accounts.models import Tenant
+
+    return Tenant.objects.filter(schema_name=schema, status=Tenant.Status.SUSPENDED).exists()
+
+
 def desired_shape(schema: str, config: WorkflowConfig, *, task_queue: str | None = None) -> ScheduleShape:
+    """What Temporal should hold for the config: paused while the config is disabled or its tenant suspended."""
     return ScheduleShape(
         workflow=TEMPLATES[config.template].workflow,
         input=workflow_input(
@@ -190,7 +198,7 @@ def desired_shape(schema: str, config: WorkflowConfig, *, task_queue: str | None
         task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
         time_zone=config.timezone,
         overlap=OVERLAP[WorkflowConfig.Overlap(config.overlap_policy)],
-        paused=not config.enabled,
+        paused=not config.enabled or _tenant_suspended(schema),
         note=_note(config),
     )
 

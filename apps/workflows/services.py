@@ -24,6 +24,7 @@ from apps.accounts.models import Tenant
 from apps.workflows import client
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.templates import TEMPLATES, clean_parameters
+from bizosaas.digits import ascii_digits
 from bizosaas.metrics import WORKFLOW_RUNS
 
 ACTIVE = (WorkflowRun.Status.RUNNING, WorkflowRun.Status.WAITING_APPROVAL)
@@ -31,7 +32,7 @@ CONFIG_FIELDS = ("name", "template", "parameters", "schedule_cron", "timezone", 
 
 
 def _user_id(actor: Actor) -> int | None:
-    return int(actor.id) if actor.type == "user" and str(actor.id).isdigit() else None
+    return int(actor.id) if actor.type == "user" and ascii_digits(str(actor.id)) else None
 
 
 @functools.cache
@@ -98,6 +99,20 @@ def _sync_schedule(config: WorkflowConfig, *, had_schedule: bool) -> None:
         ) from exc
     WorkflowConfig.objects.filter(pk=config.pk).update(schedule_synced_at=timezone.now(), schedule_error="")
     config.refresh_from_db()
+
+
+def schedules_follow_tenant(tenant: Tenant) -> None:
+    """Pauses every schedule of a suspended tenant, or resumes those of an active one (a disabled config stays
+    paused). Called after the status change commits; a schedule Temporal could not update keeps the error on its
+    config, and `reconcile` for the schema puts it right."""
+    with schema_context(tenant.schema_name):
+        for config in WorkflowConfig.objects.exclude(schedule_cron="").filter(template__in=list(TEMPLATES)):
+            try:
+                client.schedule_upsert(tenant.schema_name, config)
+            except client.TemporalUnavailable as exc:
+                WorkflowConfig.objects.filter(pk=config.pk).update(schedule_error=str(exc.detail)[:500])
+                continue
+            WorkflowConfig.objects.filter(pk=config.pk).update(schedule_synced_at=timezone.now(), schedule_error="")
 
 
 def config_create(*, tenant: Tenant, actor: Actor, data: dict) -> WorkflowConfig:

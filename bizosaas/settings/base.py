@@ -153,6 +153,11 @@ REST_FRAMEWORK = {
         "apps.accounts.tokens.TenantJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "bizosaas.api.JSONObjectParser",  # a JSON body is an object, never an array or a scalar
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "bizosaas.api.LimitOffsetPagination",  # capped at API_MAX_PAGE_SIZE
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -281,6 +286,8 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="local-superadmin-2
 GATEWAY_URL = env.str("GATEWAY_URL", default="http://localhost:8000")
 TENANT_BASE_DOMAIN = env.str("TENANT_BASE_DOMAIN", default="localhost")
 PUBLIC_DOMAINS = env.list("PUBLIC_DOMAINS", default=["localhost", "127.0.0.1"])
+# /metrics (platform domains only) asks for `Authorization: Bearer <METRICS_TOKEN>`; empty: loopback callers only
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 PORTAL_URL = env.str("PORTAL_URL", default="http://localhost:3000")
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 TENANT_TEMPLATE_SCHEMA = "tenant_template"  # migrated on every migrate; new tenants are made from its snapshot

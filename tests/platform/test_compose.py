@@ -179,3 +179,30 @@ def test_docker_compose_config_passes_where_the_plugin_exists():
         if created:
             env.unlink()
     assert result.returncode == 0, result.stderr
+
+
+def test_redis_asks_for_a_password_that_every_client_url_carries(compose):
+    services = compose["services"]
+    redis = services["redis"]
+    assert "--requirepass" in " ".join(redis["command"])
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert redis["environment"]["REDISCLI_AUTH"] == redis["environment"]["REDIS_PASSWORD"]  # the health check
+    for name in OUR_SERVICES:
+        assert services[name]["environment"]["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?"), name
+
+
+def test_redis_and_the_temporal_frontend_are_reachable_on_the_compose_network_only(compose):
+    services = compose["services"]
+    assert "ports" not in services["redis"]
+    assert "ports" not in services["temporal"]
+    assert "ports" not in services["postgres"]
+
+
+def test_prometheus_scrapes_the_gateway_with_the_metrics_token(compose):
+    services = compose["services"]
+    gateway_job = next(j for j in load("prometheus/prometheus.yml")["scrape_configs"] if j["job_name"] == "gateway")
+    assert gateway_job["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
+    assert services["prometheus"]["secrets"] == ["metrics_token"]
+    assert compose["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    for name in OUR_SERVICES:
+        assert services[name]["environment"]["METRICS_TOKEN"].startswith("${METRICS_TOKEN:?"), name

@@ -46,8 +46,7 @@ def test_readyz_names_a_stopped_redis_and_answers_503(public_client, tmp_path):
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["failing"] == ["redis"]
-    assert body["components"]["redis"]["status"] == "error"
-    assert body["components"]["redis"]["error"]
+    assert body["components"]["redis"] == {"status": "error", "latency_ms": body["components"]["redis"]["latency_ms"]}
     assert body["components"]["postgres"]["status"] == "ok"
     assert body["components"]["temporal"]["status"] == "ok"
 
@@ -60,3 +59,60 @@ def test_readyz_names_an_unreachable_temporal(public_client):
 
     assert response.status_code == 503
     assert response.json()["failing"] == ["temporal"]
+
+
+def test_readyz_says_which_dependency_fails_but_not_why(public_client, caplog):
+    # given a Temporal address that answers nothing (its host and port are what an error message would carry)
+    from bizosaas.infra import free_port
+
+    port = free_port()
+    with override_settings(TEMPORAL_ADDRESS=f"127.0.0.1:{port}"):
+        response = public_client.get("/readyz")
+
+    # then anyone asking learns only the name of the failing dependency; the reason is in the server's log
+    assert response.status_code == 503
+    assert set(response.json()["components"]["temporal"]) == {"status", "latency_ms"}
+    assert str(port) not in response.content.decode()
+    assert "readiness check failed: temporal" in caplog.text
+
+
+METRICS_TOKEN = "metrics-token-for-the-test-2026"
+
+
+def test_metrics_answer_a_loopback_scraper_when_no_token_is_set(client):
+    response = client.get("/metrics", HTTP_HOST="localhost", REMOTE_ADDR="127.0.0.1")
+
+    assert response.status_code == 200
+    assert b"django_http_requests" in response.content
+
+
+def test_metrics_refuse_a_remote_caller_when_no_token_is_set(client):
+    response = client.get("/metrics", HTTP_HOST="localhost", REMOTE_ADDR="203.0.113.9")
+
+    assert response.status_code == 403
+    assert b"django_http_requests" not in response.content
+
+
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
+def test_metrics_with_a_token_set_answer_only_the_bearer_of_that_token(client):
+    remote = {"HTTP_HOST": "localhost", "REMOTE_ADDR": "203.0.113.9"}
+
+    assert client.get("/metrics", **remote).status_code == 403
+    assert client.get("/metrics", HTTP_HOST="localhost", REMOTE_ADDR="127.0.0.1").status_code == 403
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong-token", **remote).status_code == 403
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}", **remote)
+    assert response.status_code == 200
+    assert b"django_http_requests" in response.content
+
+
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
+def test_metrics_are_not_served_on_a_tenants_domain(client):
+    from tests.factories import make_tenant
+
+    tenant = make_tenant(slug="metrics-host")
+    host = tenant.domains.first().domain
+
+    response = client.get("/metrics", HTTP_HOST=host, HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+
+    assert response.status_code == 404
+    assert b"django_http_requests" not in response.content

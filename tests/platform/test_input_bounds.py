@@ -29,6 +29,7 @@ UNPAGED = {
     "/api/v1/agent-templates/": "the fixed catalogue of agent templates",
     "/api/v1/connectors/": "the fixed catalogue of connectors",
     "/api/v1/workflows/templates/": "the fixed catalogue of workflow templates",
+    "/api/v1/rules/action-types/": "the fixed catalogue of rule action types",
     "/api/v1/agents/{id}/available-tools/": "one entry per connection of the tenant; the tools editor shows all",
 }
 # Lists that refuse a limit over their own, smaller maximum instead of clamping it.

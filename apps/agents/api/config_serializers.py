@@ -15,6 +15,7 @@ from bizosaas.last_run import LastRunSerializer, last_run
 class LLMProviderSerializer(serializers.ModelSerializer):
     kind_name = serializers.CharField(source="get_kind_display", read_only=True)
     api_key_set = serializers.SerializerMethodField(help_text="Whether an API key is stored; it is never returned.")
+    base_url = serializers.CharField(read_only=True, help_text="Empty: the kind's public endpoint.")  # not always a URL
 
     class Meta:
         model = LLMProvider
@@ -98,7 +99,7 @@ class CollectionRefSerializer(serializers.Serializer):
 
 class AgentSerializer(serializers.ModelSerializer):
     temperature = serializers.DecimalField(max_digits=3, decimal_places=2, coerce_to_string=False)
-    provider_name = serializers.CharField(source="provider.name", read_only=True, default=None)
+    provider_name = serializers.CharField(source="provider.name", read_only=True, default=None, allow_null=True)
     effective_model = serializers.SerializerMethodField(help_text="The model runs use: own, else the provider's.")
     grants = ToolGrantSerializer(source="tool_grants", many=True, read_only=True)
     collections = CollectionRefSerializer(many=True, read_only=True)

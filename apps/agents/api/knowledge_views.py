@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +16,8 @@ from apps.agents.knowledge import ingest
 from apps.agents.knowledge.detect import KnowledgeError
 from apps.agents.knowledge.search import MAX_LIMIT, search
 from apps.agents.models import Document, KnowledgeCollection
+from bizosaas.api import JSONObjectParser
+from bizosaas.digits import ascii_digits
 
 
 class KnowledgeErrors:
@@ -32,7 +34,7 @@ def _ids(params, name: str) -> list[int] | None:
     values = [part.strip() for raw in params.getlist(name) for part in raw.split(",") if part.strip()]
     if not values:
         return None
-    if not all(value.isdigit() for value in values):
+    if not all(ascii_digits(value) for value in values):
         raise ValidationError({name: ["Integer ids, comma-separated."]})
     return [int(value) for value in values]
 
@@ -104,7 +106,7 @@ class DocumentViewSet(
 
     resource = "knowledge"
     serializer_class = s.DocumentSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, JSONObjectParser]
     action_permissions = {"reingest": CONFIGURE}
     http_method_names = ["get", "post", "delete", "head", "options"]
 
@@ -182,7 +184,7 @@ class SearchView(TenantScoped, KnowledgeErrors, APIView):
         if len(query) > 1000:
             raise ValidationError({"q": ["At most 1000 characters."]})
         raw_limit = params.get("limit", "8")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        if not ascii_digits(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
             raise ValidationError({"limit": [f"An integer from 1 to {MAX_LIMIT}."]})
         hits = search(
             query,

@@ -20,6 +20,7 @@ from apps.accounts.models import Tenant
 from apps.agents.knowledge import chunking, detect, embeddings, extract
 from apps.agents.knowledge.detect import FileTooLarge, KnowledgeError
 from apps.agents.models import Chunk, Document, DocumentFile, KnowledgeCollection
+from bizosaas.digits import ascii_digits
 from bizosaas.metrics import KNOWLEDGE_CHUNKS, KNOWLEDGE_DOCUMENTS, KNOWLEDGE_INGEST_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ PROGRESS_EVERY_SECONDS = 0.5  # how often a long PDF writes pages_done (every pa
 
 
 def _user_id(actor: Actor) -> int | None:
-    return int(actor.id) if actor.type == "user" and actor.id.isdigit() else None
+    return int(actor.id) if actor.type == "user" and ascii_digits(actor.id) else None
 
 
 def _queue_ingestion(document: Document) -> None:

@@ -60,6 +60,7 @@ from apps.connectors.exceptions import (
 )
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "v26.0"
 DEFAULT_API_BASE = "https://graph.facebook.com"
@@ -199,7 +200,7 @@ class FacebookAds(Provider):
         errors: dict[str, list[str]] = {}
         if "ad_account_id" in config:
             account = config["ad_account_id"].removeprefix("act_")
-            if not account.isdigit():
+            if not ascii_digits(account):
                 errors["ad_account_id"] = ["Must be the ad account's digits, e.g. 1234567890 or act_1234567890."]
             config["ad_account_id"] = account
         if "api_base_url" in config and (problem := _api_base_problem(config["api_base_url"])):
@@ -256,7 +257,7 @@ class FacebookAds(Provider):
     @staticmethod
     def _account_path(ctx: ConnectionContext, edge: str = "") -> str:
         account = str(ctx.config.get("ad_account_id", "")).removeprefix("act_")
-        if not account.isdigit():
+        if not ascii_digits(account):
             raise ConfigurationError("Facebook Ads needs the ad account ID (digits).")
         return f"act_{account}/{edge}" if edge else f"act_{account}"
 

@@ -41,6 +41,7 @@ from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NotFoundError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_NAMESPACE = "fluent-crm/v2"
 MAX_PER_PAGE = 100
@@ -62,7 +63,7 @@ class TagListField(Field):
             raise ValidationError("Give at least one tag id or slug.")
         if len(items) > MAX_TAGS:
             raise ValidationError(f"At most {MAX_TAGS} tags at a time.")
-        numeric = [item.isdigit() for item in items]
+        numeric = [ascii_digits(item) for item in items]
         if any(numeric) and not all(numeric):
             raise ValidationError("Give either tag ids or tag slugs, not both.")
         if not all(numeric):
@@ -75,7 +76,7 @@ class TagListField(Field):
 def _page_number(cursor: str | None) -> int:
     if cursor is None:
         return 1
-    if not str(cursor).isdigit() or int(cursor) < 1:
+    if not ascii_digits(str(cursor)) or int(cursor) < 1:
         raise ValueError(f"not a FluentCRM page cursor: {cursor!r}")
     return int(cursor)
 
@@ -239,7 +240,7 @@ class FluentCRM(Provider):
 
     def _add_tag(self, ctx: ConnectionContext, payload: dict) -> dict:
         subscriber_id, tags = payload["subscriber_id"], payload["tags"]
-        find_by = "id" if all(tag.isdigit() for tag in tags) else "slug"
+        find_by = "id" if all(ascii_digits(tag) for tag in tags) else "slug"
         body = {"subscribers": [subscriber_id], "type": "tags", "attach": tags, "find_by": find_by}
         # attaching is a set operation, so it is safe to repeat after a 5xx
         answer = ctx.http.json("POST", "subscribers/sync-segments", json_body=body, idempotent=True)

@@ -44,6 +44,7 @@ from apps.connectors.base import (
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "v26"
 DEFAULT_API_BASE = "https://googleads.googleapis.com"
@@ -199,7 +200,7 @@ class GoogleAds(Provider):
         for name in ("customer_id", "login_customer_id"):
             if name in config:
                 digits = customer_digits(config[name])
-                if not (digits.isdigit() and len(digits) == 10):
+                if not (ascii_digits(digits) and len(digits) == 10):
                     errors[name] = ["Must be a 10-digit Google Ads customer ID, e.g. 123-456-7890."]
                 else:
                     config[name] = digits
@@ -321,7 +322,7 @@ class GoogleAds(Provider):
 
     def _search(self, ctx: ConnectionContext, query: str, *, page_token: str | None) -> dict:
         customer = customer_digits(ctx.config.get("customer_id"))
-        if not customer.isdigit():
+        if not ascii_digits(customer):
             raise ConfigurationError("Google Ads needs the customer ID of the account to read.")
         payload = {"query": query}
         if page_token:

@@ -61,6 +61,7 @@ from apps.connectors.exceptions import (
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "v1beta"
 DEFAULT_API_BASE = "https://analyticsdata.googleapis.com"
@@ -420,7 +421,7 @@ class GoogleAnalytics(Provider):
         `dateRanges` start and end dates (inclusive, in the property's time zone)."""
         if self.resource(resource) is None:
             raise ConfigurationError(f"Google Analytics has no resource {resource!r}.")
-        if cursor is not None and not str(cursor).isdigit():
+        if cursor is not None and not ascii_digits(str(cursor)):
             raise ConfigurationError(f"Not a Google Analytics report cursor: {cursor!r}.")
         offset = int(cursor or 0)
         try:

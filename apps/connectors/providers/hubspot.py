@@ -49,6 +49,7 @@ from apps.connectors.base import (
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError, ProviderRequestError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "2026-03"
 OBJECTS_PATH = f"crm/objects/{API_VERSION}"
@@ -235,7 +236,7 @@ class HubSpot(Provider):
         if response.headers.get("X-HubSpot-RateLimit-Daily-Remaining") == "0" or "DAILY" in response.text:
             return math.inf
         interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "")
-        return int(interval) / 1000 if interval.isdigit() else None
+        return int(interval) / 1000 if ascii_digits(interval) else None
 
     def check(self, ctx: ConnectionContext) -> None:
         self._list(ctx, "contacts", params={"limit": 1, "archived": "false"})
@@ -352,7 +353,7 @@ class HubSpot(Provider):
             raise WebhookVerificationError("no client secret is configured for this connection")
         if not signature or not timestamp:
             raise WebhookVerificationError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-        if not timestamp.isdigit():
+        if not ascii_digits(timestamp):
             raise WebhookVerificationError(f"{TIMESTAMP_HEADER} is not a timestamp in milliseconds")
         if abs(time.time() * 1000 - int(timestamp)) > MAX_SIGNATURE_AGE_MS:
             raise WebhookVerificationError("timestamp is more than 5 minutes away; replayed or delayed request")

@@ -50,6 +50,7 @@ from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "3.0"
 MAX_PER_PAGE = 1000
@@ -285,7 +286,7 @@ class Mailchimp(Provider):
         """The cursor is the `offset` of the next page, as a decimal string."""
         if resource not in RESOURCE_ITEMS:
             raise ConfigurationError(f"Mailchimp has no resource {resource!r}.")
-        if cursor is not None and not cursor.isdigit():
+        if cursor is not None and not ascii_digits(cursor):
             raise ConfigurationError(f"Not a Mailchimp cursor: {cursor!r}.")
         offset = int(cursor or 0)
         count = max(1, min(limit, MAX_PER_PAGE))

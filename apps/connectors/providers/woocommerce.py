@@ -42,6 +42,7 @@ from apps.connectors.exceptions import (
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "wc/v3"
 MAX_PER_PAGE = 100
@@ -166,7 +167,7 @@ class WooCommerce(Provider):
                 Record(id=str(item["id"]), data=self.normalise_product(item, currency), raw=item) for item in items
             ]
         total_pages = response.headers.get("X-WP-TotalPages", "")
-        has_more = page < int(total_pages) if total_pages.isdigit() else len(items) == per_page
+        has_more = page < int(total_pages) if ascii_digits(total_pages) else len(items) == per_page
         next_cursor = None
         if has_more and items:
             next_cursor = f"{page + 1}:{currency}" if resource == "products" and currency else str(page + 1)
@@ -178,7 +179,7 @@ class WooCommerce(Provider):
         if not cursor:
             return 1, None
         page, _, currency = cursor.partition(":")
-        if not page.isdigit() or int(page) < 1:
+        if not ascii_digits(page) or int(page) < 1:
             raise ConfigurationError(f"Not a WooCommerce cursor: {cursor!r}")
         return int(page), currency or None
 

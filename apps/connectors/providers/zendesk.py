@@ -56,6 +56,7 @@ from apps.connectors.exceptions import (
 )
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "v2"
 MAX_PER_PAGE = 100
@@ -76,7 +77,7 @@ def _api_base_problem(url: str) -> str | None:
 
 def _timestamp_seconds(value: str) -> float:
     """Zendesk sends an ISO 8601 UTC time (e.g. 2026-03-01T10:00:00Z); epoch seconds are accepted too."""
-    if value.isdigit():
+    if ascii_digits(value):
         return float(value)
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:

@@ -50,6 +50,7 @@ from apps.connectors.exceptions import (
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+from bizosaas.digits import ascii_digits
 
 API_VERSION = "v8"
 MAX_PER_PAGE = 200
@@ -258,9 +259,9 @@ class ZohoCRM(Provider):
             return 1, per_page, None
         if cursor.startswith(TOKEN_CURSOR):
             size, _, token = cursor[len(TOKEN_CURSOR) :].partition(":")
-            if size.isdigit() and 1 <= int(size) <= MAX_PER_PAGE and token:
+            if ascii_digits(size) and 1 <= int(size) <= MAX_PER_PAGE and token:
                 return 0, int(size), token
-        elif cursor.isdigit() and int(cursor) >= 1:
+        elif ascii_digits(cursor) and int(cursor) >= 1:
             return int(cursor), per_page, None
         raise ConfigurationError(f"Not a Zoho CRM cursor: {cursor!r}")
 

@@ -63,12 +63,12 @@ class EndpointSerializer(serializers.ModelSerializer):
         "others get the address with the token hidden (url_masked)."
     )
     url_masked = serializers.SerializerMethodField()
-    connection_name = serializers.CharField(source="connection.name", default=None, read_only=True)
-    provider = serializers.CharField(source="connection.provider", default=None, read_only=True)
+    connection_name = serializers.CharField(source="connection.name", default=None, read_only=True, allow_null=True)
+    provider = serializers.CharField(source="connection.provider", default=None, read_only=True, allow_null=True)
     secret_set = serializers.SerializerMethodField(help_text="Whether an own secret is set; never returned.")
     setup = serializers.SerializerMethodField()
     received_count = serializers.IntegerField(read_only=True, default=0)
-    last_event_at = serializers.DateTimeField(read_only=True, default=None)
+    last_event_at = serializers.DateTimeField(read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = InboundEndpoint
@@ -280,6 +280,11 @@ class EventCreateSerializer(serializers.Serializer):
     connection = serializers.IntegerField(required=False, allow_null=True)
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
+    def validate_payload(self, value):
+        if value is None:  # a form's payload=null is parsed after DRF's own null check
+            raise serializers.ValidationError("This field may not be null.")
+        return value
+
 
 class RuleSerializer(serializers.ModelSerializer):
     class Meta:
@@ -327,6 +332,12 @@ class RuleWriteSerializer(serializers.Serializer):
         help_text="In order: `{type, ...}` with the fields of the action type (`GET /rules/action-types/`), e.g. "
         "`{type: connector_action, connection, action, input}`; `{path}` strings in `input` come from the event.",
     )
+
+
+class ActionTypeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    label = serializers.CharField()
+    fields = serializers.ListField(child=serializers.CharField())
 
 
 class RuleTestSerializer(serializers.Serializer):

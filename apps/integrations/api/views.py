@@ -357,8 +357,8 @@ class RuleViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
 
-    @extend_schema(responses={200: dict})
-    @action(detail=False, methods=["get"], url_path="action-types")
+    @extend_schema(responses={200: s.ActionTypeSerializer(many=True)})
+    @action(detail=False, methods=["get"], url_path="action-types", pagination_class=None)
     def action_types(self, request):
         return Response(
             [{"type": t.name, "label": t.label, "fields": list(t.fields)} for t in rules.ACTION_TYPES.values()]

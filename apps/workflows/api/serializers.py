@@ -129,7 +129,7 @@ class WorkflowApprovalSerializer(serializers.ModelSerializer):
 
 
 class WorkflowRunSerializer(serializers.ModelSerializer):
-    config_name = serializers.CharField(source="config.name", read_only=True, default=None)
+    config_name = serializers.CharField(source="config.name", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = WorkflowRun

@@ -9,9 +9,15 @@ from temporalio.exceptions import ApplicationError
 
 
 def _tenant_scope(schema_name: str):
+    """Every tenant activity enters its schema here: an unknown or suspended tenant's work ends, not retried (a
+    run started before the suspension, or by a schedule that fired before it was paused, does nothing more)."""
+    from apps.accounts.models import Tenant
+
     close_old_connections()
     if not schema_exists(schema_name):
         raise ApplicationError(f"unknown tenant schema {schema_name!r}", non_retryable=True)
+    if Tenant.objects.filter(schema_name=schema_name, status=Tenant.Status.SUSPENDED).exists():
+        raise ApplicationError("the tenant is suspended", type="TenantSuspended", non_retryable=True)
     return schema_context(schema_name)
 
 

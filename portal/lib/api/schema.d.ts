@@ -984,7 +984,7 @@ export interface paths {
          *     value. Actions: connector_action {connection, action, input: {field: {path}|{value}}} and
          *     send_to_subscription {subscription}.
          */
-        get: operations["rules_action_types_retrieve"];
+        get: operations["rules_action_types_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1603,6 +1603,11 @@ export interface components {
          * @enum {string}
          */
         ActionRunStatusEnum: "waiting" | "pending" | "running" | "succeeded" | "failed" | "skipped";
+        ActionType: {
+            type: string;
+            label: string;
+            fields: string[];
+        };
         Agent: {
             readonly id: number;
             readonly name: string;
@@ -1610,7 +1615,7 @@ export interface components {
             readonly goal: string;
             readonly backstory: string;
             readonly provider: number | null;
-            readonly provider_name: string;
+            readonly provider_name: string | null;
             readonly model: string;
             /** @description The model runs use: own, else the provider's. */
             readonly effective_model: string;
@@ -1973,8 +1978,8 @@ export interface components {
             readonly url: string;
             readonly url_masked: boolean;
             readonly connection: number | null;
-            readonly connection_name: string;
-            readonly provider: string;
+            readonly connection_name: string | null;
+            readonly provider: string | null;
             readonly scheme: components["schemas"]["SchemeEnum"];
             readonly enabled: boolean;
             /** @description Whether an own secret is set; never returned. */
@@ -1985,7 +1990,7 @@ export interface components {
             readonly duplicate_count: number;
             readonly rejected_count: number;
             /** Format: date-time */
-            readonly last_event_at: string;
+            readonly last_event_at: string | null;
             /** Format: date-time */
             readonly last_rejected_at: string | null;
             readonly last_rejection: string;
@@ -2108,7 +2113,7 @@ export interface components {
             readonly name: string;
             readonly kind: components["schemas"]["LLMProviderKindEnum"];
             readonly kind_name: string;
-            /** Format: uri */
+            /** @description Empty: the kind's public endpoint. */
             readonly base_url: string;
             readonly api_version: string;
             readonly default_model: string;
@@ -3417,7 +3422,7 @@ export interface components {
         WorkflowRun: {
             readonly id: number;
             readonly config: number | null;
-            readonly config_name: string;
+            readonly config_name: string | null;
             readonly template: string;
             readonly workflow_id: string;
             readonly temporal_run_id: string;
@@ -3434,7 +3439,7 @@ export interface components {
         WorkflowRunDetail: {
             readonly id: number;
             readonly config: number | null;
-            readonly config_name: string;
+            readonly config_name: string | null;
             readonly template: string;
             readonly workflow_id: string;
             readonly temporal_run_id: string;
@@ -5551,7 +5556,7 @@ export interface operations {
             };
         };
     };
-    rules_action_types_retrieve: {
+    rules_action_types_list: {
         parameters: {
             query?: never;
             header?: never;
@@ -5565,9 +5570,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ActionType"][];
                 };
             };
         };
