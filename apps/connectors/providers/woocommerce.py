@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -50,6 +51,9 @@ ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_HEADER = "X-WC-Webhook-Topic"
 DELIVERY_HEADER = "X-WC-Webhook-Delivery-ID"
+WEBHOOK_ID_HEADER = "X-WC-Webhook-ID"
+# saving a webhook in WooCommerce POSTs this, unsigned, and shows an error unless the answer is a 2xx
+PING_BODY = re.compile(rb"webhook_id=\d+")
 
 
 def _blank_to_none(value):
@@ -260,4 +264,23 @@ class WooCommerce(Provider):
             payload = json.loads(body or b"{}")
         except ValueError:
             raise WebhookVerificationError("body is not JSON") from None
-        return WebhookEvent(event_id=event_id, event_type=event_type, payload=payload)
+        return WebhookEvent(event_id=self._event_id(sent, event_type, payload) or event_id, event_type=event_type,
+                            payload=payload)  # fmt: skip
+
+    @staticmethod
+    def _event_id(sent: dict[str, str], event_type: str, payload) -> str | None:
+        """Every delivery gets a new delivery id, a second delivery of the same change too: the same webhook, topic,
+        resource and modification time is the same event."""
+        if not isinstance(payload, dict) or payload.get("id") in (None, ""):
+            return None
+        changed = payload.get("date_modified_gmt") or payload.get("date_created_gmt")
+        if not changed:
+            return None
+        webhook = sent.get(WEBHOOK_ID_HEADER.lower(), "").strip()
+        return f"{webhook}:{event_type}:{payload['id']}:{changed}"
+
+    def webhook_ping(self, *, headers: dict[str, str], body: bytes) -> bool:
+        """The unsigned `webhook_id=<id>` form body WooCommerce sends when a webhook is saved: answered 200 (else
+        WooCommerce shows the webhook as failing and pings again on every save), never an event."""
+        sent = {k.lower() for k in headers}
+        return SIGNATURE_HEADER.lower() not in sent and bool(PING_BODY.fullmatch((body or b"").strip()))
