@@ -142,7 +142,8 @@ class HubSpot(Provider):
         "oauth2",
         oauth2=OAuth2Spec(
             authorize_url="https://app.hubspot.com/oauth/authorize",
-            token_url="https://api.hubapi.com/oauth/v1/token",
+            # the dated successor of /oauth/v1/token (sunset on 16 February 2027); parameters in the form body
+            token_url="https://api.hubapi.com/oauth/2026-03/token",
             scopes=("crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.deals.read"),
             pkce=False,  # HubSpot documents the plain authorisation-code grant with the client secret
             token_auth_method="client_secret_post",

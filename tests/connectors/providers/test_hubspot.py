@@ -733,3 +733,11 @@ def test_behind_a_proxy_that_rewrites_host_the_public_url_hubspot_signed_is_veri
     ):
         with pytest.raises(WebhookVerificationError, match="wrong signature"):
             verify(method="POST", url=received, headers=signed_for(other), body=body, secret="client-secret")
+
+
+def test_tokens_are_asked_of_hubspots_dated_oauth_endpoint_with_the_client_in_the_body():
+    oauth = registry.get("hubspot").auth.oauth2
+
+    # /oauth/v1/token is deprecated (sunset 16 February 2027) for the 2026-03 endpoint
+    assert oauth.resolve(oauth.token_url, {}) == "https://api.hubapi.com/oauth/2026-03/token"
+    assert oauth.token_auth_method == "client_secret_post"
