@@ -12,7 +12,7 @@ PORTAL_STAMP := portal/node_modules/.installed
 export NEXT_TELEMETRY_DISABLED := 1
 
 .PHONY: install run test lint format migrations-check requirements bench infra-up infra-down infra-status clean \
-	portal-install portal-build portal-schema portal-check chromium
+	portal-install portal-build portal-schema portal-check chromium real-servers
 
 install: $(STAMP)
 
@@ -27,7 +27,7 @@ run: install portal-build
 	DJANGO_SETTINGS_MODULE=bizosaas.settings.dev $(MANAGE) dev
 
 # Python tests (the portal's end-to-end tests among them, in the system Chromium), then the portal's own.
-test: install portal-build chromium
+test: install portal-build chromium real-servers
 	$(BIN)/pytest $(PYTEST_ARGS)
 	cd portal && npm test --silent
 
@@ -59,6 +59,24 @@ portal-check: install portal-install
 		echo "portal/lib/api/schema.d.ts is out of date: run 'make portal-schema'"; exit 1)
 	@rm -f .schema-check.d.ts
 	cd portal && npm run --silent typecheck
+
+# The connectors' tests against the real software: WordPress (Debian's package, PHP, MariaDB; services are not
+# started by the install) and Wagtail in its own virtualenv, reinstalled only when its requirements change.
+REAL := .local/real-servers
+WAGTAIL_STAMP := $(REAL)/wagtail/.installed
+real-servers: $(WAGTAIL_STAMP)
+	@if ! command -v php >/dev/null 2>&1 || ! test -f /usr/share/wordpress/wp-settings.php || ! (command -v mariadbd \
+		>/dev/null 2>&1 || test -x /usr/sbin/mariadbd); then \
+		made_policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+		chmod +x /usr/sbin/policy-rc.d; made_policy=1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		wordpress php-cli php-mysql mariadb-server-core >/dev/null; status=$$?; \
+		if [ -n "$$made_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; exit $$status; fi
+
+$(WAGTAIL_STAMP): tests/connectors/real/wagtail-requirements.txt
+	@test -x $(REAL)/wagtail/bin/python || $(PYTHON) -m venv $(REAL)/wagtail
+	$(REAL)/wagtail/bin/python -m pip install -q --disable-pip-version-check -r tests/connectors/real/wagtail-requirements.txt
+	@touch $(WAGTAIL_STAMP)
 
 # The end-to-end tests drive the system Chromium (never a downloaded browser).
 chromium:

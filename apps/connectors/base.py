@@ -263,6 +263,11 @@ class Provider:
     def base_url(self, config: dict) -> str:
         raise NotImplementedError
 
+    def connection_base_url(self, config: dict, credentials: dict) -> str:
+        """Where a connection's calls go: `base_url(config)`, unless the provider names the account's API host in
+        its token response (Zoho's `api_domain`, Pipedrive's `api_domain`)."""
+        return self.base_url(config)
+
     def auth_headers(self, config: dict, credentials: dict) -> dict[str, str]:
         """Headers that authenticate a request (called before every attempt, so refreshed tokens apply)."""
         return {}

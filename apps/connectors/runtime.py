@@ -22,7 +22,7 @@ def open_context(
     ctx.http = ProviderHTTP(
         provider=provider.key,
         label=provider.name,
-        base_url=provider.base_url(config),
+        base_url=provider.connection_base_url(config, credentials),
         connection_key=connection_key,
         headers=lambda: provider.auth_headers(ctx.config, ctx.credentials),
         basic_auth=provider.basic_auth(config, credentials),

@@ -307,6 +307,11 @@ def accept(
         WEBHOOKS.labels(label, "handshake").inc()
         return Outcome(200, answer, content_type="text/plain")
 
+    ping = getattr(provider, "webhook_ping", None) if endpoint.scheme == InboundEndpoint.Scheme.PROVIDER else None
+    if ping is not None and ping(headers=headers, body=body):  # e.g. WooCommerce's unsigned ping on saving
+        WEBHOOKS.labels(label, "handshake").inc()
+        return Outcome(200, {"status": "ping", "detail": "Ping received; nothing stored."})
+
     secret_values: list[str] = []
     try:
         if endpoint.scheme == InboundEndpoint.Scheme.STANDARD:

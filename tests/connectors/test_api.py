@@ -105,7 +105,7 @@ def test_test_connection_records_health_and_status(api, acme, wordpress):
 
     assert ok.status_code == 200 and ok.json()["ok"] is True
     assert failed.status_code == 200 and failed.json()["ok"] is False
-    assert "invalid application password" in failed.json()["error"]
+    assert "not currently logged in" in failed.json()["error"]
     assert api.get(f"/api/v1/connections/{good['id']}/", **auth).json()["status"] == "active"
     assert api.get(f"/api/v1/connections/{bad['id']}/", **auth).json()["status"] == "error"
     health = api.get(f"/api/v1/connections/{bad['id']}/health/", **auth).json()
@@ -166,7 +166,7 @@ def test_provider_errors_become_clear_api_errors(api, acme, wordpress, httpserve
 
     assert response.status_code == 400
     assert response.json()["code"] == "bad_credentials"
-    assert "invalid application password" in response.json()["detail"]
+    assert "not currently logged in" in response.json()["detail"]
 
 
 def test_a_private_or_link_local_site_url_is_refused(api, acme):

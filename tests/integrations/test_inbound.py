@@ -975,3 +975,18 @@ def test_received_webhooks_are_counted_by_provider_and_outcome(api, acme, post_h
         key = ("shopify", outcome)
         assert key in after
         assert after[key] - before.get(key, 0.0) == 1.0
+
+
+def test_woocommerces_unsigned_ping_on_saving_a_webhook_is_answered_200_and_stores_nothing(api, acme, post_hook):
+    case = next(c for c in CASES if c.provider == "woocommerce")
+    endpoint = provider_endpoint(api, acme, case)
+
+    response = post_hook(endpoint, b"webhook_id=142", {"Content-Type": "application/x-www-form-urlencoded"})
+    forged = post_hook(endpoint, b'{"id": 1}', {"Content-Type": "application/json"})
+
+    assert response.status_code == 200, response.content  # WooCommerce shows the webhook as failing otherwise
+    assert response.json()["status"] == "ping"
+    assert forged.status_code == 401  # anything else unsigned is still refused
+    assert stored_events(acme) == []
+    state = endpoint_state(api, acme, endpoint)
+    assert (state["received_count"], state["rejected_count"]) == (0, 1)

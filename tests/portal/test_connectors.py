@@ -120,7 +120,7 @@ def test_connect_wordpress_through_the_generated_form_test_it_and_page_through_i
     page.get_by_text("Nothing on this page in this date range").wait_for()
     page.get_by_label("Since").fill("2026-10-01")
     page.get_by_test_id("preview-summary").filter(has_text="10 records on page 1").wait_for()
-    assert any(r.args.get("modified_after") == "2026-11-02T00:00:00" for r, _ in httpserver.log)
+    assert any(r.args.get("modified_after") == "2026-11-02T00:00:00Z" for r, _ in httpserver.log)
 
     # phone width: the detail page and the catalogue fit, tables scroll inside their cards
     detail_url = page.url

@@ -131,7 +131,7 @@ def test_the_agent_sees_only_the_records_of_the_report_period(setup):
     # the filter went out on the wire: the source read asked WordPress for the window
     reads = [request.args for request, _ in setup.wordpress.server.log if request.method == "GET"]
     assert [(a["modified_after"], a["modified_before"]) for a in reads] == [
-        (f"{day(-7)[:10]}T00:00:00", f"{day(1)[:10]}T00:00:00")
+        (f"{day(-7)[:10]}T00:00:00Z", f"{day(1)[:10]}T00:00:00Z")  # UTC days, like the posts' updated_at
     ]
     assert setup.wordpress.created == [{"title": f"Weekly posts — {day(0)[:10]}", "content": ANSWER, "status": "draft"}]
 

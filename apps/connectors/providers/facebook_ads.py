@@ -17,6 +17,8 @@ https://developers.facebook.com/docs/graph-api/overview/rate-limiting): response
 `X-Business-Use-Case-Usage` (`{business_id: [{"type", "call_count", "total_cputime", "total_time",
 "estimated_time_to_regain_access" (minutes)}]}`), `X-Ad-Account-Usage` (`{"acc_id_util_pct",
 "reset_time_duration" (seconds)}`) and `X-App-Usage` (`{"call_count", "total_cputime", "total_time"}` percentages).
+Throttles mostly arrive as HTTP 400 with error code 4, 17, 32, 613 or 80000-80014, not 429; they are waited out
+like a 429 when those headers give a wait short enough.
 
 Webhooks (https://developers.facebook.com/docs/graph-api/webhooks/getting-started): a GET verification request with
 `hub.mode=subscribe`, `hub.challenge` and `hub.verify_token` (answered with the challenge when the token matches);
@@ -33,9 +35,12 @@ import hashlib
 import hmac
 import json
 import re
+import time
+from contextvars import ContextVar
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.connectors.base import (
@@ -58,6 +63,7 @@ from apps.connectors.exceptions import (
     ProviderRequestError,
     RateLimitedError,
 )
+from apps.connectors.http import time_left
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
@@ -96,6 +102,12 @@ _CHALLENGE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 # error message, so these documented messages are recognised to raise the right typed error.
 _TOKEN_ERRORS = ("error validating access token", "invalid oauth access token", "malformed access token")
 _THROTTLE_ERRORS = ("request limit reached", "too many calls", "rate limit")
+# Graph API throttles arrive as HTTP 400 with these error codes (API too many calls, app / user / page request
+# limits, custom rate limit, business use case limits): waited out with the usage headers' wait, like a 429
+THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
+MAX_THROTTLE_RETRIES = 2
+# the wait noted by error_message for the call in progress in this thread (an exception carries no headers)
+_throttle_wait: ContextVar[tuple[float | None] | None] = ContextVar("facebook_throttle_wait", default=None)
 
 
 def _api_base_problem(url: str) -> str | None:
@@ -234,6 +246,17 @@ class FacebookAds(Provider):
             raise NeedsReauthError("Facebook Ads is not connected: set an access token.")
         return {"Authorization": f"Bearer {token}"}
 
+    def error_message(self, response) -> str | None:
+        """Notes a throttle answered as HTTP 400 and the wait its usage headers give (the exception carries no
+        headers); the text itself is Meta's `error.message`, as the client reads it."""
+        try:
+            error = response.json().get("error")
+        except (ValueError, AttributeError):
+            return None
+        if isinstance(error, dict) and error.get("code") in THROTTLE_CODES:
+            _throttle_wait.set((self.retry_after(response),))
+        return None
+
     def retry_after(self, response) -> float | None:
         """The longest wait Meta's usage headers announce: BUC `estimated_time_to_regain_access` (minutes) or the
         ad account's `reset_time_duration` (seconds); None when they announce none."""
@@ -266,15 +289,29 @@ class FacebookAds(Provider):
         secret, token = ctx.credentials.get("app_secret"), ctx.credentials.get("access_token")
         if secret and token:
             params["appsecret_proof"] = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-        try:
-            body = ctx.http.json("GET", path, params=params)
-        except ProviderRequestError as exc:
-            lowered = exc.message.lower()
-            if any(text in lowered for text in _TOKEN_ERRORS):
-                raise AuthenticationError(exc.message, provider_status=exc.provider_status) from None
-            if any(text in lowered for text in _THROTTLE_ERRORS):
-                raise RateLimitedError(exc.message, provider_status=exc.provider_status) from None
-            raise
+        for attempt in range(MAX_THROTTLE_RETRIES + 1):
+            _throttle_wait.set(None)
+            try:
+                body = ctx.http.json("GET", path, params=params)
+                break
+            except ProviderRequestError as exc:
+                lowered = exc.message.lower()
+                if any(text in lowered for text in _TOKEN_ERRORS):
+                    raise AuthenticationError(exc.message, provider_status=exc.provider_status) from None
+                noted = _throttle_wait.get()
+                if noted is None and not any(text in lowered for text in _THROTTLE_ERRORS):
+                    raise
+                wait = noted[0] if noted else None
+                left = time_left()
+                if (
+                    wait is not None
+                    and attempt < MAX_THROTTLE_RETRIES
+                    and wait <= settings.CONNECTOR_MAX_RETRY_AFTER
+                    and (left is None or wait + 0.5 < left)
+                ):
+                    time.sleep(wait)
+                    continue
+                raise RateLimitedError(exc.message, provider_status=exc.provider_status, retry_after=wait) from None
         if not isinstance(body, dict):
             raise BadResponseError(f"Facebook Ads returned an unexpected body for {path}.")
         return body

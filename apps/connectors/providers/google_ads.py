@@ -244,6 +244,36 @@ class GoogleAds(Provider):
             headers["login-customer-id"] = login
         return headers
 
+    def error_message(self, response) -> str | None:
+        """Google's top-level message ("Request contains an invalid argument.") names no reason: the
+        GoogleAdsFailure detail does, per error, with its code and the field it is about."""
+        body = response.json()
+        error = body.get("error") if isinstance(body, dict) else None
+        if not isinstance(error, dict):
+            return None
+        reasons = []
+        for detail in error.get("details") or []:
+            if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith("errors.GoogleAdsFailure"):
+                continue
+            for failure in detail.get("errors") or []:
+                if not isinstance(failure, dict):
+                    continue
+                codes = ", ".join(f"{kind}: {value}" for kind, value in (failure.get("errorCode") or {}).items())
+                fields = ".".join(
+                    str(step.get("fieldName"))
+                    for step in ((failure.get("location") or {}).get("fieldPathElements") or [])
+                    if isinstance(step, dict) and step.get("fieldName")
+                )
+                reason = str(failure.get("message") or "").strip()
+                reason += f" ({codes})" if codes else ""
+                reason += f" at {fields}" if fields else ""
+                if reason:
+                    reasons.append(reason)
+        if not reasons:
+            return None
+        top = str(error.get("message") or "").strip()
+        return "; ".join(reasons)[:600] if not top else f"{top} {'; '.join(reasons)}"[:600]
+
     def retry_after(self, response) -> float | None:
         """A RESOURCE_EXHAUSTED failure names its wait in `quotaErrorDetails.retryDelay` (or a google.rpc.RetryInfo
         detail); a spent daily operations quota says so with a delay of hours, which the client will not wait."""

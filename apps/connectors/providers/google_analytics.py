@@ -75,7 +75,9 @@ MAX_ROWS_PER_REQUEST = 250_000
 MAX_DIMENSIONS = 9
 MAX_METRICS = 10
 DEFAULT_DIMENSIONS = "date,sessionDefaultChannelGroup"
-DEFAULT_METRICS = "sessions,activeUsers,conversions"
+DEFAULT_METRICS = "sessions,activeUsers,keyEvents"
+# Google renamed metrics (`conversions` became `keyEvents` in 2024); connections saved with an old name keep working
+RENAMED_METRICS = {"conversions": "keyEvents", "sessionConversionRate": "sessionKeyEventRate"}
 DEFAULT_START_DATE = "28daysAgo"  # with `yesterday`: the last 28 complete days
 DEFAULT_END_DATE = "yesterday"
 INTEGER_METRIC_TYPES = frozenset({"TYPE_INTEGER"})
@@ -393,6 +395,7 @@ class GoogleAnalytics(Provider):
     ) -> dict:
         dimensions = _names(config.get("dimensions") or DEFAULT_DIMENSIONS, maximum=MAX_DIMENSIONS, what="dimension")
         metrics = _names(config.get("metrics") or DEFAULT_METRICS, maximum=MAX_METRICS, what="metric")
+        metrics = [RENAMED_METRICS.get(name, name) for name in metrics]
         return {
             "dimensions": [{"name": name} for name in dimensions],
             "metrics": [{"name": name} for name in metrics],

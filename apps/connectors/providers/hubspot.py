@@ -29,7 +29,9 @@ import json
 import math
 import re
 import time
+from urllib.parse import urlsplit, urlunsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.connectors.base import (
@@ -141,7 +143,8 @@ class HubSpot(Provider):
         "oauth2",
         oauth2=OAuth2Spec(
             authorize_url="https://app.hubspot.com/oauth/authorize",
-            token_url="https://api.hubapi.com/oauth/v1/token",
+            # the dated successor of /oauth/v1/token (sunset on 16 February 2027); parameters in the form body
+            token_url="https://api.hubapi.com/oauth/2026-03/token",
             scopes=("crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.deals.read"),
             pkce=False,  # HubSpot documents the plain authorisation-code grant with the client secret
             token_auth_method="client_secret_post",
@@ -344,8 +347,10 @@ class HubSpot(Provider):
     def verify_webhook(
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
     ) -> WebhookEvent:
-        """`url` is the absolute URL HubSpot called (scheme, host, path and query as received); `secret` is the
-        app's client secret."""
+        """`url` is the absolute URL as received; `secret` is the app's client secret. HubSpot signs the URL it
+        called, which behind a proxy that rewrites Host (or terminates TLS) is the public one: the gateway's
+        public address (GATEWAY_URL, the one the endpoint URL shows) with the received path and query is tried
+        too, so the signature still binds the path, query, body and time."""
         sent = {k.lower(): v for k, v in headers.items()}
         signature = sent.get(SIGNATURE_HEADER.lower(), "").strip()
         timestamp = sent.get(TIMESTAMP_HEADER.lower(), "").strip()
@@ -357,9 +362,15 @@ class HubSpot(Provider):
             raise WebhookVerificationError(f"{TIMESTAMP_HEADER} is not a timestamp in milliseconds")
         if abs(time.time() * 1000 - int(timestamp)) > MAX_SIGNATURE_AGE_MS:
             raise WebhookVerificationError("timestamp is more than 5 minutes away; replayed or delayed request")
-        source = method.upper().encode() + signed_uri(url).encode() + (body or b"") + timestamp.encode()
-        expected = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
+        received = urlsplit(url)
+        public = urlsplit(settings.GATEWAY_URL)
+        candidates = [url, urlunsplit((public.scheme, public.netloc, received.path, received.query, ""))]
+        matched = False
+        for candidate in dict.fromkeys(candidates):
+            source = method.upper().encode() + signed_uri(candidate).encode() + (body or b"") + timestamp.encode()
+            expected = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
+            matched = hmac.compare_digest(signature.encode(), expected.encode()) or matched
+        if not matched:
             raise WebhookVerificationError("wrong signature")
         try:
             payload = json.loads(body or b"[]")

@@ -3,7 +3,8 @@
 Contract: https://mailchimp.com/developer/marketing/docs/fundamentals/ and the API reference
 https://mailchimp.com/developer/marketing/api/ — every call goes to `https://{dc}.api.mailchimp.com/3.0`, where `dc`
 (e.g. `us21`) is the suffix of the API key after the dash, or, after OAuth, the `dc` named by
-`https://login.mailchimp.com/oauth2/metadata` (entered here as the `dc` field). The API has one version, 3.0.
+`https://login.mailchimp.com/oauth2/metadata` (asked with the token when no `dc` is set, so nobody types it).
+The API has one version, 3.0.
 
 Lists: `GET /lists/{list_id}/members` and `GET /reports` page with `count` (default 10, max 1000) and `offset`;
 the body names its items (`members`, `reports`) beside `total_items`. A member is `{"id" (md5 of the lower-cased
@@ -48,10 +49,12 @@ from apps.connectors.base import (
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
+from apps.connectors.http import ProviderHTTP
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
+OAUTH_METADATA_URL = "https://login.mailchimp.com/oauth2/metadata"
 API_VERSION = "3.0"
 MAX_PER_PAGE = 1000
 BASIC_USER = "bizosaas"  # Mailchimp accepts any user name with the API key as the password
@@ -167,7 +170,7 @@ class Mailchimp(Provider):
             "Data centre",
             required=False,
             max_length=10,
-            help="e.g. us21: taken from the API key; with OAuth, the dc of login.mailchimp.com/oauth2/metadata",
+            help="e.g. us21: taken from the API key; with OAuth, asked of Mailchimp (leave empty)",
         ),
         Field("list_id", "Default audience ID", required=False, max_length=50, help="Used by member reads and actions"),
         Field(
@@ -239,8 +242,8 @@ class Mailchimp(Provider):
             errors["api_base_url"] = [problem]
         if not partial and not errors:
             has = set(config) | set(secrets) | set(existing_secrets)
-            if "api_key" not in has and not {"client_id", "client_secret", "dc"} <= has:
-                errors["api_key"] = ["Set an API key, or a client ID, client secret and data centre for OAuth."]
+            if "api_key" not in has and not {"client_id", "client_secret"} <= has:
+                errors["api_key"] = ["Set an API key, or a client ID and client secret for OAuth."]
         if errors:
             raise ValidationError(errors)
         return config, secrets
@@ -257,6 +260,25 @@ class Mailchimp(Provider):
                 raise ConfigurationError("Mailchimp data centre is not set (e.g. us21).")
             url = f"https://{dc}.api.mailchimp.com"
         return f"{url}/{API_VERSION}/"
+
+    def connection_base_url(self, config: dict, credentials: dict) -> str:
+        """An OAuth connection without a typed data centre asks Mailchimp's OAuth metadata endpoint for the
+        account's `api_endpoint` / `dc` (the token response does not name it), once per opened connection."""
+        if config.get("api_base_url") or config.get("dc") or credentials.get("api_key"):
+            return self.base_url(config)
+        token = credentials.get("access_token")
+        if not token:
+            raise NeedsReauthError("Mailchimp is not connected: set an API key or authorise with OAuth.")
+        with ProviderHTTP(provider=self.key, label=self.name, base_url=OAUTH_METADATA_URL, max_retries=1,
+                          headers=lambda: {"Authorization": f"OAuth {token}"}) as http:  # fmt: skip
+            metadata = http.json("GET", OAUTH_METADATA_URL)
+        endpoint = str(metadata.get("api_endpoint") or "").rstrip("/") if isinstance(metadata, dict) else ""
+        if endpoint and _api_base_problem(endpoint) is None:
+            return f"{endpoint}/{API_VERSION}/"
+        dc = str(metadata.get("dc") or "") if isinstance(metadata, dict) else ""
+        if not DC.match(dc):
+            raise BadResponseError("Mailchimp's OAuth metadata names no data centre.")
+        return f"https://{dc}.api.mailchimp.com/{API_VERSION}/"
 
     def auth_headers(self, config: dict, credentials: dict) -> dict[str, str]:
         if credentials.get("api_key"):

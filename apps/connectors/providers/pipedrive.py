@@ -97,7 +97,13 @@ class Pipedrive(Provider):
         description="Connect a Pipedrive app with OAuth, or paste a personal API token (Personal preferences > API).",
     )
     config_fields = (
-        Field("company_domain", "Company domain", max_length=63, help="The ACME in https://ACME.pipedrive.com"),
+        Field(
+            "company_domain",
+            "Company domain",
+            max_length=63,
+            required=False,
+            help="The ACME in https://ACME.pipedrive.com; for an API token only (OAuth names it itself)",
+        ),
         Field(
             "api_token",
             "Personal API token",
@@ -168,6 +174,8 @@ class Pipedrive(Provider):
             has = set(config) | set(secrets) | set(existing_secrets)
             if "api_token" not in has and not {"client_id", "client_secret"} <= has:
                 errors["api_token"] = ["Set an API token, or a client ID and client secret to connect with OAuth."]
+            elif "api_token" in has and not config.get("company_domain") and not config.get("api_base_url"):
+                errors["company_domain"] = ["Set the company domain to use an API token, e.g. acme."]
         if errors:
             raise ValidationError(errors)
         return config, secrets
@@ -185,6 +193,16 @@ class Pipedrive(Provider):
         if problem:
             raise ConfigurationError(f"Pipedrive API base URL {url!r} refused: {problem}")
         return f"{url}/api/"
+
+    def connection_base_url(self, config: dict, credentials: dict) -> str:
+        """After OAuth, the company's own host is the `api_domain` of Pipedrive's token response (kept with the
+        tokens), so nobody has to type it; an API token connection uses the configured company domain."""
+        api_domain = str(credentials.get("api_domain") or "").rstrip("/")
+        if api_domain and not credentials.get("api_token") and _api_base_problem(api_domain) is None:
+            return f"{api_domain}/api/"
+        if not config.get("company_domain") and not config.get("api_base_url"):
+            raise NeedsReauthError("Pipedrive is not connected: authorise with OAuth or set an API token.")
+        return self.base_url(config)
 
     def auth_headers(self, config: dict, credentials: dict) -> dict[str, str]:
         if credentials.get("api_token"):

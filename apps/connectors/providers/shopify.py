@@ -34,8 +34,8 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import date
-from urllib.parse import parse_qs, urlsplit
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from django.core.exceptions import ValidationError
 
@@ -58,6 +58,8 @@ from apps.connectors.exceptions import BadResponseError, ConfigurationError, Nee
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
+
+ORDERS_WITHOUT_READ_ALL_DAYS = 60  # https://shopify.dev/docs/api/usage/access-scopes#orders-permissions
 
 API_VERSION = "2026-10"
 MAX_PER_PAGE = 250
@@ -266,6 +268,26 @@ class Shopify(Provider):
     def _request(ctx: ConnectionContext, method: str, path: str, **kwargs):
         return ctx.http.request(method, path, **kwargs)
 
+    def _check_order_window(self, ctx: ConnectionContext, since: date | None) -> None:
+        """Without the read_all_orders scope Shopify answers only the last 60 days of orders, and an older window
+        silently comes back empty: such a window is refused, saying so, rather than read as "no orders"."""
+        if since is None:
+            return
+        oldest = datetime.now(UTC) - timedelta(days=ORDERS_WITHOUT_READ_ALL_DAYS)
+        if datetime(since.year, since.month, since.day, tzinfo=UTC) >= oldest:
+            return
+        granted = str(ctx.credentials.get("scope") or "")
+        if not granted:  # a custom app's token: ask Shopify which scopes it has
+            url = urljoin(self.base_url(ctx.config), "/admin/oauth/access_scopes.json")
+            body = parse_json(self._request(ctx, "GET", url), provider=self.key)
+            scopes = body.get("access_scopes") if isinstance(body, dict) else None
+            granted = ",".join(str(s.get("handle")) for s in scopes or [] if isinstance(s, dict))
+        if "read_all_orders" not in {scope.strip() for scope in granted.split(",")}:
+            raise ConfigurationError(
+                f"Shopify shows this app only the last {ORDERS_WITHOUT_READ_ALL_DAYS} days of orders (since "
+                f"{oldest.date().isoformat()}); orders from {since.isoformat()} need the read_all_orders scope."
+            )
+
     def check(self, ctx: ConnectionContext) -> None:
         body = parse_json(self._request(ctx, "GET", "shop.json"), provider=self.key)
         if not isinstance(body, dict) or not isinstance(body.get("shop"), dict):
@@ -289,6 +311,8 @@ class Shopify(Provider):
         if resource not in RESOURCES:
             raise ConfigurationError(f"Shopify has no resource {resource!r}.")
         path, list_key, first_page_params = RESOURCES[resource]
+        if resource == "orders" and cursor is None:
+            self._check_order_window(ctx, since)
         params: dict = {"limit": max(1, min(limit, MAX_PER_PAGE))}
         if cursor:
             params["page_info"] = cursor  # a page_info request accepts no other filter

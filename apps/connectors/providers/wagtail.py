@@ -6,6 +6,15 @@ Contract (Wagtail docs, "Wagtail API v2 Usage Guide"): `GET /api/v2/pages/` list
 and maximum `WAGTAILAPI_LIMIT_MAX`, 20 unless the site changed it) and `offset` paginate; errors are
 `{"message": ...}` with 400. The API is public by default; sites that protect it usually add Django REST
 framework's token authentication (`Authorization: Token <key>`). Wagtail sends no webhooks.
+
+Checked against the real Wagtail 8.0.1 (tests/connectors/providers/test_wagtail_real.py, a site with API v2
+public and behind token authentication): only live, public pages are listed (draft-only, unpublished and
+password-protected pages are not); a page with unpublished changes shows its live title; `total_count` with
+limit/offset paging; `limit` above WAGTAILAPI_LIMIT_MAX is a 400 with Wagtail's message; a missing token is a
+401; `meta.first_published_at` is in the site's time zone; there is no `last_published_at` (asking for it in
+`fields` is a 400 "unknown fields"), so `updated_at` is left empty rather than the first publication (which
+stays in the raw record). Only against the documentation: `?type=` filtering and sites mounting the API
+elsewhere.
 """
 
 from __future__ import annotations
@@ -90,5 +99,6 @@ class Wagtail(Provider):
             status="live",  # the API only exposes live pages
             url=meta.get("html_url"),
             excerpt=meta.get("search_description") or None,
-            updated_at=meta.get("last_published_at") or meta.get("first_published_at"),
+            # API v2 has no last publication time: the first one is not when the page last changed
+            updated_at=item.get("last_published_at") or meta.get("last_published_at") or None,
         )

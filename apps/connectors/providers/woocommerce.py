@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -52,6 +53,8 @@ ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_HEADER = "X-WC-Webhook-Topic"
 DELIVERY_HEADER = "X-WC-Webhook-Delivery-ID"
+# saving a webhook in WooCommerce POSTs this, unsigned, and shows an error unless the answer is a 2xx
+PING_BODY = re.compile(rb"webhook_id=\d+")
 
 
 def _blank_to_none(value):
@@ -264,3 +267,9 @@ class WooCommerce(Provider):
         except ValueError:
             raise WebhookVerificationError("body is not JSON") from None
         return WebhookEvent(event_id=event_id, event_type=event_type, payload=payload)
+
+    def webhook_ping(self, *, headers: dict[str, str], body: bytes) -> bool:
+        """The unsigned `webhook_id=<id>` form body WooCommerce sends when a webhook is saved: answered 200 (else
+        WooCommerce shows the webhook as failing and pings again on every save), never an event."""
+        sent = {k.lower() for k in headers}
+        return SIGNATURE_HEADER.lower() not in sent and bool(PING_BODY.fullmatch((body or b"").strip()))

@@ -3,7 +3,8 @@
 Contract: https://www.zoho.com/crm/developer/docs/api/v8/ (first-party OpenAPI: github.com/zoho/crm-oas, v8.0).
 Every call sends `Authorization: Zoho-oauthtoken <access token>` to `{api-domain}/crm/v8`, where the API domain
 and the accounts server (`/oauth/v2/auth`, `/oauth/v2/token`) depend on the data centre the account lives in
-(multi-DC: zoho.com, .eu, .in, .com.au, .jp, zohocloud.ca, .sa; the token response names the `api_domain`).
+(multi-DC: zoho.com, .eu, .in, .com.au, .jp, zohocloud.ca, .sa, .uk; the token response names the `api_domain`,
+which every call then uses).
 
 Records: `GET /{module}` needs `fields` (at most 50 API names) and pages with `page` + `per_page` (max 200) for the
 first 2,000 records, then with `info.next_page_token` as `page_token` (bound to the other parameters, up to 100,000
@@ -66,6 +67,7 @@ DATA_CENTRES = {
     "jp": ("zoho.jp", "https://www.zohoapis.jp"),
     "ca": ("zohocloud.ca", "https://www.zohoapis.ca"),
     "sa": ("zoho.sa", "https://www.zohoapis.sa"),
+    "uk": ("zoho.uk", "https://www.zohoapis.uk"),
 }
 API_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*zohoapis\.(?:com|eu|in|com\.au|jp|ca|sa|uk|com\.cn)$")
 
@@ -145,7 +147,7 @@ class ZohoCRM(Provider):
             type="choice",
             choices=tuple(DATA_CENTRES),
             default="com",
-            help="The domain of the Zoho account: com (US), eu, in, com.au, jp, ca, sa",
+            help="The domain of the Zoho account: com (US), eu, in, com.au, jp, ca, sa, uk",
         ),
         Field("client_id", "Client ID", help="From the Zoho API console (server-based application)"),
         Field("client_secret", "Client secret", type="secret", secret=True),
@@ -213,6 +215,14 @@ class ZohoCRM(Provider):
                 raise ConfigurationError(f"Unknown Zoho data centre {region!r}.")
             api_domain = DATA_CENTRES[region][1]
         return f"{api_domain.rstrip('/')}/crm/{API_VERSION}/"
+
+    def connection_base_url(self, config: dict, credentials: dict) -> str:
+        """The API domain Zoho's token response names for the account (kept with the tokens) wins over the data
+        centre's default and the typed one: an account can live elsewhere than its accounts server suggests."""
+        api_domain = str(credentials.get("api_domain") or "")
+        if api_domain and _api_domain_error(api_domain) is None:
+            return f"{api_domain.rstrip('/')}/crm/{API_VERSION}/"
+        return self.base_url(config)
 
     def auth_headers(self, config: dict, credentials: dict) -> dict[str, str]:
         token = credentials.get("access_token")

@@ -479,6 +479,36 @@ def test_a_throttling_error_sent_as_http_400_is_rate_limited(provider_context, h
         registry.get("facebook_ads")().read(ctx, "insights", cursor=None, limit=10)
 
 
+@pytest.mark.parametrize("code", [4, 17, 32, 613, 80000, 80004, 80014])
+def test_a_throttle_sent_as_http_400_is_waited_out_as_the_usage_headers_say(provider_context, httpserver, code):
+    # Meta answers throttles with 400 and an error code; X-Ad-Account-Usage says when the budget is back
+    headers = {**USAGE_HEADERS, "X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": 100, "reset_time_duration": 1})}
+    throttled = graph_error(400, f"(#{code}) There have been too many calls.", code)
+    throttled.headers.update(headers)
+    httpserver.expect_ordered_request(f"{API}/insights").respond_with_response(throttled)
+    httpserver.expect_ordered_request(f"{API}/insights").respond_with_json({"data": [row(4)], "paging": {}})
+    ctx = context(provider_context, httpserver.url_for("/").rstrip("/"))
+
+    page = registry.get("facebook_ads")().read(ctx, "insights", cursor=None, limit=10)
+
+    assert [r.data["impressions"] for r in page.records] == [4007]
+    assert len(httpserver.log) == 2
+
+
+def test_a_throttle_sent_as_400_with_a_long_wait_is_rate_limited_with_that_wait(provider_context, httpserver):
+    buc = {ACCOUNT: [{**BUC[ACCOUNT][0], "estimated_time_to_regain_access": 30}]}
+    throttled = graph_error(400, "(#80000) There have been too many calls from this ad-account.", 80000)
+    throttled.headers["X-Business-Use-Case-Usage"] = json.dumps(buc)
+    httpserver.expect_request(f"{API}/insights").respond_with_response(throttled)
+    ctx = context(provider_context, httpserver.url_for("/").rstrip("/"))
+
+    with pytest.raises(RateLimitedError) as failure:
+        registry.get("facebook_ads")().read(ctx, "insights", cursor=None, limit=10)
+
+    assert failure.value.retry_after == 1800.0  # 30 minutes, for the caller to come back
+    assert len(httpserver.log) == 1
+
+
 def test_5xx_then_success_is_retried_for_reads(provider_context, httpserver):
     httpserver.expect_ordered_request(f"{API}/insights").respond_with_response(
         graph_error(500, "An unknown error has occurred.", 1, "OAuthException")

@@ -15,6 +15,7 @@ from apps.connectors.exceptions import (
     BadResponseError,
     ConfigurationError,
     NeedsReauthError,
+    ProviderRequestError,
     RateLimitedError,
 )
 from apps.connectors.registry import registry
@@ -490,3 +491,30 @@ def test_webhooks_are_refused_because_google_ads_sends_none():
         registry.get("google_ads")().verify_webhook(
             method="POST", url="https://hooks.example.com/google_ads", headers={}, body=b"{}", secret="s"
         )
+
+
+def test_an_invalid_query_names_googles_reason_and_field_not_only_invalid_argument(provider_context, httpserver):
+    httpserver.expect_request(SEARCH, method="POST").respond_with_response(
+        failure(
+            400,
+            "INVALID_ARGUMENT",
+            "Request contains an invalid argument.",
+            [
+                {
+                    "errorCode": {"queryError": "UNRECOGNIZED_FIELD"},
+                    "message": "Unrecognized field in the query: 'metrics.conversionz'.",
+                    "location": {"fieldPathElements": [{"fieldName": "query"}]},
+                }
+            ],
+        )
+    )
+
+    with pytest.raises(ProviderRequestError) as failed:
+        registry.get("google_ads")().read(
+            context(provider_context, httpserver.url_for("/").rstrip("/")), "campaign_metrics", cursor=None, limit=10
+        )
+
+    assert failed.value.message == (
+        "Google Ads refused the request: Request contains an invalid argument. Unrecognized field in the query: "
+        "'metrics.conversionz'. (queryError: UNRECOGNIZED_FIELD) at query"
+    )

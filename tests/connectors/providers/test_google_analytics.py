@@ -36,11 +36,12 @@ METADATA = f"/v1beta/properties/{PROPERTY_ID}/metadata"
 CHANNELS = ("Organic Search", "Direct", "Paid Search", "Referral", "Email")
 DEFAULT_REQUEST = {
     "dimensions": [{"name": "date"}, {"name": "sessionDefaultChannelGroup"}],
-    "metrics": [{"name": "sessions"}, {"name": "activeUsers"}, {"name": "conversions"}],
+    "metrics": [{"name": "sessions"}, {"name": "activeUsers"}, {"name": "keyEvents"}],
     "dateRanges": [{"startDate": "28daysAgo", "endDate": "yesterday"}],
     "returnPropertyQuota": True,
 }
-METRIC_TYPES = {"sessions": "TYPE_INTEGER", "activeUsers": "TYPE_INTEGER", "conversions": "TYPE_FLOAT"}
+# the Data API's current names: `conversions` was renamed `keyEvents` and is refused as not a valid metric
+METRIC_TYPES = {"sessions": "TYPE_INTEGER", "activeUsers": "TYPE_INTEGER", "keyEvents": "TYPE_FLOAT"}
 UNAUTHENTICATED = {
     "error": {
         "code": 401,
@@ -242,7 +243,7 @@ def test_reads_every_row_across_pages_normalised_with_raw(provider_context, anal
     assert records[7].id == "20261102|Paid Search"
     assert records[7].data == {
         "dimensions": {"date": "20261102", "sessionDefaultChannelGroup": "Paid Search"},
-        "metrics": {"sessions": 107, "activeUsers": 87, "conversions": 7.5},
+        "metrics": {"sessions": 107, "activeUsers": 87, "keyEvents": 7.5},
     }
     assert records[7].raw == row(7)
     assert [type(v) for v in records[7].data["metrics"].values()] == [int, int, float]  # by metricHeaders type
@@ -540,9 +541,18 @@ def test_service_account_token_uri_must_be_googles():
     assert config == {
         "property_id": "42",
         "dimensions": "date,sessionDefaultChannelGroup",
-        "metrics": "sessions,activeUsers,conversions",
+        "metrics": "sessions,activeUsers,keyEvents",
         "start_date": "28daysAgo",
         "end_date": "yesterday",
         "api_base_url": "https://analyticsdata.googleapis.com",
     }
     assert set(secrets) == {"service_account_json"}
+
+
+def test_a_connection_saved_with_the_old_conversions_metric_asks_for_key_events(provider_context, analytics):
+    ctx = oauth_context(provider_context, analytics.api_base, metrics="sessions,activeUsers,conversions")
+
+    page = registry.get("google_analytics")().read(ctx, "report", cursor=None, limit=10)
+
+    assert analytics.report_requests[-1]["metrics"] == DEFAULT_REQUEST["metrics"]
+    assert page.records[0].data["metrics"] == {"sessions": 100, "activeUsers": 80, "keyEvents": 0.5}

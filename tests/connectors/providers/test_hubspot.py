@@ -710,3 +710,34 @@ def test_a_rolling_window_429_waits_for_the_interval_and_a_daily_one_is_not_retr
     with pytest.raises(RateLimitedError, match="daily limit"):
         provider.read(ctx, "contacts", cursor=None, limit=10)
     assert len(httpserver.log) == 1
+
+
+def test_behind_a_proxy_that_rewrites_host_the_public_url_hubspot_signed_is_verified(settings):
+    settings.GATEWAY_URL = "https://hub.example.com"
+    body, timestamp = b'[{"eventId": 1, "subscriptionType": "contact.creation"}]', str(int(time.time() * 1000))
+
+    def signed_for(url: str) -> dict:
+        source = b"POST" + url.encode() + body + timestamp.encode()
+        signature = base64.b64encode(hmac.new(b"client-secret", source, hashlib.sha256).digest()).decode()
+        return {"X-HubSpot-Signature-V3": signature, "X-HubSpot-Request-Timestamp": timestamp}
+
+    received = "http://10.0.0.5:8000/hooks/tok3n/?portal=62515"  # what the gateway sees behind the proxy
+    verify = registry.get("hubspot")().verify_webhook
+
+    event = verify(method="POST", url=received, headers=signed_for("https://hub.example.com/hooks/tok3n/?portal=62515"),
+                   body=body, secret="client-secret")  # fmt: skip
+    assert event.event_id == "1"
+    for other in (
+        "https://evil.example/hooks/tok3n/?portal=62515",
+        "https://hub.example.com/hooks/other/?portal=62515",
+    ):
+        with pytest.raises(WebhookVerificationError, match="wrong signature"):
+            verify(method="POST", url=received, headers=signed_for(other), body=body, secret="client-secret")
+
+
+def test_tokens_are_asked_of_hubspots_dated_oauth_endpoint_with_the_client_in_the_body():
+    oauth = registry.get("hubspot").auth.oauth2
+
+    # /oauth/v1/token is deprecated (sunset 16 February 2027) for the 2026-03 endpoint
+    assert oauth.resolve(oauth.token_url, {}) == "https://api.hubapi.com/oauth/2026-03/token"
+    assert oauth.token_auth_method == "client_secret_post"

@@ -422,13 +422,15 @@ def test_config_rejects_a_key_without_a_data_centre_and_a_foreign_api_host():
     assert set(failure.value.message_dict) == {"api_key", "api_base_url"}
 
 
-def test_oauth_config_needs_client_and_data_centre():
+def test_oauth_config_needs_the_client_but_not_the_data_centre():
     with pytest.raises(ValidationError) as failure:
-        registry.get("mailchimp").clean_config({"client_id": "123", "client_secret": "s"})
+        registry.get("mailchimp").clean_config({"client_id": "123"})
 
     assert "api_key" in failure.value.message_dict
-    config, secrets = registry.get("mailchimp").clean_config({"client_id": "123", "client_secret": "s", "dc": "us6"})
-    assert (config, secrets) == ({"client_id": "123", "dc": "us6"}, {"client_secret": "s"})
+    config, secrets = registry.get("mailchimp").clean_config({"client_id": "123", "client_secret": "s"})
+    assert (config, secrets) == ({"client_id": "123"}, {"client_secret": "s"})  # Mailchimp names the dc itself
+    config, _ = registry.get("mailchimp").clean_config({"client_id": "123", "client_secret": "s", "dc": "us6"})
+    assert config["dc"] == "us6"
 
 
 # --- webhooks ---------------------------------------------------------------------------------------------------
@@ -490,3 +492,26 @@ def test_get_validation_is_answered_only_when_the_url_secret_matches():
     assert provider().webhook_handshake(method="POST", query={"secret": WEBHOOK_SECRET}, secret=WEBHOOK_SECRET) is None
     with pytest.raises(WebhookVerificationError):
         provider().webhook_handshake(method="GET", query={"secret": "nope"}, secret=WEBHOOK_SECRET)
+
+
+def test_an_oauth_connection_finds_its_data_centre_in_mailchimps_metadata(provider_context, httpserver, monkeypatch):
+    import apps.connectors.providers.mailchimp as module
+
+    FakeMailchimp(httpserver, bearer="oauth-token")
+    seen = []
+
+    def metadata(request):
+        seen.append(request.headers.get("Authorization"))
+        base = httpserver.url_for("/").rstrip("/")  # Mailchimp's answer names https://us21.api.mailchimp.com
+        return Response(json.dumps({"dc": "us21", "api_endpoint": base, "login_url": "https://login.mailchimp.com"}),
+                        content_type="application/json")  # fmt: skip
+
+    httpserver.expect_request("/oauth2/metadata").respond_with_handler(metadata)
+    monkeypatch.setattr(module, "OAUTH_METADATA_URL", httpserver.url_for("/oauth2/metadata"))
+    config, _ = registry.get("mailchimp").clean_config({"client_id": "cid", "client_secret": "cs", "list_id": LIST_ID})
+    ctx = provider_context("mailchimp", config, {"client_secret": "cs", "access_token": "oauth-token"})
+
+    provider().check(ctx)
+
+    assert "dc" not in config  # nobody typed it
+    assert seen == ["OAuth oauth-token"]  # the metadata endpoint's own scheme

@@ -439,3 +439,23 @@ def test_webhook_is_rejected_when_no_password_is_configured():
         registry.get("pipedrive")().verify_webhook(
             method="POST", url="/", headers=basic("hooks", ""), body=V2_BODY, secret=""
         )
+
+
+def test_after_oauth_calls_go_to_the_api_domain_named_by_pipedrives_token_response(provider_context, httpserver):
+    FakePipedrive(httpserver)
+    base = httpserver.url_for("/").rstrip("/")
+    config, _ = registry.get("pipedrive").clean_config({"client_id": "cid", "client_secret": "cs"})
+    tokens = {"client_secret": "cs", "access_token": ACCESS_TOKEN, "api_domain": base}
+
+    records = registry.get("pipedrive")().read(provider_context("pipedrive", config, tokens), "persons",
+                                               cursor=None, limit=5).records  # fmt: skip
+
+    assert "company_domain" not in config  # nobody typed it
+    assert records
+
+
+def test_an_api_token_still_needs_the_company_domain():
+    with pytest.raises(ValidationError) as failure:
+        registry.get("pipedrive").clean_config({"api_token": "t0ken"})
+
+    assert set(failure.value.message_dict) == {"company_domain"}

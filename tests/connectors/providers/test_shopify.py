@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -16,6 +16,7 @@ from apps.connectors.base import WebhookVerificationError
 from apps.connectors.exceptions import (
     AuthenticationError,
     BadResponseError,
+    ConfigurationError,
     ProviderRequestError,
     ProviderUnavailableError,
 )
@@ -88,8 +89,9 @@ class FakeShopify:
     """Admin REST API: X-Shopify-Access-Token, `limit` (max 250) and Link-header `page_info` cursors; a page_info
     request accepts only `limit` and `fields`; orders default to status=open."""
 
-    def __init__(self, httpserver, tokens=(TOKEN, OAUTH_TOKEN)):
+    def __init__(self, httpserver, tokens=(TOKEN, OAUTH_TOKEN), read_all_orders=True):
         self.server = httpserver
+        self.scopes = ["read_orders", "read_products", "read_customers"] + (["read_all_orders"] * read_all_orders)
         self.tokens = set(tokens)
         self.data = {
             "orders": [order(n) for n in range(1, 8)],
@@ -103,6 +105,7 @@ class FakeShopify:
                 lambda request, resource=resource: self.list(request, resource)
             )
         httpserver.expect_request(f"{API}/shop.json", method="GET").respond_with_handler(self.shop)
+        httpserver.expect_request("/admin/oauth/access_scopes.json").respond_with_handler(self.access_scopes)
         for item in self.data["orders"]:
             httpserver.expect_request(f"{API}/orders/{item['id']}.json", method="PUT").respond_with_handler(
                 lambda request, item=item: self.update_order(request, item)
@@ -116,6 +119,9 @@ class FakeShopify:
         if request.headers.get("X-Shopify-Access-Token") not in self.tokens:
             return json_response({"errors": INVALID_TOKEN}, status=401)
         return None
+
+    def access_scopes(self, request):
+        return self._unauthorised(request) or json_response({"access_scopes": [{"handle": s} for s in self.scopes]})
 
     def shop(self, request):
         return self._unauthorised(request) or json_response({"shop": {"id": 548380009, "name": "Example"}})
@@ -502,3 +508,28 @@ def test_oauth_urls_are_shop_scoped():
         False,
         ",",
     )
+
+
+def test_an_order_window_older_than_60_days_without_read_all_orders_is_refused_saying_so(provider_context, httpserver):
+    fake = FakeShopify(httpserver, read_all_orders=False)
+    ctx, provider = context(provider_context, fake.base), registry.get("shopify")()
+    today = datetime.now(UTC).date()
+
+    provider.read(ctx, "orders", cursor=None, limit=5, since=today - timedelta(days=10))
+    with pytest.raises(ConfigurationError, match="need the read_all_orders scope") as refused:
+        provider.read(ctx, "orders", cursor=None, limit=5, since=today - timedelta(days=200))
+
+    assert "last 60 days of orders" in refused.value.message
+    assert [r["resource"] for r in fake.requests] == ["orders"]  # the old window never reached the orders list
+
+
+def test_an_old_order_window_is_read_when_the_app_has_read_all_orders(provider_context, httpserver):
+    fake = FakeShopify(httpserver)
+    ctx, today = context(provider_context, fake.base), datetime.now(UTC).date()
+
+    registry.get("shopify")().read(ctx, "orders", cursor=None, limit=5, since=today - timedelta(days=200))
+    granted = {"admin_api_access_token": TOKEN, "scope": "read_orders,read_all_orders"}
+    registry.get("shopify")().read(context(provider_context, fake.base, granted), "orders", cursor=None, limit=5,
+                                   since=today - timedelta(days=200))  # fmt: skip
+
+    assert [r["resource"] for r in fake.requests] == ["orders", "orders"]

@@ -508,6 +508,20 @@ def test_webhook_with_a_correct_signature_is_accepted():
     assert redelivery.event_id == event.event_id
 
 
+def test_a_second_delivery_of_the_same_change_is_the_same_event_and_a_new_change_is_not():
+    provider, body = registry.get("woocommerce")(), json.dumps(order(7)).encode()
+    changed = json.dumps({**order(7), "date_modified_gmt": "2026-03-07T11:45:00"}).encode()
+
+    def event_id(sent: bytes, delivery: str) -> str:
+        headers = delivery_headers(sent, **{"X-WC-Webhook-Delivery-ID": delivery})
+        return provider.verify_webhook(
+            method="POST", url="/", headers=headers, body=sent, secret=WEBHOOK_SECRET
+        ).event_id
+
+    assert event_id(body, "aaa111") == event_id(body, "bbb222")
+    assert event_id(changed, "ccc333") != event_id(body, "aaa111")
+
+
 def test_webhook_header_names_are_case_insensitive():
     body = b'{"id": 5}'
     headers = {
@@ -541,6 +555,17 @@ def test_webhook_that_is_not_genuine_is_rejected(case):
         registry.get("woocommerce")().verify_webhook(
             method="POST", url="/", headers=headers, body=sent_body, secret=secret
         )
+
+
+def test_the_unsigned_creation_ping_is_recognised_as_a_ping_and_nothing_else_is():
+    provider = registry.get("woocommerce")()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = json.dumps(order(7)).encode()
+
+    assert provider.webhook_ping(headers=form, body=b"webhook_id=142")
+    assert not provider.webhook_ping(headers=form, body=b"webhook_id=142&x=1")
+    assert not provider.webhook_ping(headers=form, body=body)
+    assert not provider.webhook_ping(headers={**form, "X-WC-Webhook-Signature": "x"}, body=b"webhook_id=142")
 
 
 def test_the_unsigned_creation_ping_is_not_an_event():

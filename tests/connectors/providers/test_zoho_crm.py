@@ -659,3 +659,25 @@ def test_event_ids_of_bulk_notifications_stay_short_and_distinct():
 
     assert len(first.event_id) < 120
     assert first.event_id != second.event_id
+
+
+def test_the_api_domain_named_by_zohos_token_response_is_where_calls_go(provider_context, httpserver):
+    fake = FakeZohoCRM(httpserver)
+    ctx = provider_context(
+        "zoho_crm",
+        {"region": "eu", "client_id": "1000.CLIENTID"},  # the data centre's default would be www.zohoapis.eu
+        {"client_secret": "s3cret", "access_token": ACCESS_TOKEN, "refresh_token": "1", "api_domain": fake.api_domain},
+    )
+
+    records, _ = read_all(ctx, "contacts")
+
+    assert records and all(entry[0].path.startswith("/crm/") for entry in httpserver.log)
+
+
+def test_the_uk_data_centre_has_its_accounts_server_and_api_domain():
+    provider = registry.get("zoho_crm")
+    config, _ = provider.clean_config({"region": "uk", "client_id": "1000.CLIENTID", "client_secret": "s"})
+    oauth = provider.auth.oauth2
+
+    assert oauth.resolve(oauth.token_url, config).startswith("https://accounts.zoho.uk/")
+    assert provider().base_url(config) == "https://www.zohoapis.uk/crm/v8/"
