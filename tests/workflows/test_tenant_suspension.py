@@ -71,3 +71,20 @@ def test_an_activity_for_a_suspended_tenant_refuses_to_run_and_is_not_retried(dj
         environment.run(tenant_ping, acme.schema)
     assert refused.value.type == "TenantSuspended"
     assert refused.value.non_retryable is True
+    # but the run's own record is still written, so a run cut off by the suspension ends failed with the reason
+    from django_tenants.utils import schema_context
+
+    from apps.workflows.models import WorkflowRun
+    from apps.workflows.temporal.template_activities import finish, record_step
+
+    with schema_context(acme.schema):
+        run = WorkflowRun.objects.create(template="connection_sync", workflow_id=f"wf-{acme.schema}-cut")
+    scoped = {"schema": acme.schema, "run_pk": run.pk}
+    environment.run(record_step, {**scoped, "name": "read", "status": "failed", "error": "the tenant is suspended"})
+    assert environment.run(finish, {**scoped, "status": "failed", "error": "the tenant is suspended"}) == {
+        "status": "failed"
+    }
+    with schema_context(acme.schema):
+        run.refresh_from_db()
+    assert (run.status, run.error) == ("failed", "the tenant is suspended")
+    assert [step["status"] for step in run.steps] == ["failed"]

@@ -43,7 +43,7 @@ def _message(exc: ValidationError) -> str:
 
 
 @contextmanager
-def _tenant(schema: str):
+def _tenant(schema: str, *, bookkeeping: bool = False):
     """Enters the tenant's schema and turns our exceptions into Temporal's: permanent ones are not retried."""
     from apps.connectors.exceptions import (
         AuthenticationError,
@@ -54,7 +54,7 @@ def _tenant(schema: str):
     )
 
     try:
-        with _tenant_scope(schema):
+        with _tenant_scope(schema, bookkeeping=bookkeeping):
             yield
     except ApplicationError:
         raise
@@ -128,7 +128,7 @@ def start_record(input: dict, workflow_id: str, run_id: str) -> int:
 @activity.defn(name="workflows.record_step")
 def record_step(payload: dict) -> None:
     """A step's status (and result or error); optionally the run's status and an approval's decision."""
-    with _tenant(payload["schema"]), transaction.atomic():
+    with _tenant(payload["schema"], bookkeeping=True), transaction.atomic():
         run = _locked_run(payload)
         _upsert_step(
             run, payload["name"], payload["status"], result=payload.get("result"), error=payload.get("error", "")
@@ -385,7 +385,7 @@ def publish(payload: dict) -> dict:
 @activity.defn(name="workflows.finish")
 def finish(payload: dict) -> dict:
     """The run's final status, result and error; steps still open are closed and pending approvals expire."""
-    with _tenant(payload["schema"]), transaction.atomic():
+    with _tenant(payload["schema"], bookkeeping=True), transaction.atomic():
         run = _locked_run(payload)
         status, error = payload["status"], payload.get("error") or ""
         for step in run.steps:
