@@ -108,7 +108,7 @@ def test_webhooks_backlog_deliveries_and_rule_runs_are_counted(api, httpserver):
 def test_a_refused_oauth_refresh_is_counted_by_provider(api, world):  # noqa: F811
     tenant, admin, hubspot, auth_server = world
     connection = connect(api, world)
-    callback(api, *auth_server.user_consents(connection["authorization_url"]))
+    callback(api, *auth_server.user_consents(connection["authorization_url"]), world)
     hubspot.tokens, auth_server.refresh_ok = set(), False
     before = scrape()
 

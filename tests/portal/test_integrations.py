@@ -251,7 +251,8 @@ def test_members_and_viewers_see_read_only_tables_and_only_members_test_rules(pa
     login(page, email=email, password="a long enough password", tenant=owner["slug"])
 
     page.goto("/dashboard/integrations#inbound")
-    page.get_by_test_id("endpoint-url").wait_for()
+    page.get_by_test_id("endpoint-url-hidden").wait_for()  # the routing token is for those who configure webhooks
+    assert page.get_by_test_id("endpoint-url").count() == 0
     tabs = page.get_by_role("tablist", name="Integrations").get_by_role("tab")
     assert "API keys" not in tabs.all_inner_texts()
     assert enabled_writes(page) == []
