@@ -6,7 +6,8 @@ CONNECTION_HEALTH_MINUTES), which already visits, a page of tenants at a time, e
 connections and opens each connection's client. Renewing there adds no periodic visit of its own and no index to
 keep in step (a public table of channels would have to follow every enable, renewal and connection deletion); the
 cost is one extra filtered query per visited tenant, and a channel is looked at dozens of times in the day before it
-expires, so one failed renewal is tried again at the next check. A channel is kept in its connection's config
+expires (as long as CONNECTION_HEALTH_MINUTES stays well under RENEW_WITHIN), so one failed renewal is tried again at
+the next check. A channel is kept in its connection's config
 (`notification_channel`: channel_id, events, notify_url, expires_at, error), visible to the tenant, never secret.
 """
 
@@ -58,6 +59,8 @@ def notification_channels_renew(*, tenant: Tenant, now: datetime | None = None) 
         except ConnectorError as exc:
             failed += 1
             _channel_save(connection, {**channel, "error": exc.message})
+            if channel.get("error") == exc.message:
+                continue  # audited when it first failed so; the next checks try again without repeating it
             audit_record(
                 tenant=tenant,
                 actor=Actor.system("channel-renewal"),

@@ -450,13 +450,17 @@ class ZohoCRM(Provider):
         return {"id": channel_id, "events": events, "notify_url": notify_url, "expires_at": expires_at}
 
     def renew_notification_channel(self, ctx: ConnectionContext, channel: dict) -> dict:
-        """Zoho's documented renewal: PATCH actions/watch of the same channel with a new channel_expiry. Returns
-        the channel with its new expiry; raises a ConnectorError naming Zoho's code when Zoho refuses."""
+        """Zoho's documented renewal: PATCH actions/watch of the same channel with a new channel_expiry; a channel
+        that has already lapsed (the renewals could not run in time) is enabled again with POST, as Zoho's FAQ
+        says to resubscribe. Returns the channel with its new expiry; raises a ConnectorError naming Zoho's code
+        when Zoho refuses."""
         token = ctx.credentials.get("webhook_secret")
         if not token:
             raise ConfigurationError("The connection has no notification channel token; enable the channel again.")
         kept = {key: channel[key] for key in ("channel_id", "events", "notify_url")}
-        return {**channel, "expires_at": self._send_watch(ctx, "PATCH", kept, token=token), "error": ""}
+        expires = parse_datetime(str(channel.get("expires_at") or ""))
+        method = "POST" if expires is None or expires <= datetime.now(UTC) else "PATCH"
+        return {**channel, "expires_at": self._send_watch(ctx, method, kept, token=token), "error": ""}
 
     def _send_watch(self, ctx: ConnectionContext, method: str, channel: dict, *, token: str) -> str:
         expiry = channel_expiry()

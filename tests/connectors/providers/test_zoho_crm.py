@@ -952,3 +952,39 @@ def test_the_scheduled_health_check_renews_each_tenants_channels_and_one_tenants
         from apps.connectors.models import Connection
 
         assert Connection.objects.get().config["notification_channel"]["error"].endswith("(channel_id)")
+
+
+def test_a_channel_that_already_lapsed_is_enabled_again_and_a_repeated_failure_is_audited_once(zoho_tenant, zoho):
+    from apps.accounts.audit.models import AuditEvent
+    from apps.connectors.channels import notification_channels_renew
+
+    lapsed = zoho_connection(zoho, name="lapsed", channel=stored_channel("4001", expires_in=timedelta(hours=-30)))
+    refused = zoho_connection(
+        zoho, name="refused", channel=stored_channel("4002", expires_in=timedelta(hours=1), events=["Dealz.all"])
+    )
+
+    outcomes = [notification_channels_renew(tenant=zoho_tenant) for _ in range(2)]
+
+    assert outcomes == [{"renewed": 1, "failed": 1}, {"renewed": 0, "failed": 1}]
+    assert [(method, body["watch"][0]["channel_id"]) for method, body in zoho.watches] == [
+        ("POST", "4001"),  # lapsed: enabled again (a PATCH of an expired channel would not bring it back)
+        ("PATCH", "4002"),
+        ("PATCH", "4002"),
+    ]
+    lapsed.refresh_from_db()
+    assert datetime.fromisoformat(lapsed.config["notification_channel"]["expires_at"]) > datetime.now(UTC)
+    refused.refresh_from_db()
+    assert refused.config["notification_channel"]["error"].endswith("INVALID_DATA: invalid data (events)")
+    assert AuditEvent.objects.filter(action="connection.channel_renewal_failed").count() == 1
+
+
+def test_watch_input_refused_by_the_service_names_the_field_and_sends_nothing(zoho_tenant, zoho):
+    connection = zoho_connection(zoho, token=None)
+
+    with pytest.raises(ValidationError) as failure:
+        watch(zoho_tenant, connection, {"notify_url": HOOK_URL, "events": "Leads.update"})
+
+    assert list(failure.value.message_dict) == ["input.events"]
+    assert zoho.watches == []
+    connection.refresh_from_db()
+    assert "notification_channel" not in connection.config and "webhook_secret" not in connection.credentials
