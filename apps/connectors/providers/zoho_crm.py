@@ -59,6 +59,7 @@ from apps.connectors.base import (
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
+    AuthenticationError,
     BadResponseError,
     ConfigurationError,
     NeedsReauthError,
@@ -140,6 +141,8 @@ def watch_error(response) -> str | None:
         body = response.json()
     except ValueError:
         return None
+    if isinstance(body, dict) and body.get("code") == "OAUTH_SCOPE_MISMATCH":
+        return f"OAUTH_SCOPE_MISMATCH: {body.get('message', '')}"  # the code tells a missing scope from a bad token
     entries = body.get("watch") if isinstance(body, dict) else None
     if not isinstance(entries, list):
         return None
@@ -464,12 +467,22 @@ class ZohoCRM(Provider):
 
     def _send_watch(self, ctx: ConnectionContext, method: str, channel: dict, *, token: str) -> str:
         expiry = channel_expiry()
-        body = ctx.http.json(
-            method,
-            "actions/watch",
-            json_body={"watch": [{**channel, "channel_expiry": expiry, "token": token}]},
-            idempotent=True,  # the same channel id and expiry: sending it twice leaves one channel
-        )
+        try:
+            body = ctx.http.json(
+                method,
+                "actions/watch",
+                json_body={"watch": [{**channel, "channel_expiry": expiry, "token": token}]},
+                idempotent=True,  # the same channel id and expiry: sending it twice leaves one channel
+            )
+        except AuthenticationError as exc:
+            if "OAUTH_SCOPE_MISMATCH" not in exc.message:
+                raise
+            # a connection authorised before channels were offered lacks the notifications scope
+            raise NeedsReauthError(
+                f"{exc.message}. Notification channels need the ZohoCRM.notifications.ALL scope: connect Zoho CRM "
+                "again (OAuth) to grant it.",
+                provider_status=exc.provider_status,
+            ) from None
         entries = body.get("watch") if isinstance(body, dict) else None
         if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
             raise BadResponseError("Zoho CRM returned an unexpected body for the notification channel.")

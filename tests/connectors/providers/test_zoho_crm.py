@@ -123,6 +123,7 @@ class FakeZohoCRM:
         httpserver.expect_request(f"{API}/Contacts/upsert", method="POST").respond_with_handler(
             lambda request: self.handle(request, lambda: self.upsert(request))
         )
+        self.scopes = {"ZohoCRM.modules.contacts.ALL", "ZohoCRM.modules.leads.ALL", "ZohoCRM.notifications.ALL"}
         self.channels: dict[str, dict] = {}  # channel_id -> the channel as last enabled or updated
         self.watches: list[tuple[str, dict]] = []
         for method in ("POST", "PATCH"):
@@ -140,6 +141,8 @@ class FakeZohoCRM:
             return self.failures.pop(0)
         if request.headers.get("Authorization") != f"Zoho-oauthtoken {ACCESS_TOKEN}":
             return error(401, "INVALID_TOKEN", "invalid oauth token")
+        if request.path.endswith("/actions/watch") and "ZohoCRM.notifications.ALL" not in self.scopes:
+            return error(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
         return then()
 
     def list_records(self, request, module):
@@ -988,3 +991,17 @@ def test_watch_input_refused_by_the_service_names_the_field_and_sends_nothing(zo
     assert zoho.watches == []
     connection.refresh_from_db()
     assert "notification_channel" not in connection.config and "webhook_secret" not in connection.credentials
+
+
+def test_a_token_without_the_notifications_scope_asks_for_authorising_again(provider_context, zoho):
+    zoho.scopes.discard("ZohoCRM.notifications.ALL")  # authorised before channels were offered
+    ctx = context(provider_context, zoho)
+
+    with pytest.raises(NeedsReauthError) as refused:
+        registry.get("zoho_crm")().perform(ctx, "watch_notifications", {"notify_url": HOOK_URL, "events": "Leads.all"})
+
+    assert refused.value.message == (
+        "Zoho CRM rejected the credentials: OAUTH_SCOPE_MISMATCH: invalid oauth scope to access this URL. "
+        "Notification channels need the ZohoCRM.notifications.ALL scope: connect Zoho CRM again (OAuth) to grant it."
+    )
+    assert "notification_channel" not in ctx.config and "webhook_secret" not in ctx.credentials
