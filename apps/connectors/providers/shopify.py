@@ -148,6 +148,10 @@ def next_page_info(link_header: str) -> str | None:
     return None
 
 
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
 def graphql_throttle_wait(body: dict) -> float:
     """Seconds until the bucket holds the throttled query's requested cost: (requested - available) / restoreRate,
     from `extensions.cost`; one second when Shopify does not say."""
@@ -430,7 +434,7 @@ class Shopify(Provider):
                 errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
                 if not errors and isinstance(body.get("errors"), list | str) and body.get("errors"):
                     raise ProviderRequestError(f"Shopify refused the query: {body['errors']}"[:300])
-                codes = {str((e.get("extensions") or {}).get("code") or "") for e in errors}
+                codes = {str(e["extensions"].get("code")) for e in errors if isinstance(e.get("extensions"), dict)}
                 if "THROTTLED" in codes:
                     wait = graphql_throttle_wait(body)
                     left = time_left()
@@ -465,7 +469,7 @@ class Shopify(Provider):
                     raise ProviderRequestError(
                         "Shopify refused the request: "
                         + "; ".join(
-                            f"{'.'.join(str(p) for p in item.get('field') or [])} {item.get('message', '')}".strip()
+                            f"{'.'.join(str(p) for p in _as_list(item.get('field')))} {item.get('message', '')}".strip()
                             for item in problems
                         )[:300]
                     )
