@@ -8,7 +8,8 @@ keep in step (a public table of channels would have to follow every enable, rene
 cost is one extra filtered query per visited tenant, and a channel is looked at dozens of times in the day before it
 expires (as long as CONNECTION_HEALTH_MINUTES stays well under RENEW_WITHIN), so one failed renewal is tried again at
 the next check. A channel is kept in its connection's config
-(`notification_channel`: channel_id, events, notify_url, expires_at, error), visible to the tenant, never secret.
+(`notification_channel`: channel_id, events, expires_at, error), visible to the tenant; its notify URL, which carries
+an inbound endpoint's routing token, stays with the encrypted credentials.
 """
 
 from __future__ import annotations

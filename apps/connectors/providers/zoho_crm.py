@@ -23,7 +23,8 @@ Information of a Notification", the v8 OpenAPI file notifications.yaml and Zoho'
 `{"code": "SUCCESS", "details": {"events": [{"channel_expiry", "resource_name", "channel_id", ...}]}, "message",
 "status": "success"}` or an error (`code`, `message`, `details.api_name`). `PATCH /actions/watch` with the same body
 updates a channel in place, which is how it is renewed. From API v4 a channel lives at most one week (one hour when
-no expiry is given); the `watch_notifications` action enables one for a week and the connection health check
+no expiry is given); the `watch_notifications` action enables one for a week (the channel in the connection's
+config, its notify URL, a capability URL, with the credentials) and the connection health check
 (`apps.connectors.channels`) renews it when less than a day is left. The OpenAPI file's examples show the body
 without the `watch` wrapper; the reference pages and Zoho's SDKs send it wrapped, as here. Scope:
 `ZohoCRM.notifications.ALL`. Only checked against the documentation: no Zoho CRM runs here.
@@ -94,6 +95,9 @@ CHANNEL_TOKEN_MAX = 50
 # `<module API name>.<create|edit|delete|all>`, e.g. Leads.all, Contacts.edit
 CHANNEL_EVENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}\.(?:create|edit|delete|all)$")
 CHANNEL_KEY = "notification_channel"  # where a connection's channel is kept in its (non-secret) config
+# the notify URL is kept with the credentials instead: an inbound endpoint's URL carries its routing token, which
+# lets anyone post into the workspace, and the config is shown to everyone who may read the connection
+CHANNEL_URL_KEY = "notification_channel_url"
 
 MODULES = {"contacts": "Contacts", "leads": "Leads"}
 # only standard fields every org has: an unknown API name in `fields` fails the whole request with INVALID_DATA
@@ -449,7 +453,8 @@ class ZohoCRM(Provider):
         channel = {"channel_id": channel_id, "events": events, "notify_url": notify_url}
         expires_at = self._send_watch(ctx, "POST", channel, token=token)
         ctx.credentials["webhook_secret"] = token
-        ctx.config[CHANNEL_KEY] = {**channel, "expires_at": expires_at, "error": ""}
+        ctx.credentials[CHANNEL_URL_KEY] = notify_url
+        ctx.config[CHANNEL_KEY] = {"channel_id": channel_id, "events": events, "expires_at": expires_at, "error": ""}
         return {"id": channel_id, "events": events, "notify_url": notify_url, "expires_at": expires_at}
 
     def renew_notification_channel(self, ctx: ConnectionContext, channel: dict) -> dict:
@@ -457,10 +462,12 @@ class ZohoCRM(Provider):
         that has already lapsed (the renewals could not run in time) is enabled again with POST, as Zoho's FAQ
         says to resubscribe. Returns the channel with its new expiry; raises a ConnectorError naming Zoho's code
         when Zoho refuses."""
-        token = ctx.credentials.get("webhook_secret")
-        if not token:
-            raise ConfigurationError("The connection has no notification channel token; enable the channel again.")
-        kept = {key: channel[key] for key in ("channel_id", "events", "notify_url")}
+        token, notify_url = ctx.credentials.get("webhook_secret"), ctx.credentials.get(CHANNEL_URL_KEY)
+        if not token or not notify_url:
+            raise ConfigurationError(
+                "The connection has no notification channel token or notify URL; enable the channel again."
+            )
+        kept = {"channel_id": channel["channel_id"], "events": channel["events"], "notify_url": notify_url}
         expires = parse_datetime(str(channel.get("expires_at") or ""))
         method = "POST" if expires is None or expires <= datetime.now(UTC) else "PATCH"
         return {**channel, "expires_at": self._send_watch(ctx, method, kept, token=token), "error": ""}

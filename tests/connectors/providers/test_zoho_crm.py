@@ -762,18 +762,14 @@ def zoho_connection(fake, *, name="Zoho", channel=None, token=CHANNEL_TOKEN):
     credentials = {"client_secret": "s3cret", "access_token": ACCESS_TOKEN, "refresh_token": "1000.refresh"}
     if token:
         credentials["webhook_secret"] = token
+    if channel is not None:
+        credentials["notification_channel_url"] = HOOK_URL
     return Connection.objects.create(provider="zoho_crm", name=name, config=config, credentials=credentials)
 
 
 def stored_channel(channel_id, *, expires_in, events=("Leads.all",)):
     expires = (datetime.now(UTC) + expires_in).replace(microsecond=0).isoformat()
-    return {
-        "channel_id": channel_id,
-        "events": list(events),
-        "notify_url": HOOK_URL,
-        "expires_at": expires,
-        "error": "",
-    }
+    return {"channel_id": channel_id, "events": list(events), "expires_at": expires, "error": ""}
 
 
 @pytest.fixture
@@ -797,6 +793,8 @@ def watch(tenant, connection, payload):
 
 
 def test_watch_notifications_enables_a_week_long_channel_whose_notifications_are_then_accepted(zoho_tenant, zoho):
+    from apps.connectors.api.serializers import ConnectionSerializer
+
     connection = zoho_connection(zoho, token=None)
 
     result = watch(zoho_tenant, connection, {"notify_url": HOOK_URL, "events": "Leads.all, Contacts.edit,Leads.all"})
@@ -810,15 +808,17 @@ def test_watch_notifications_enables_a_week_long_channel_whose_notifications_are
     expiry = datetime.fromisoformat(sent["channel_expiry"])
     assert timedelta(days=6, hours=23) < expiry - datetime.now(UTC) <= timedelta(days=7)
     connection.refresh_from_db()
-    # the token made up for the channel is the connection's webhook secret; the channel is in its config
+    # the token made up for the channel is the connection's webhook secret; the channel is in its config, and the
+    # notify URL (a capability URL: the endpoint's routing token) only with the encrypted credentials
     assert connection.credentials["webhook_secret"] == sent["token"]
+    assert connection.credentials["notification_channel_url"] == HOOK_URL
     assert connection.config["notification_channel"] == {
         "channel_id": sent["channel_id"],
         "events": ["Leads.all", "Contacts.edit"],
-        "notify_url": HOOK_URL,
         "expires_at": expiry.isoformat(),
         "error": "",
     }
+    assert HOOK_URL not in json.dumps(ConnectionSerializer(connection).data)
     assert result == {
         "id": sent["channel_id"],
         "events": ["Leads.all", "Contacts.edit"],
@@ -893,6 +893,7 @@ def test_renewal_patches_only_channels_near_expiry_and_keeps_their_new_expiry(zo
     assert body["watch"][0]["channel_id"] == "1001"
     assert sorted(body["watch"][0]) == ["channel_expiry", "channel_id", "events", "notify_url", "token"]
     assert (body["watch"][0]["events"], body["watch"][0]["token"]) == (["Leads.all"], CHANNEL_TOKEN)
+    assert body["watch"][0]["notify_url"] == HOOK_URL
     near.refresh_from_db()
     far.refresh_from_db()
     renewed_until = datetime.fromisoformat(near.config["notification_channel"]["expires_at"])
