@@ -314,7 +314,9 @@ def connection_perform(*, tenant: Tenant, actor: Actor, connection: Connection, 
     except ValidationError as exc:
         raise ValidationError({f"input.{key}": value for key, value in exc.message_dict.items()}) from None
     with connection_context(connection, tenant=tenant) as ctx:
+        before = (dict(ctx.config), dict(ctx.credentials))
         result = ctx.provider.perform(ctx, action, clean)
+        connection_state_keep(connection=connection, ctx=ctx, before=before)
     _invalidate(connection)
     audit_record(
         tenant=tenant,
@@ -324,6 +326,22 @@ def connection_perform(*, tenant: Tenant, actor: Actor, connection: Connection, 
         changes={"action": action, "fields": sorted(clean), "result_id": (result or {}).get("id")},
     )
     return result
+
+
+def connection_state_keep(*, connection: Connection, ctx: ConnectionContext, before: tuple[dict, dict]) -> None:
+    """Keeps what a provider call set on the context (a notification channel it enabled in the config, the channel
+    token it made up in the credentials): only the keys it changed, merged into the row as it is now (locked), so a
+    concurrent settings change or token refresh is not overwritten."""
+    config = {key: value for key, value in ctx.config.items() if before[0].get(key) != value}
+    credentials = {key: value for key, value in ctx.credentials.items() if before[1].get(key) != value}
+    if not config and not credentials:
+        return
+    with transaction.atomic():
+        row = Connection.objects.select_for_update().get(pk=connection.pk)
+        row.config = {**row.config, **config}
+        row.credentials = {**row.credentials, **credentials}
+        row.save(update_fields=["config", "credentials", "updated_at"])
+    connection.config, connection.credentials = row.config, row.credentials
 
 
 # --- OAuth2 --------------------------------------------------------------------------------------------------

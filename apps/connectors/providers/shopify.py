@@ -1,30 +1,42 @@
-"""Shopify Admin REST API, version 2026-10, with a custom app's Admin API access token or OAuth (both sent as
-`X-Shopify-Access-Token`).
+"""Shopify Admin API, version 2026-10: products over GraphQL, orders and customers over REST, with a custom app's
+Admin API access token or OAuth (both sent as `X-Shopify-Access-Token`).
 
-Contract: https://shopify.dev/docs/api/admin-rest (versioning: https://shopify.dev/docs/api/usage/versioning;
-pagination: https://shopify.dev/docs/api/admin-rest/usage/pagination; rate limits:
-https://shopify.dev/docs/api/admin-rest/usage/rate-limits; webhooks:
+Contract: https://shopify.dev/docs/api/admin-graphql (products query:
+https://shopify.dev/docs/api/admin-graphql/latest/queries/products; rate limits:
+https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits), https://shopify.dev/docs/api/admin-rest
+(versioning: https://shopify.dev/docs/api/usage/versioning; pagination:
+https://shopify.dev/docs/api/admin-rest/usage/pagination; webhooks:
 https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook).
 
-Every call goes to `https://{shop}.myshopify.com/admin/api/2026-10/...`. `GET /orders.json|products.json|
-customers.json` take `limit` (max 250) and answer `{"orders": [...]}` etc.; the next page is announced in the `Link`
-header (`<...?limit=50&page_info=TOKEN>; rel="next"`), and a page_info request may carry only `limit` and `fields`
-(any other filter is refused). Orders default to `status=open`, so the first request asks for `status=any`.
-Errors are `{"errors": "..."}` (401: "[API] Invalid API key or access token (unrecognized login or wrong password)")
-or `{"errors": {"field": ["message"]}}` (422). Every response carries `X-Shopify-Shop-Api-Call-Limit: used/size`
-(leaky bucket, at least 2 requests a second); over the limit it is 429 with `Retry-After` (seconds).
-`PUT /orders/{id}.json` with `{"order": {"id", "tags"}}` updates an order's tags.
+Products (GraphQL; REST products are deprecated for public apps): `POST /admin/api/2026-10/graphql.json` with
+`{"query", "variables"}`; `products(first: N (max 250), after: $cursor, query: "created_at:>='...'", sortKey: ID)`
+answers `data.products.nodes` and `pageInfo { hasNextPage endCursor }`; the cursor is `endCursor`, and the search
+query goes with every page (a GraphQL cursor does not carry the filters). A product's `legacyResourceId` is the REST
+id the unified record keeps; `status` is ACTIVE / DRAFT / ARCHIVED (lower-cased, as REST wrote it); stock is
+`totalInventory`, SKU and price the first variant's. GraphQL answers HTTP 200 even when it fails: `errors[]` with
+`extensions.code` (ACCESS_DENIED for a missing scope, THROTTLED when the bucket lacks the query's cost) and, on
+mutations, `userErrors[]`. Every answer carries `extensions.cost` (`requestedQueryCost`, `actualQueryCost`,
+`throttleStatus { maximumAvailable, currentlyAvailable, restoreRate }`): a throttled query is sent again after the
+time the bucket takes to restore the missing points ((requested - available) / restoreRate seconds), within the
+call's deadline, else it is a rate-limit error saying when to retry.
 
-Why REST and not GraphQL: Shopify marks REST "legacy" (October 2024) and requires GraphQL for new *public* apps,
-but REST stays versioned and supported for custom apps and this connector's reads; its throttling is plain HTTP
-(429 + Retry-After) that the shared client waits out, whereas GraphQL throttles with HTTP 200 and a `THROTTLED`
-error in the body. Moving to GraphQL (`/graphql.json`, cursor `pageInfo.endCursor`) is the follow-up.
+Orders and customers (REST, still versioned and supported for custom apps and private reads, which is why they stay):
+`GET /orders.json|customers.json` take `limit` (max 250) and answer `{"orders": [...]}` etc.; the next page is
+announced in the `Link` header (`<...?limit=50&page_info=TOKEN>; rel="next"`), and a page_info request may carry only
+`limit` and `fields` (any other filter is refused). Orders default to `status=open`, so the first request asks for
+`status=any`. Errors are `{"errors": "..."}` (401: "[API] Invalid API key or access token (unrecognized login or
+wrong password)") or `{"errors": {"field": ["message"]}}` (422). Every response carries
+`X-Shopify-Shop-Api-Call-Limit: used/size` (leaky bucket, at least 2 requests a second); over the limit it is 429
+with `Retry-After` (seconds). `PUT /orders/{id}.json` with `{"order": {"id", "tags"}}` updates an order's tags.
 
 Webhooks: `X-Shopify-Hmac-Sha256` = base64(HMAC-SHA256(app client secret, raw body)); `X-Shopify-Topic` names the
 event (e.g. `orders/create`), `X-Shopify-Webhook-Id` identifies the delivery (kept across retries),
 `X-Shopify-Event-Id` the event, `X-Shopify-Shop-Domain` the shop. No timestamp is signed, and neither are those
 headers: our event id is derived from the topic and the signed body, so a body re-posted with a new webhook id is a
 duplicate.
+
+All of it is checked against Shopify's documentation only (and the signature against Shopify's published examples):
+no Shopify store runs here.
 """
 
 from __future__ import annotations
@@ -34,9 +46,11 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.connectors.base import (
@@ -54,8 +68,15 @@ from apps.connectors.base import (
     credential_host_problem,
     signed_body_id,
 )
-from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
-from apps.connectors.http import parse_json
+from apps.connectors.exceptions import (
+    AuthenticationError,
+    BadResponseError,
+    ConfigurationError,
+    NeedsReauthError,
+    ProviderRequestError,
+    RateLimitedError,
+)
+from apps.connectors.http import deadline, parse_json, time_left
 from apps.connectors.registry import registry
 from apps.connectors.unified import normalised
 
@@ -70,9 +91,25 @@ SHOP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # resource -> (path, key of the list in the body, extra params for the first page only)
 RESOURCES = {
     "orders": ("orders.json", "orders", {"status": "any"}),
-    "products": ("products.json", "products", {}),
     "customers": ("customers.json", "customers", {}),
 }
+PRODUCTS_QUERY = """
+query Products($first: Int!, $after: String, $query: String) {
+  products(first: $first, after: $after, query: $query, sortKey: ID) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      legacyResourceId
+      title
+      status
+      createdAt
+      updatedAt
+      totalInventory
+      variants(first: 1) { nodes { sku price } }
+    }
+  }
+}
+""".strip()
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -109,6 +146,27 @@ def next_page_info(link_header: str) -> str | None:
         if values and values[0]:
             return values[0]
     return None
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def graphql_throttle_wait(body: dict) -> float:
+    """Seconds until the bucket holds the throttled query's requested cost: (requested - available) / restoreRate,
+    from `extensions.cost`; one second when Shopify does not say."""
+    cost = (body.get("extensions") or {}).get("cost") if isinstance(body.get("extensions"), dict) else None
+    cost = cost if isinstance(cost, dict) else {}
+    status = cost.get("throttleStatus") if isinstance(cost.get("throttleStatus"), dict) else {}
+    requested, available, rate = (
+        cost.get("requestedQueryCost"),
+        status.get("currentlyAvailable"),
+        status.get("restoreRate"),
+    )
+    numbers = (requested, available, rate)
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers) or rate <= 0:
+        return 1.0
+    return max(0.0, (requested - available) / rate)
 
 
 def shopify_error(response) -> str | None:
@@ -192,7 +250,7 @@ class Shopify(Provider):
         ResourceSpec(
             "products",
             "ecommerce.product",
-            "Products (the first variant gives SKU, price and stock)",
+            "Products, over GraphQL (SKU and price from the first variant, stock is the total inventory)",
             window="created_at",
         ),
         ResourceSpec("customers", "crm.contact", "Customers", window="created_at"),
@@ -305,9 +363,11 @@ class Shopify(Provider):
         since: date | None = None,
         until: date | None = None,
     ) -> Page:
-        """The cursor is Shopify's `page_info` token from the `rel="next"` Link, passed back verbatim. A window is
-        sent on the first page as `created_at_min` / `created_at_max` (UTC, both inclusive); the page_info token
-        carries it to the following pages."""
+        """Orders and customers: the cursor is Shopify's `page_info` token from the `rel="next"` Link, passed back
+        verbatim. A window is sent on the first page as `created_at_min` / `created_at_max` (UTC, both inclusive);
+        the page_info token carries it to the following pages. Products: GraphQL (`_read_products`)."""
+        if resource == "products":
+            return self._read_products(ctx, cursor=cursor, limit=limit, since=since, until=until)
         if resource not in RESOURCES:
             raise ConfigurationError(f"Shopify has no resource {resource!r}.")
         path, list_key, first_page_params = RESOURCES[resource]
@@ -327,14 +387,94 @@ class Shopify(Provider):
         items = body.get(list_key) if isinstance(body, dict) else None
         if not isinstance(items, list) or not all(isinstance(item, dict) and "id" in item for item in items):
             raise BadResponseError(f"Shopify returned an unexpected body for the {resource} list.")
-        normalise = {
-            "orders": self.normalise_order,
-            "products": self.normalise_product,
-            "customers": self.normalise_customer,
-        }[resource]
+        normalise = {"orders": self.normalise_order, "customers": self.normalise_customer}[resource]
         records = [Record(id=str(item["id"]), data=normalise(item), raw=item) for item in items]
         following = next_page_info(response.headers.get("Link", ""))
         return Page(records=records, next_cursor=following if records else None)
+
+    def _read_products(
+        self, ctx: ConnectionContext, *, cursor: str | None, limit: int, since: date | None, until: date | None
+    ) -> Page:
+        """A page of the GraphQL `products` connection; the cursor is its `endCursor`, and the window (created_at,
+        UTC days, both inclusive) is a search query sent with every page."""
+        terms = []
+        if since is not None:
+            terms.append(f"created_at:>='{since.isoformat()}T00:00:00Z'")
+        if until is not None:
+            terms.append(f"created_at:<='{until.isoformat()}T23:59:59Z'")
+        variables = {"first": max(1, min(limit, MAX_PER_PAGE)), "after": cursor, "query": " AND ".join(terms) or None}
+        data = self.graphql(ctx, PRODUCTS_QUERY, variables)
+        connection = data.get("products") if isinstance(data, dict) else None
+        nodes = connection.get("nodes") if isinstance(connection, dict) else None
+        info = connection.get("pageInfo") if isinstance(connection, dict) else None
+        if (
+            not isinstance(nodes, list)
+            or not isinstance(info, dict)
+            or not all(isinstance(node, dict) and node.get("legacyResourceId") for node in nodes)
+        ):
+            raise BadResponseError("Shopify returned an unexpected body for the products list.")
+        records = [
+            Record(id=str(node["legacyResourceId"]), data=self.normalise_product(node), raw=node) for node in nodes
+        ]
+        following = info.get("endCursor") if info.get("hasNextPage") and records else None
+        return Page(records=records, next_cursor=following or None)
+
+    def graphql(self, ctx: ConnectionContext, query: str, variables: dict) -> dict:
+        """`data` of one GraphQL Admin API call. A THROTTLED answer is sent again once the bucket has restored the
+        query's cost, as long as that wait fits in the call's deadline (the whole exchange, waits included, is
+        bounded by it); other `errors` and `userErrors` become errors that quote Shopify's messages."""
+        with deadline(ctx.http.deadline):
+            for attempt in range(settings.CONNECTOR_MAX_RETRIES + 1):
+                response = self._request(
+                    ctx, "POST", "graphql.json", json_body={"query": query, "variables": variables}, idempotent=True
+                )
+                body = parse_json(response, provider=self.key)
+                if not isinstance(body, dict):
+                    raise BadResponseError("Shopify returned an unexpected GraphQL body.")
+                errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+                if not errors and isinstance(body.get("errors"), list | str) and body.get("errors"):
+                    raise ProviderRequestError(f"Shopify refused the query: {body['errors']}"[:300])
+                codes = {str(e["extensions"].get("code")) for e in errors if isinstance(e.get("extensions"), dict)}
+                if "THROTTLED" in codes:
+                    wait = graphql_throttle_wait(body)
+                    left = time_left()
+                    if (
+                        attempt < settings.CONNECTOR_MAX_RETRIES
+                        and wait <= settings.CONNECTOR_MAX_RETRY_AFTER
+                        and (left is None or wait + 0.5 < left)
+                    ):
+                        time.sleep(wait)
+                        continue
+                    raise RateLimitedError(
+                        f"Shopify rate limit reached: the query needs more of the store's GraphQL budget than is "
+                        f"left; try again in {wait:.0f} s.",
+                        retry_after=wait,
+                    )
+                if errors:
+                    message = "; ".join(str(e.get("message") or "") for e in errors)[:300]
+                    if "ACCESS_DENIED" in codes:
+                        raise AuthenticationError(f"Shopify denied access: {message}", provider_status=403)
+                    raise ProviderRequestError(f"Shopify refused the query: {message}")
+                data = body.get("data")
+                if not isinstance(data, dict):
+                    raise BadResponseError("Shopify returned a GraphQL answer without data.")
+                problems = [
+                    item
+                    for value in data.values()
+                    if isinstance(value, dict)
+                    for item in value.get("userErrors") or []
+                    if isinstance(item, dict)
+                ]
+                if problems:
+                    raise ProviderRequestError(
+                        "Shopify refused the request: "
+                        + "; ".join(
+                            f"{'.'.join(str(p) for p in _as_list(item.get('field')))} {item.get('message', '')}".strip()
+                            for item in problems
+                        )[:300]
+                    )
+                return data
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     @staticmethod
     def normalise_order(item: dict) -> dict:
@@ -355,21 +495,23 @@ class Shopify(Provider):
         )
 
     @staticmethod
-    def normalise_product(item: dict) -> dict:
-        variants = item.get("variants") if isinstance(item.get("variants"), list) else []
-        first = variants[0] if variants and isinstance(variants[0], dict) else {}
-        stocks = [v.get("inventory_quantity") for v in variants if isinstance(v, dict)]
-        stock = sum(stocks) if stocks and all(isinstance(s, int) for s in stocks) else None
+    def normalise_product(node: dict) -> dict:
+        """A GraphQL Product node in the unified shape REST products had (the REST id, lower-case status)."""
+        variants = node.get("variants") if isinstance(node.get("variants"), dict) else {}
+        first = (variants.get("nodes") or [{}])[0] if isinstance(variants.get("nodes"), list) else {}
+        first = first if isinstance(first, dict) else {}
+        stock = node.get("totalInventory")
+        status = node.get("status")
         return normalised(
             "ecommerce.product",
-            id=str(item.get("id")),
-            name=_blank_to_none(item.get("title")),
+            id=str(node.get("legacyResourceId")),
+            name=_blank_to_none(node.get("title")),
             sku=_blank_to_none(first.get("sku")),
             price=_blank_to_none(first.get("price")),
-            currency=None,  # REST products carry no currency; it is the shop's currency
-            stock=stock,
-            status=_blank_to_none(item.get("status")),
-            updated_at=item.get("updated_at"),
+            currency=None,  # a variant's price is in the shop's currency, which the product does not name
+            stock=stock if isinstance(stock, int) and not isinstance(stock, bool) else None,
+            status=status.lower() if isinstance(status, str) and status else None,
+            updated_at=node.get("updatedAt"),
         )
 
     @staticmethod

@@ -13,8 +13,21 @@ records); `info.more_records` says whether there is more; 204 when nothing match
 `details.id`). Errors are `{"code", "message", "status": "error", "details"}` (per record inside `data[]` for
 writes), e.g. 401 `INVALID_TOKEN` / `OAUTH_SCOPE_MISMATCH`, 429 `TOO_MANY_REQUESTS`.
 
-Webhooks (notification channels, `POST /actions/watch`) are not signed: Zoho echoes the channel's `token` in the
-JSON body of every notification, beside `channel_id`, `module`, `operation`, `ids` and `server_time` (ms).
+Webhooks (notification channels) are not signed: Zoho echoes the channel's `token` in the JSON body of every
+notification, beside `channel_id`, `module`, `operation`, `ids` and `server_time` (ms).
+
+Notification channels (checked against Zoho's v8 reference pages "Enable Notifications" / "Update Specific
+Information of a Notification", the v8 OpenAPI file notifications.yaml and Zoho's notification API FAQ, Kaizen 170):
+`POST /actions/watch` with `{"watch": [{"channel_id", "events": ["Leads.all", "Contacts.edit", ...], "channel_expiry",
+"token" (at most 50 characters), "notify_url"}]}` enables a channel; each entry of the answer's `watch[]` is
+`{"code": "SUCCESS", "details": {"events": [{"channel_expiry", "resource_name", "channel_id", ...}]}, "message",
+"status": "success"}` or an error (`code`, `message`, `details.api_name`). `PATCH /actions/watch` with the same body
+updates a channel in place, which is how it is renewed. From API v4 a channel lives at most one week (one hour when
+no expiry is given); the `watch_notifications` action enables one for a week (the channel in the connection's
+config, its notify URL, a capability URL, with the credentials) and the connection health check
+(`apps.connectors.channels`) renews it when less than a day is left. The OpenAPI file's examples show the body
+without the `watch` wrapper; the reference pages and Zoho's SDKs send it wrapped, as here. Scope:
+`ZohoCRM.notifications.ALL`. Only checked against the documentation: no Zoho CRM runs here.
 """
 
 from __future__ import annotations
@@ -23,10 +36,14 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.dateparse import parse_datetime
 
 from apps.connectors.base import (
     ActionSpec,
@@ -43,6 +60,7 @@ from apps.connectors.base import (
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
+    AuthenticationError,
     BadResponseError,
     ConfigurationError,
     NeedsReauthError,
@@ -70,6 +88,16 @@ DATA_CENTRES = {
     "uk": ("zoho.uk", "https://www.zohoapis.uk"),
 }
 API_HOST = re.compile(r"^(?:[a-z0-9-]+\.)*zohoapis\.(?:com|eu|in|com\.au|jp|ca|sa|uk|com\.cn)$")
+
+# From API v4 Zoho keeps a notification channel at most one week; asking for a little less leaves room for clock skew
+CHANNEL_LIFETIME = timedelta(days=7) - timedelta(minutes=10)
+CHANNEL_TOKEN_MAX = 50
+# `<module API name>.<create|edit|delete|all>`, e.g. Leads.all, Contacts.edit
+CHANNEL_EVENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}\.(?:create|edit|delete|all)$")
+CHANNEL_KEY = "notification_channel"  # where a connection's channel is kept in its (non-secret) config
+# the notify URL is kept with the credentials instead: an inbound endpoint's URL carries its routing token, which
+# lets anyone post into the workspace, and the config is shown to everyone who may read the connection
+CHANNEL_URL_KEY = "notification_channel_url"
 
 MODULES = {"contacts": "Contacts", "leads": "Leads"}
 # only standard fields every org has: an unknown API name in `fields` fails the whole request with INVALID_DATA
@@ -106,6 +134,51 @@ def _api_domain_error(api_domain: str) -> str | None:
     return "Must be a Zoho API domain over HTTPS, e.g. https://www.zohoapis.eu"
 
 
+def channel_expiry(now: datetime | None = None) -> str:
+    """A channel_expiry as Zoho writes it: ISO 8601 to the second with an offset."""
+    return ((now or datetime.now(UTC)) + CHANNEL_LIFETIME).astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def watch_error(response) -> str | None:
+    """Zoho's answer to actions/watch: the first failed `watch[]` entry, with its code (and the field it names)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("code") == "OAUTH_SCOPE_MISMATCH":
+        return f"OAUTH_SCOPE_MISMATCH: {body.get('message', '')}"  # the code tells a missing scope from a bad token
+    entries = body.get("watch") if isinstance(body, dict) else None
+    if not isinstance(entries, list):
+        return None
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("code") != "SUCCESS":
+            return watch_error_entry(entry)
+    return None
+
+
+def watch_error_entry(entry: dict) -> str:
+    details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+    field = details.get("api_name")
+    return f"{entry.get('code', 'ERROR')}: {entry.get('message', '')}" + (f" ({field})" if field else "")
+
+
+class WatchActionSpec(ActionSpec):
+    """The events are checked one by one, so a wrong one is named in a 400 before anything reaches Zoho."""
+
+    def clean(self, payload: dict) -> dict:
+        cleaned = super().clean(payload)
+        try:
+            URLValidator(schemes=["https", "http"])(cleaned["notify_url"])
+        except ValidationError:
+            raise ValidationError({"notify_url": ["Enter a valid http(s) URL."]}) from None
+        events = [event.strip() for event in cleaned["events"].split(",") if event.strip()]
+        wrong = [event for event in events if not CHANNEL_EVENT.match(event)]
+        if wrong or not events or len(events) > 50:
+            problem = f"Not a module event: {', '.join(wrong)}." if wrong else "Between 1 and 50 events."
+            raise ValidationError({"events": [f"{problem} Use Module.operation, e.g. Leads.all or Contacts.edit."]})
+        return {**cleaned, "events": ",".join(dict.fromkeys(events))}
+
+
 class ZohoOAuth2Spec(OAuth2Spec):
     """`{accounts_domain}` in the URLs is the region's accounts server, which is not always `zoho.{region}`
     (Canada's is accounts.zohocloud.ca), so it is looked up rather than formatted from the config as is."""
@@ -130,7 +203,7 @@ class ZohoCRM(Provider):
         oauth2=ZohoOAuth2Spec(
             authorize_url="https://accounts.{accounts_domain}/oauth/v2/auth",
             token_url="https://accounts.{accounts_domain}/oauth/v2/token",
-            scopes=("ZohoCRM.modules.contacts.ALL", "ZohoCRM.modules.leads.ALL"),
+            scopes=("ZohoCRM.modules.contacts.ALL", "ZohoCRM.modules.leads.ALL", "ZohoCRM.notifications.ALL"),
             pkce=False,  # Zoho documents the plain authorisation-code flow for server-based clients
             scope_separator=",",
             token_auth_method="client_secret_post",
@@ -184,6 +257,24 @@ class ZohoCRM(Provider):
                 Field("phone", "Phone", required=False, max_length=30),
                 Field("mobile", "Mobile", required=False, max_length=30),
                 Field("title", "Title", required=False, max_length=100),
+            ),
+        ),
+        WatchActionSpec(
+            "watch_notifications",
+            "Have Zoho CRM notify a URL of record changes (a notification channel, kept renewed before it expires)",
+            (
+                Field(
+                    "notify_url",
+                    "Notify URL",
+                    max_length=255,  # Zoho's; a string field keeps the trailing slash of /hooks/.../
+                    help="Where Zoho POSTs notifications: this connection's inbound endpoint URL (/hooks/...)",
+                ),
+                Field(
+                    "events",
+                    "Events",
+                    max_length=2000,
+                    help="Comma-separated Module.operation, e.g. Leads.all,Contacts.edit (create, edit, delete, all)",
+                ),
             ),
         ),
     )
@@ -309,7 +400,12 @@ class ZohoCRM(Provider):
 
     # --- actions ----------------------------------------------------------------------------------------------
 
+    def error_message(self, response) -> str | None:
+        return watch_error(response)
+
     def perform(self, ctx: ConnectionContext, action: str, payload: dict) -> dict:
+        if action == "watch_notifications":
+            return self._watch(ctx, notify_url=payload["notify_url"], events=payload["events"].split(","))
         if action != "upsert_contact":
             raise ConfigurationError(f"Zoho CRM has no action {action!r}.")
         names = {
@@ -344,6 +440,70 @@ class ZohoCRM(Provider):
             "duplicate_field": result.get("duplicate_field"),
             "record": self.normalise("contacts", record),
         }
+
+    # --- notification channels --------------------------------------------------------------------------------
+
+    def _watch(self, ctx: ConnectionContext, *, notify_url: str, events: list[str]) -> dict:
+        """Enables the connection's channel (its stored channel id again, so enabling twice re-subscribes the same
+        channel instead of adding a second one). The token is the connection's webhook_secret, made up here when
+        none is set; the channel and a new token land in ctx.config / ctx.credentials, which the caller keeps."""
+        existing = ctx.config.get(CHANNEL_KEY) if isinstance(ctx.config.get(CHANNEL_KEY), dict) else {}
+        channel_id = str(existing.get("channel_id") or secrets.randbelow(9 * 10**15) + 10**15)
+        token = ctx.credentials.get("webhook_secret") or secrets.token_urlsafe(32)[:CHANNEL_TOKEN_MAX]
+        channel = {"channel_id": channel_id, "events": events, "notify_url": notify_url}
+        expires_at = self._send_watch(ctx, "POST", channel, token=token)
+        ctx.credentials["webhook_secret"] = token
+        ctx.credentials[CHANNEL_URL_KEY] = notify_url
+        ctx.config[CHANNEL_KEY] = {"channel_id": channel_id, "events": events, "expires_at": expires_at, "error": ""}
+        return {"id": channel_id, "events": events, "notify_url": notify_url, "expires_at": expires_at}
+
+    def renew_notification_channel(self, ctx: ConnectionContext, channel: dict) -> dict:
+        """Zoho's documented renewal: PATCH actions/watch of the same channel with a new channel_expiry; a channel
+        that has already lapsed (the renewals could not run in time) is enabled again with POST, as Zoho's FAQ
+        says to resubscribe. Returns the channel with its new expiry; raises a ConnectorError naming Zoho's code
+        when Zoho refuses."""
+        token, notify_url = ctx.credentials.get("webhook_secret"), ctx.credentials.get(CHANNEL_URL_KEY)
+        if not token or not notify_url:
+            raise ConfigurationError(
+                "The connection has no notification channel token or notify URL; enable the channel again."
+            )
+        kept = {"channel_id": channel["channel_id"], "events": channel["events"], "notify_url": notify_url}
+        expires = parse_datetime(str(channel.get("expires_at") or ""))
+        method = "POST" if expires is None or expires <= datetime.now(UTC) else "PATCH"
+        return {**channel, "expires_at": self._send_watch(ctx, method, kept, token=token), "error": ""}
+
+    def _send_watch(self, ctx: ConnectionContext, method: str, channel: dict, *, token: str) -> str:
+        expiry = channel_expiry()
+        try:
+            body = ctx.http.json(
+                method,
+                "actions/watch",
+                json_body={"watch": [{**channel, "channel_expiry": expiry, "token": token}]},
+                idempotent=True,  # the same channel id and expiry: sending it twice leaves one channel
+            )
+        except AuthenticationError as exc:
+            if "OAUTH_SCOPE_MISMATCH" not in exc.message:
+                raise
+            # a connection authorised before channels were offered lacks the notifications scope
+            raise NeedsReauthError(
+                f"{exc.message}. Notification channels need the ZohoCRM.notifications.ALL scope: connect Zoho CRM "
+                "again (OAuth) to grant it.",
+                provider_status=exc.provider_status,
+            ) from None
+        entries = body.get("watch") if isinstance(body, dict) else None
+        if not isinstance(entries, list) or len(entries) != 1 or not isinstance(entries[0], dict):
+            raise BadResponseError("Zoho CRM returned an unexpected body for the notification channel.")
+        entry = entries[0]
+        if entry.get("code") != "SUCCESS":
+            raise ProviderRequestError(f"Zoho CRM refused the notification channel: {watch_error_entry(entry)}")
+        details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+        subscribed = details.get("events") if isinstance(details.get("events"), list) else []
+        expiries = [
+            parse_datetime(str(item.get("channel_expiry") or "")) for item in subscribed if isinstance(item, dict)
+        ]
+        expiries = [moment for moment in expiries if moment is not None]
+        # the earliest expiry Zoho confirms is the channel's; ours when it confirms none
+        return min(expiries).astimezone(UTC).isoformat() if expiries else expiry
 
     # --- webhooks ---------------------------------------------------------------------------------------------
 

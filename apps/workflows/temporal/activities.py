@@ -49,13 +49,22 @@ def active_tenant_schemas(after: str = "", limit: int = 100) -> dict:
 
 @activity.defn(name="connectors.check_tenant_connections")
 def check_tenant_connections(schema_name: str) -> dict:
+    """The tenant's scheduled health check, which also renews its expiring notification channels (see
+    apps.connectors.channels for why here)."""
     from apps.accounts.models import Tenant
+    from apps.connectors.channels import notification_channels_renew
     from apps.connectors.services import connections_check_all
 
     try:
         tenant = Tenant.objects.get(schema_name=schema_name)
         with _tenant_scope(schema_name):
             checks = connections_check_all(tenant=tenant, trigger="scheduled")
-        return {"checked": len(checks), "failing": sum(1 for check in checks if not check.ok)}
+            channels = notification_channels_renew(tenant=tenant)
+        return {
+            "checked": len(checks),
+            "failing": sum(1 for check in checks if not check.ok),
+            "channels_renewed": channels["renewed"],
+            "channels_failed": channels["failed"],
+        }
     finally:
         connection.close()

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from apps.connectors.exceptions import (
     ConfigurationError,
     ProviderRequestError,
     ProviderUnavailableError,
+    RateLimitedError,
 )
 from apps.connectors.registry import registry
 
@@ -50,15 +52,39 @@ def order(n: int) -> dict:
 
 
 def product(n: int) -> dict:
+    """A Product node as the GraphQL Admin API answers the connector's query."""
     return {
-        "id": 632910392 + n,
+        "id": f"gid://shopify/Product/{632910392 + n}",
+        "legacyResourceId": str(632910392 + n),
         "title": f"Product {n}",
-        "status": "active" if n % 2 else "draft",
-        "variants": [
-            {"id": 1, "sku": f"SKU-{n}-A", "price": f"{n}.00", "inventory_quantity": n},
-            {"id": 2, "sku": f"SKU-{n}-B", "price": f"{n}.50", "inventory_quantity": 2},
+        "status": "ACTIVE" if n % 2 else "DRAFT",
+        "createdAt": f"2026-10-{n:02d}T13:00:00Z",
+        "updatedAt": f"2026-09-{n:02d}T14:00:00Z",
+        "totalInventory": n + 2,
+        "variants": {"nodes": [{"sku": f"SKU-{n}-A", "price": f"{n}.00"}]},
+    }
+
+
+def throttled(requested: float, available: float, restore_rate: float) -> dict:
+    """Shopify's THROTTLED answer (HTTP 200): the error, and the cost the query asked against the bucket's state."""
+    return {
+        "errors": [
+            {
+                "message": "Throttled",
+                "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
+            }
         ],
-        "updated_at": f"2026-09-{n:02d}T10:00:00-04:00",
+        "extensions": {
+            "cost": {
+                "requestedQueryCost": requested,
+                "actualQueryCost": None,
+                "throttleStatus": {
+                    "maximumAvailable": 2000.0,
+                    "currentlyAvailable": available,
+                    "restoreRate": restore_rate,
+                },
+            }
+        },
     }
 
 
@@ -100,10 +126,13 @@ class FakeShopify:
         }
         self.requests: list[dict] = []
         self.updates: list[dict] = []
-        for resource in self.data:
+        for resource in ("orders", "customers"):
             httpserver.expect_request(f"{API}/{resource}.json", method="GET").respond_with_handler(
                 lambda request, resource=resource: self.list(request, resource)
             )
+        self.graphql_requests: list[dict] = []
+        self.graphql_answers: list[dict] = []  # answered (HTTP 200) before anything else: throttles, errors
+        httpserver.expect_request(f"{API}/graphql.json", method="POST").respond_with_handler(self.graphql)
         httpserver.expect_request(f"{API}/shop.json", method="GET").respond_with_handler(self.shop)
         httpserver.expect_request("/admin/oauth/access_scopes.json").respond_with_handler(self.access_scopes)
         for item in self.data["orders"]:
@@ -168,6 +197,56 @@ class FakeShopify:
             links.append(f'<{url}?{urlencode({"limit": limit, "page_info": token})}>; rel="next"')
         headers = {"Link": ", ".join(links)} if links else {}
         return json_response({resource: chunk}, headers=headers)
+
+    def graphql(self, request):
+        """GraphQL Admin API: POST {query, variables}, HTTP 200 for query errors; the products connection pages with
+        `first` (max 250) / `after` (an opaque cursor) and filters with the `query` search syntax."""
+        denied = self._unauthorised(request)
+        if denied:
+            return denied
+        body = request.get_json(silent=True) or {}
+        query, variables = str(body.get("query") or ""), body.get("variables") or {}
+        self.graphql_requests.append(variables)
+        if self.graphql_answers:
+            return json_response(self.graphql_answers.pop(0))
+        if "read_products" not in self.scopes:
+            return json_response(
+                {
+                    "errors": [
+                        {
+                            "message": "Access denied for products field. Required access: `read_products` access "
+                            "scope.",
+                            "extensions": {"code": "ACCESS_DENIED"},
+                        }
+                    ]
+                }
+            )
+        if query.startswith("mutation"):
+            field = {"field": ["input", "title"], "message": "Title can't be blank"}
+            return json_response({"data": {"productUpdate": {"product": None, "userErrors": [field]}}})
+        if "products(first: $first, after: $after, query: $query" not in query:
+            return json_response({"errors": [{"message": "Field 'products' is missing required arguments"}]})
+        first = variables.get("first")
+        if not isinstance(first, int) or not 1 <= first <= 250:
+            return json_response({"errors": [{"message": "The first argument must be between 1 and 250."}]})
+        items = sorted(self.data["products"], key=lambda node: int(node["legacyResourceId"]))
+        for operator, moment in re.findall(r"created_at:(>=|<=)'([^']+)'", variables.get("query") or ""):
+            bound = datetime.fromisoformat(moment)
+            keep = (lambda at, b=bound: at >= b) if operator == ">=" else (lambda at, b=bound: at <= b)
+            items = [node for node in items if keep(datetime.fromisoformat(node["createdAt"]))]
+        offset = int(base64.b64decode(variables["after"]).decode().split(":")[1]) if variables.get("after") else 0
+        chunk = items[offset : offset + first]
+        more = offset + first < len(items)
+        end = base64.b64encode(f"cursor:{offset + len(chunk)}".encode()).decode() if chunk else None
+        cost = {"requestedQueryCost": 2 + first * 2, "actualQueryCost": 2 + len(chunk) * 2}
+        return json_response(
+            {
+                "data": {"products": {"pageInfo": {"hasNextPage": more, "endCursor": end}, "nodes": chunk}},
+                "extensions": {"cost": {**cost, "throttleStatus": {"maximumAvailable": 2000.0,
+                                                                   "currentlyAvailable": 1990.0,
+                                                                   "restoreRate": 100.0}}},
+            }
+        )  # fmt: skip
 
     def update_order(self, request, item):
         denied = self._unauthorised(request)
@@ -259,8 +338,10 @@ def test_reads_products_and_customers_normalised(provider_context, shopify):
         "currency": None,
         "stock": 4,
         "status": "draft",
-        "updated_at": "2026-09-02T10:00:00-04:00",
+        "updated_at": "2026-09-02T14:00:00Z",
     }
+    assert products[0].data["status"] == "active"
+    assert products[1].raw == product(2)
     assert customers[0].data == {
         "id": "207119552",
         "email": "person1@example.com",
@@ -372,7 +453,7 @@ def test_5xx_then_success_is_retried(provider_context, httpserver):
 
 
 def test_persistent_5xx_is_provider_unavailable(provider_context, httpserver):
-    httpserver.expect_request(f"{API}/products.json").respond_with_data("down", status=503)
+    httpserver.expect_request(f"{API}/graphql.json").respond_with_data("down", status=503)
     ctx = context(provider_context, httpserver.url_for("/").rstrip("/"))
 
     with pytest.raises(ProviderUnavailableError):
@@ -533,3 +614,93 @@ def test_an_old_order_window_is_read_when_the_app_has_read_all_orders(provider_c
                                    since=today - timedelta(days=200))  # fmt: skip
 
     assert [r["resource"] for r in fake.requests] == ["orders", "orders"]
+
+
+# --- products over GraphQL ------------------------------------------------------------------------------------
+
+
+def test_products_page_over_graphql_with_the_end_cursor_until_has_next_page_is_false(provider_context, shopify):
+    records, pages = read_all(context(provider_context, shopify.base), "products", limit=2)
+
+    assert pages == 3
+    assert [r.id for r in records] == [str(632910392 + n) for n in range(1, 6)]
+    assert [request["first"] for request in shopify.graphql_requests] == [2, 2, 2]
+    assert shopify.graphql_requests[0] == {"first": 2, "after": None, "query": None}
+    assert [request["after"] for request in shopify.graphql_requests[1:]] == [
+        base64.b64encode(b"cursor:2").decode(),
+        base64.b64encode(b"cursor:4").decode(),
+    ]
+    assert shopify.requests == []  # nothing asked of REST products.json
+
+
+def test_a_product_window_is_a_created_at_search_sent_with_every_page(provider_context, shopify):
+    ctx, provider = context(provider_context, shopify.base), registry.get("shopify")()
+    window = {"since": date(2026, 10, 2), "until": date(2026, 10, 4)}
+
+    first = provider.read(ctx, "products", cursor=None, limit=2, **window)
+    second = provider.read(ctx, "products", cursor=first.next_cursor, limit=2, **window)
+
+    search = "created_at:>='2026-10-02T00:00:00Z' AND created_at:<='2026-10-04T23:59:59Z'"
+    assert [request["query"] for request in shopify.graphql_requests] == [search, search]
+    assert [r.id for r in first.records + second.records] == [str(632910392 + n) for n in (2, 3, 4)]
+    assert second.next_cursor is None
+
+
+def test_a_throttled_query_is_sent_again_once_the_bucket_holds_its_cost(provider_context, shopify):
+    shopify.graphql_answers.append(throttled(requested=52.0, available=2.0, restore_rate=100.0))  # half a second
+
+    page = registry.get("shopify")().read(context(provider_context, shopify.base), "products", cursor=None, limit=3)
+
+    assert [r.id for r in page.records] == [str(632910392 + n) for n in range(1, 4)]
+    assert len(shopify.graphql_requests) == 2
+
+
+def test_the_wait_for_a_throttle_is_the_missing_cost_over_the_restore_rate():
+    from apps.connectors.providers.shopify import graphql_throttle_wait
+
+    assert graphql_throttle_wait(throttled(requested=752, available=252, restore_rate=100)) == 5.0
+    assert graphql_throttle_wait(throttled(requested=10, available=500, restore_rate=100)) == 0.0
+    assert graphql_throttle_wait({"errors": [{"message": "Throttled"}]}) == 1.0  # no cost given: a second
+
+
+def test_a_throttle_that_outlasts_the_deadline_is_a_rate_limit_error_without_waiting(provider_context, shopify):
+    shopify.graphql_answers.append(throttled(requested=1000.0, available=0.0, restore_rate=1.0))
+
+    with pytest.raises(RateLimitedError) as limited:
+        registry.get("shopify")().read(context(provider_context, shopify.base), "products", cursor=None, limit=3)
+
+    assert limited.value.retry_after == 1000.0
+    assert "try again in 1000 s" in limited.value.message
+    assert len(shopify.graphql_requests) == 1
+
+
+def test_a_missing_read_products_scope_is_an_authentication_error_quoting_shopify(provider_context, httpserver):
+    fake = FakeShopify(httpserver)
+    fake.scopes.remove("read_products")
+
+    with pytest.raises(AuthenticationError) as denied:
+        registry.get("shopify")().read(context(provider_context, fake.base), "products", cursor=None, limit=3)
+
+    assert denied.value.message == (
+        "Shopify denied access: Access denied for products field. Required access: `read_products` access scope."
+    )
+
+
+def test_graphql_errors_and_user_errors_come_back_as_shopifys_messages(provider_context, shopify):
+    ctx, provider = context(provider_context, shopify.base), registry.get("shopify")()
+    shopify.graphql_answers.append({"errors": [{"message": "Field 'colour' doesn't exist on type 'Product'"}]})
+
+    with pytest.raises(ProviderRequestError) as refused:
+        provider.read(ctx, "products", cursor=None, limit=3)
+    assert refused.value.message == "Shopify refused the query: Field 'colour' doesn't exist on type 'Product'"
+
+    with pytest.raises(ProviderRequestError) as invalid:
+        provider.graphql(ctx, 'mutation { productUpdate(input: {title: ""}) { userErrors { field message } } }', {})
+    assert invalid.value.message == "Shopify refused the request: input.title Title can't be blank"
+
+
+def test_a_graphql_answer_without_the_products_connection_is_a_bad_response(provider_context, shopify):
+    shopify.graphql_answers.append({"data": {"products": {"nodes": [{"title": "no id"}]}}})
+
+    with pytest.raises(BadResponseError, match="products list"):
+        registry.get("shopify")().read(context(provider_context, shopify.base), "products", cursor=None, limit=3)

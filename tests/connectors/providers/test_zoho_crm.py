@@ -3,6 +3,7 @@
 import json
 import secrets
 import time
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -52,6 +53,9 @@ MODULE_FIELDS = {
         "Modified_Time",
     },
 }
+
+
+WATCHABLE = {"Leads", "Accounts", "Contacts", "Deals", "Campaigns", "Tasks", "Cases", "Calls", "Products", "Quotes"}
 
 
 def zoho_time(n: int) -> str:
@@ -119,6 +123,13 @@ class FakeZohoCRM:
         httpserver.expect_request(f"{API}/Contacts/upsert", method="POST").respond_with_handler(
             lambda request: self.handle(request, lambda: self.upsert(request))
         )
+        self.scopes = {"ZohoCRM.modules.contacts.ALL", "ZohoCRM.modules.leads.ALL", "ZohoCRM.notifications.ALL"}
+        self.channels: dict[str, dict] = {}  # channel_id -> the channel as last enabled or updated
+        self.watches: list[tuple[str, dict]] = []
+        for method in ("POST", "PATCH"):
+            httpserver.expect_request(f"{API}/actions/watch", method=method).respond_with_handler(
+                lambda request: self.handle(request, lambda: self.watch(request))
+            )
 
     @property
     def api_domain(self) -> str:
@@ -130,6 +141,8 @@ class FakeZohoCRM:
             return self.failures.pop(0)
         if request.headers.get("Authorization") != f"Zoho-oauthtoken {ACCESS_TOKEN}":
             return error(401, "INVALID_TOKEN", "invalid oauth token")
+        if request.path.endswith("/actions/watch") and "ZohoCRM.notifications.ALL" not in self.scopes:
+            return error(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
         return then()
 
     def list_records(self, request, module):
@@ -199,6 +212,53 @@ class FakeZohoCRM:
             "more_records": more,
         }
         return Response(json.dumps({"data": data, "info": info}), content_type="application/json")
+
+    def watch(self, request):
+        """actions/watch as documented: POST enables (or re-subscribes) channels, PATCH updates existing ones; the
+        expiry may be at most a week ahead; the answer's watch[] has one entry per channel, events per module."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("watch"), list) or not 1 <= len(body["watch"]) <= 50:
+            return error(400, "INVALID_DATA", "invalid data", api_name="watch")
+        self.watches.append((request.method, body))
+        results, status = [], 201 if request.method == "POST" else 200
+        for channel in body["watch"]:
+            channel_id = str(channel.get("channel_id") or "")
+            expiry = datetime.fromisoformat(str(channel.get("channel_expiry")))
+            problem = None
+            if not channel_id or not channel.get("notify_url") or not channel.get("events"):
+                problem = ("MANDATORY_NOT_FOUND", "required field not found", "channel_id")
+            elif expiry > datetime.now(UTC) + timedelta(days=7):
+                problem = ("INVALID_DATA", "invalid data", "channel_expiry")
+            elif len(channel.get("token") or "") > 50:
+                problem = ("INVALID_DATA", "invalid data", "token")
+            elif any(event.split(".")[0] not in WATCHABLE for event in channel["events"]):
+                problem = ("INVALID_DATA", "invalid data", "events")
+            elif request.method == "PATCH" and channel_id not in self.channels:
+                problem = ("INVALID_DATA", "invalid data", "channel_id")
+            if problem:
+                code, message, field = problem
+                results.append({"code": code, "details": {"api_name": field}, "message": message, "status": "error"})
+                status = 400
+                continue
+            self.channels[channel_id] = dict(channel)
+            modules = dict.fromkeys(event.split(".")[0] for event in channel["events"])
+            events = [
+                {
+                    "channel_expiry": expiry.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+                    "resource_uri": f"https://www.zohoapis.com/crm/v8/{module}",
+                    "resource_id": "4150868000000002175",
+                    "resource_name": module,
+                    "channel_id": channel_id,
+                }
+                for module in modules
+            ]
+            message = (
+                "Successfully subscribed for actions-watch of the given module"
+                if request.method == "POST"
+                else "Successfully updated the subscribe details"
+            )
+            results.append({"code": "SUCCESS", "details": {"events": events}, "message": message, "status": "success"})
+        return Response(json.dumps({"watch": results}), status=status, content_type="application/json")
 
     def upsert(self, request):
         body = request.get_json(silent=True)
@@ -572,7 +632,11 @@ def test_oauth_asks_for_offline_access_to_contacts_and_leads():
     provider = registry.get("zoho_crm")
 
     assert provider.auth.type == "oauth2"
-    assert provider.auth.oauth2.scopes == ("ZohoCRM.modules.contacts.ALL", "ZohoCRM.modules.leads.ALL")
+    assert provider.auth.oauth2.scopes == (
+        "ZohoCRM.modules.contacts.ALL",
+        "ZohoCRM.modules.leads.ALL",
+        "ZohoCRM.notifications.ALL",
+    )
     assert provider.auth.oauth2.scope_separator == ","
     assert provider.auth.oauth2.extra_authorize_params == {"access_type": "offline", "prompt": "consent"}
     assert {f.name for f in provider.config_fields if f.secret} == {"client_secret", "webhook_secret"}
@@ -681,3 +745,264 @@ def test_the_uk_data_centre_has_its_accounts_server_and_api_domain():
 
     assert oauth.resolve(oauth.token_url, config).startswith("https://accounts.zoho.uk/")
     assert provider().base_url(config) == "https://www.zohoapis.uk/crm/v8/"
+
+
+# --- notification channels ------------------------------------------------------------------------------------
+
+HOOK_URL = "https://hub.example.com/hooks/Zq3v9aXbT0kLmN8pQrStUvWx/"
+
+
+def zoho_connection(fake, *, name="Zoho", channel=None, token=CHANNEL_TOKEN):
+    """A Zoho CRM connection of the current tenant schema, authorised, with the channel given (if any) kept."""
+    from apps.connectors.models import Connection
+
+    config = {"region": "com", "client_id": "1000.CLIENTID", "api_domain": fake.api_domain}
+    if channel is not None:
+        config["notification_channel"] = channel
+    credentials = {"client_secret": "s3cret", "access_token": ACCESS_TOKEN, "refresh_token": "1000.refresh"}
+    if token:
+        credentials["webhook_secret"] = token
+    if channel is not None:
+        credentials["notification_channel_url"] = HOOK_URL
+    return Connection.objects.create(provider="zoho_crm", name=name, config=config, credentials=credentials)
+
+
+def stored_channel(channel_id, *, expires_in, events=("Leads.all",)):
+    expires = (datetime.now(UTC) + expires_in).replace(microsecond=0).isoformat()
+    return {"channel_id": channel_id, "events": list(events), "expires_at": expires, "error": ""}
+
+
+@pytest.fixture
+def zoho_tenant(db):
+    from django_tenants.utils import schema_context
+
+    from tests.factories import make_tenant
+
+    tenant = make_tenant()
+    with schema_context(tenant.schema_name):
+        yield tenant
+
+
+def watch(tenant, connection, payload):
+    from apps.accounts.audit.services import Actor
+    from apps.connectors.services import connection_perform
+
+    return connection_perform(
+        tenant=tenant, actor=Actor.system("test"), connection=connection, action="watch_notifications", payload=payload
+    )
+
+
+def test_watch_notifications_enables_a_week_long_channel_whose_notifications_are_then_accepted(zoho_tenant, zoho):
+    from apps.connectors.api.serializers import ConnectionSerializer
+
+    connection = zoho_connection(zoho, token=None)
+
+    result = watch(zoho_tenant, connection, {"notify_url": HOOK_URL, "events": "Leads.all, Contacts.edit,Leads.all"})
+
+    [(method, body)] = zoho.watches
+    [sent] = body["watch"]
+    assert method == "POST"
+    assert sorted(sent) == ["channel_expiry", "channel_id", "events", "notify_url", "token"]
+    assert (sent["events"], sent["notify_url"]) == (["Leads.all", "Contacts.edit"], HOOK_URL)
+    assert sent["channel_id"].isdigit() and 1 <= len(sent["token"]) <= 50
+    expiry = datetime.fromisoformat(sent["channel_expiry"])
+    assert timedelta(days=6, hours=23) < expiry - datetime.now(UTC) <= timedelta(days=7)
+    connection.refresh_from_db()
+    # the token made up for the channel is the connection's webhook secret; the channel is in its config, and the
+    # notify URL (a capability URL: the endpoint's routing token) only with the encrypted credentials
+    assert connection.credentials["webhook_secret"] == sent["token"]
+    assert connection.credentials["notification_channel_url"] == HOOK_URL
+    assert connection.config["notification_channel"] == {
+        "channel_id": sent["channel_id"],
+        "events": ["Leads.all", "Contacts.edit"],
+        "expires_at": expiry.isoformat(),
+        "error": "",
+    }
+    assert HOOK_URL not in json.dumps(ConnectionSerializer(connection).data)
+    assert result == {
+        "id": sent["channel_id"],
+        "events": ["Leads.all", "Contacts.edit"],
+        "notify_url": HOOK_URL,
+        "expires_at": expiry.isoformat(),
+    }
+    notified = notification(token=sent["token"], channel_id=sent["channel_id"])
+    event = registry.get("zoho_crm")().verify_webhook(
+        method="POST", url=HOOK_URL, headers={}, body=notified, secret=connection.credentials["webhook_secret"]
+    )
+    assert event.event_type == "Contacts.update"
+
+
+def test_watching_again_resubscribes_the_same_channel_with_the_configured_token(zoho_tenant, zoho):
+    connection = zoho_connection(zoho)
+    watch(zoho_tenant, connection, {"notify_url": HOOK_URL, "events": "Leads.all"})
+    connection.refresh_from_db()
+
+    watch(zoho_tenant, connection, {"notify_url": HOOK_URL, "events": "Contacts.all"})
+
+    first, second = (body["watch"][0] for _, body in zoho.watches)
+    assert first["channel_id"] == second["channel_id"]
+    assert first["token"] == second["token"] == CHANNEL_TOKEN
+    assert list(zoho.channels) == [first["channel_id"]]
+    connection.refresh_from_db()
+    assert connection.config["notification_channel"]["events"] == ["Contacts.all"]
+    assert connection.credentials["webhook_secret"] == CHANNEL_TOKEN
+
+
+def test_a_channel_zoho_refuses_is_reported_with_its_code_and_nothing_is_kept(zoho_tenant, zoho):
+    connection = zoho_connection(zoho, token=None)
+
+    with pytest.raises(ProviderRequestError) as refused:
+        watch(zoho_tenant, connection, {"notify_url": HOOK_URL, "events": "Dealz.all"})
+
+    assert refused.value.message == "Zoho CRM refused the request: INVALID_DATA: invalid data (events)"
+    assert refused.value.provider_status == 400
+    connection.refresh_from_db()
+    assert "notification_channel" not in connection.config
+    assert "webhook_secret" not in connection.credentials
+
+
+def test_watch_notifications_input_is_validated_before_anything_reaches_zoho():
+    action = registry.get("zoho_crm").action("watch_notifications")
+
+    with pytest.raises(ValidationError) as failure:
+        action.clean({"notify_url": "not a url", "events": "Leads.all"})
+    assert failure.value.message_dict == {"notify_url": ["Enter a valid http(s) URL."]}
+    for events in ("Leads", "Leads.update", "Leads.all;drop", " , "):
+        with pytest.raises(ValidationError) as failure:
+            action.clean({"notify_url": HOOK_URL, "events": events})
+        assert list(failure.value.message_dict) == ["events"]
+    with pytest.raises(ValidationError) as failure:
+        action.clean({"events": "Leads.all"})
+    assert failure.value.message_dict == {"notify_url": ["This field is required."]}
+
+
+def test_renewal_patches_only_channels_near_expiry_and_keeps_their_new_expiry(zoho_tenant, zoho):
+    from apps.connectors.channels import notification_channels_renew
+
+    near = zoho_connection(zoho, name="near", channel=stored_channel("1001", expires_in=timedelta(hours=3)))
+    far = zoho_connection(zoho, name="far", channel=stored_channel("1002", expires_in=timedelta(days=5)))
+    zoho_connection(zoho, name="no channel")
+    zoho.channels = {"1001": {}, "1002": {}}
+    far_before = dict(far.config)
+
+    outcome = notification_channels_renew(tenant=zoho_tenant)
+
+    assert outcome == {"renewed": 1, "failed": 0}
+    [(method, body)] = zoho.watches
+    assert method == "PATCH"
+    assert body["watch"][0]["channel_id"] == "1001"
+    assert sorted(body["watch"][0]) == ["channel_expiry", "channel_id", "events", "notify_url", "token"]
+    assert (body["watch"][0]["events"], body["watch"][0]["token"]) == (["Leads.all"], CHANNEL_TOKEN)
+    assert body["watch"][0]["notify_url"] == HOOK_URL
+    near.refresh_from_db()
+    far.refresh_from_db()
+    renewed_until = datetime.fromisoformat(near.config["notification_channel"]["expires_at"])
+    assert renewed_until == datetime.fromisoformat(body["watch"][0]["channel_expiry"])
+    assert renewed_until - datetime.now(UTC) > timedelta(days=6, hours=23)
+    assert far.config == far_before
+
+
+def test_a_renewal_zoho_refuses_is_kept_with_its_code_and_the_other_channels_still_renew(zoho_tenant, zoho):
+    from apps.accounts.audit.models import AuditEvent
+    from apps.connectors.channels import notification_channels_renew
+
+    gone = zoho_connection(zoho, name="gone", channel=stored_channel("2001", expires_in=timedelta(hours=1)))
+    kept = zoho_connection(zoho, name="kept", channel=stored_channel("2002", expires_in=timedelta(hours=20)))
+    zoho.channels = {"2002": {}}  # Zoho no longer knows 2001
+
+    outcome = notification_channels_renew(tenant=zoho_tenant)
+
+    assert outcome == {"renewed": 1, "failed": 1}
+    gone.refresh_from_db()
+    kept.refresh_from_db()
+    assert gone.config["notification_channel"]["error"] == (
+        "Zoho CRM refused the request: INVALID_DATA: invalid data (channel_id)"
+    )
+    assert kept.config["notification_channel"]["error"] == ""
+    assert datetime.fromisoformat(kept.config["notification_channel"]["expires_at"]) - datetime.now(UTC) > timedelta(
+        days=6
+    )
+    assert [c["channel_id"] for _, body in zoho.watches for c in body["watch"]] == ["2001", "2002"]
+    assert AuditEvent.objects.filter(action="connection.channel_renewal_failed").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduled_health_check_renews_each_tenants_channels_and_one_tenants_failure_stops_no_other(zoho):
+    from django_tenants.utils import schema_context
+
+    from apps.connectors.models import ConnectionCheck
+    from apps.workflows.temporal.activities import check_tenant_connections
+    from tests.factories import make_tenant
+
+    failing, fine = make_tenant(slug="zoho-renew-a"), make_tenant(slug="zoho-renew-b")
+    with schema_context(failing.schema_name):
+        zoho_connection(zoho, channel=stored_channel("3001", expires_in=timedelta(hours=2)))
+    with schema_context(fine.schema_name):
+        renewed = zoho_connection(zoho, channel=stored_channel("3002", expires_in=timedelta(hours=2)))
+    zoho.channels = {"3002": {}}  # tenant a's channel is unknown to Zoho: its renewal is refused
+
+    outcomes = [check_tenant_connections(tenant.schema_name) for tenant in (failing, fine)]
+
+    assert outcomes == [
+        {"checked": 1, "failing": 0, "channels_renewed": 0, "channels_failed": 1},
+        {"checked": 1, "failing": 0, "channels_renewed": 1, "channels_failed": 0},
+    ]
+    with schema_context(fine.schema_name):
+        renewed.refresh_from_db()
+        channel = renewed.config["notification_channel"]
+        assert datetime.fromisoformat(channel["expires_at"]) - datetime.now(UTC) > timedelta(days=6)
+        assert ConnectionCheck.objects.filter(trigger="scheduled", ok=True).count() == 1
+    with schema_context(failing.schema_name):
+        from apps.connectors.models import Connection
+
+        assert Connection.objects.get().config["notification_channel"]["error"].endswith("(channel_id)")
+
+
+def test_a_channel_that_already_lapsed_is_enabled_again_and_a_repeated_failure_is_audited_once(zoho_tenant, zoho):
+    from apps.accounts.audit.models import AuditEvent
+    from apps.connectors.channels import notification_channels_renew
+
+    lapsed = zoho_connection(zoho, name="lapsed", channel=stored_channel("4001", expires_in=timedelta(hours=-30)))
+    refused = zoho_connection(
+        zoho, name="refused", channel=stored_channel("4002", expires_in=timedelta(hours=1), events=["Dealz.all"])
+    )
+
+    outcomes = [notification_channels_renew(tenant=zoho_tenant) for _ in range(2)]
+
+    assert outcomes == [{"renewed": 1, "failed": 1}, {"renewed": 0, "failed": 1}]
+    assert [(method, body["watch"][0]["channel_id"]) for method, body in zoho.watches] == [
+        ("POST", "4001"),  # lapsed: enabled again (a PATCH of an expired channel would not bring it back)
+        ("PATCH", "4002"),
+        ("PATCH", "4002"),
+    ]
+    lapsed.refresh_from_db()
+    assert datetime.fromisoformat(lapsed.config["notification_channel"]["expires_at"]) > datetime.now(UTC)
+    refused.refresh_from_db()
+    assert refused.config["notification_channel"]["error"].endswith("INVALID_DATA: invalid data (events)")
+    assert AuditEvent.objects.filter(action="connection.channel_renewal_failed").count() == 1
+
+
+def test_watch_input_refused_by_the_service_names_the_field_and_sends_nothing(zoho_tenant, zoho):
+    connection = zoho_connection(zoho, token=None)
+
+    with pytest.raises(ValidationError) as failure:
+        watch(zoho_tenant, connection, {"notify_url": HOOK_URL, "events": "Leads.update"})
+
+    assert list(failure.value.message_dict) == ["input.events"]
+    assert zoho.watches == []
+    connection.refresh_from_db()
+    assert "notification_channel" not in connection.config and "webhook_secret" not in connection.credentials
+
+
+def test_a_token_without_the_notifications_scope_asks_for_authorising_again(provider_context, zoho):
+    zoho.scopes.discard("ZohoCRM.notifications.ALL")  # authorised before channels were offered
+    ctx = context(provider_context, zoho)
+
+    with pytest.raises(NeedsReauthError) as refused:
+        registry.get("zoho_crm")().perform(ctx, "watch_notifications", {"notify_url": HOOK_URL, "events": "Leads.all"})
+
+    assert refused.value.message == (
+        "Zoho CRM rejected the credentials: OAUTH_SCOPE_MISMATCH: invalid oauth scope to access this URL. "
+        "Notification channels need the ZohoCRM.notifications.ALL scope: connect Zoho CRM again (OAuth) to grant it."
+    )
+    assert "notification_channel" not in ctx.config and "webhook_secret" not in ctx.credentials
