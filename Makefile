@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # Where this machine keeps wheels that no index serves (the CPU build of PyTorch).
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 MANAGE := $(BIN)/python manage.py
+# the slowest tests are listed at the end of every run, so the suite's time budget stays visible
+PYTEST_ARGS ?= --durations=20
 
 PORTAL_STAMP := portal/node_modules/.installed
 export NEXT_TELEMETRY_DISABLED := 1
