@@ -62,6 +62,11 @@ def active_tenant_exists(schema_name) -> models.Exists:
     return models.Exists(Tenant.objects.filter(schema_name=schema_name, status=Tenant.Status.ACTIVE))
 
 
+def tenant_is_suspended(schema_name: str) -> bool:
+    """Whether the tenant of this schema is suspended: one indexed lookup (activities ask it before any work)."""
+    return Tenant.objects.filter(schema_name=schema_name, status=Tenant.Status.SUSPENDED).exists()
+
+
 class Domain(DomainMixin):
     def __str__(self) -> str:
         return self.domain

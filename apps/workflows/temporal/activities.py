@@ -13,12 +13,12 @@ def _tenant_scope(schema_name: str, *, bookkeeping: bool = False):
     run started before the suspension, or by a schedule that fired before it was paused, does nothing more).
     `bookkeeping` activities, which only write the run's own record (its steps, its final status), still run, so
     that a run cut off by a suspension ends as failed with the reason instead of staying "running"."""
-    from apps.accounts.models import Tenant
+    from apps.accounts.models import tenant_is_suspended
 
     close_old_connections()
     if not schema_exists(schema_name):
         raise ApplicationError(f"unknown tenant schema {schema_name!r}", non_retryable=True)
-    if not bookkeeping and Tenant.objects.filter(schema_name=schema_name, status=Tenant.Status.SUSPENDED).exists():
+    if not bookkeeping and tenant_is_suspended(schema_name):
         raise ApplicationError("the tenant is suspended", type="TenantSuspended", non_retryable=True)
     return schema_context(schema_name)
 
