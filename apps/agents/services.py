@@ -20,7 +20,7 @@ from apps.accounts.audit.services import Actor, audit_record, diff
 from apps.accounts.models import Tenant
 from apps.agents import llm_client
 from apps.agents.models import Agent, KnowledgeCollection, LLMProvider, ToolGrant
-from apps.connectors.base import is_loopback_host
+from apps.connectors.base import is_loopback_host, url_origin
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 
@@ -70,12 +70,7 @@ def _destination(values: dict) -> tuple[str, str, str, int | None]:
     base = values["base_url"] or {Kind.OPENAI: llm_client.OPENAI_URL, Kind.ANTHROPIC: llm_client.ANTHROPIC_URL}.get(
         values["kind"], ""
     )
-    parts = urlsplit(base)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return values["kind"], parts.scheme.lower(), (parts.hostname or "").lower(), port
+    return (values["kind"], *url_origin(base))
 
 
 def _valid_url(parts) -> bool:

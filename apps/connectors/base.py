@@ -321,6 +321,16 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def url_origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, lower-cased: where a secret sent to it goes. An invalid port counts as none."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
 def is_loopback_host(host: str) -> bool:
     """localhost, *.localhost or a loopback IP literal (where tests and development run provider fakes)."""
     host = host.lower()

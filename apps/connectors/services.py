@@ -11,7 +11,6 @@ import secrets as pysecrets
 import time
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
@@ -27,7 +26,7 @@ from django.utils import timezone
 from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record, diff
 from apps.accounts.models import Tenant
-from apps.connectors.base import ConnectionContext, Page, Provider, window_date
+from apps.connectors.base import ConnectionContext, Page, Provider, url_origin, window_date
 from apps.connectors.exceptions import ConnectorError, NeedsReauthError
 from apps.connectors.http import ProviderHTTP
 from apps.connectors.models import Connection, ConnectionCheck, OAuthState
@@ -133,15 +132,7 @@ def _destinations(spec: type[Provider], config: dict) -> frozenset:
             urls.append(_oauth_endpoints(spec, config)[1])
     except Exception:  # an incomplete or invalid configuration: compare it whole
         return frozenset({("config", json.dumps(config, sort_keys=True, default=str))})
-    origins = set()
-    for url in urls:
-        parts = urlsplit(url)
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        origins.add((parts.scheme.lower(), (parts.hostname or "").lower(), port))
-    return frozenset(origins)
+    return frozenset(url_origin(url) for url in urls)
 
 
 def _inbound_only(spec: type[Provider]) -> frozenset[str]:
