@@ -28,6 +28,13 @@ def embedded_servers():
             shutil.rmtree(Path(os.environ["BIZOSAAS_LOCAL_DIR"]), ignore_errors=True)
 
 
+def pytest_unconfigure(config):
+    """Under pytest-xdist the controller runs no test and starts no server; the folder its settings chose is
+    removed here (a worker's, or a plain run's, is already gone with its servers)."""
+    if os.environ.get("BIZOSAAS_TEST_OWNS_LOCAL_DIR") == "1":
+        shutil.rmtree(Path(os.environ["BIZOSAAS_LOCAL_DIR"]), ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(embedded_servers, django_db_modify_db_settings_parallel_suffix):
     """The test database lives on the embedded server, which must be up before pytest-django creates it."""

@@ -4,7 +4,14 @@ import os
 import tempfile
 
 # Decided before `base` is imported so that the embedded addresses derive from them. Subprocesses started by
-# tests inherit the same values through the environment.
+# tests inherit the same values through the environment. Under pytest-xdist every worker is a session of its own
+# with its own servers: a worker does not take the folder and port its controller (or another worker) chose, which
+# it would otherwise inherit, since the controller loads these settings before it starts the workers.
+_session = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if os.environ.get("BIZOSAAS_TEST_SESSION", _session) != _session:
+    for _name in ("BIZOSAAS_LOCAL_DIR", "BIZOSAAS_TEST_OWNS_LOCAL_DIR", "BIZOSAAS_TEMPORAL_PORT"):
+        os.environ.pop(_name, None)
+os.environ["BIZOSAAS_TEST_SESSION"] = _session
 if not os.environ.get("BIZOSAAS_LOCAL_DIR"):
     os.environ["BIZOSAAS_LOCAL_DIR"] = tempfile.mkdtemp(prefix="bzs-test-")
     os.environ["BIZOSAAS_TEST_OWNS_LOCAL_DIR"] = "1"
