@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 # Where this machine keeps wheels that no index serves (the CPU build of PyTorch).
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 MANAGE := $(BIN)/python manage.py
-# Two workers (pytest-xdist), each a session with its own embedded servers; the tests of one file stay on one
-# worker, so the servers a file needs (real WordPress, Wagtail, the portal) start at most once per worker. The
-# slowest tests are listed at the end of every run, so the suite's time budget stays visible.
-PYTEST_ARGS ?= -n 2 --dist loadfile --durations=20
+# Two workers (pytest-xdist), each a session with its own embedded servers. `--dist load` hands out tests in the
+# collection's order, so each worker still runs its transactional tests after all its others, as pytest-django
+# orders a single run (a transactional test empties the tables the others start from). The slowest tests are
+# listed at the end of every run, so the suite's time budget stays visible.
+PYTEST_ARGS ?= -n 2 --dist load --durations=20
 
 PORTAL_STAMP := portal/node_modules/.installed
 export NEXT_TELEMETRY_DISABLED := 1

@@ -55,6 +55,10 @@ TARGET = 1.5
 A_WEBHOOK_LIMIT = 20  # A's endpoint may take this many a second; it sends far more
 A_FLOOD_THREADS = 4  # processes
 A_FLOOD_RATE = 200.0  # webhooks a second: ten times A's limit
+# An attacker's client runs on the attacker's machine, not on ours: here it must share our two cores, so it runs at
+# the lowest CPU priority, leaving the cores to what the product does with its requests (the gateway's refusals,
+# A's accepted events and their deliveries, all at normal priority). --flood-nice 0 measures it as an equal.
+A_FLOOD_NICE = 19
 A_TEST_THREADS = 8
 NOISE = ("flood", "tests", "bomb")  # the flood's accepted events go to A's four dripping subscriptions
 
@@ -157,10 +161,10 @@ class Measure:
 class Neighbour:
     """Tenant A's noise, in threads, until stopped: a webhook flood, slow connection tests, a zip bomb."""
 
-    def __init__(self, base: str, a: dict, noise: set[str], flood_rate: float):
+    def __init__(self, base: str, a: dict, noise: set[str], flood_rate: float, flood_nice: int):
         import httpx
 
-        self.httpx, self.base, self.a, self.flood_rate = httpx, base, a, flood_rate
+        self.httpx, self.base, self.a, self.flood_rate, self.flood_nice = httpx, base, a, flood_rate, flood_nice
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
@@ -190,14 +194,16 @@ class Neighbour:
 
     def flood(self) -> None:
         """A's flood from processes of its own: an attacker's client does not share the interpreter (and its GIL)
-        of B's sender and of the receiver that times B's deliveries. It shares the machine's two cores."""
+        of B's sender and of the receiver that times B's deliveries. It shares the machine's two cores, at the CPU
+        priority `flood_nice` (see --flood-nice)."""
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
         stop = context.Event()
         url = f"{self.base}/hooks/{self.a['endpoint'].token}/"
         lanes = [
             context.Process(
-                target=flood_lane, args=(url, self.a["secret"], n, self.flood_rate / A_FLOOD_THREADS, stop, results)
+                target=flood_lane,
+                args=(url, self.a["secret"], n, self.flood_rate / A_FLOOD_THREADS, self.flood_nice, stop, results),
             )
             for n in range(A_FLOOD_THREADS)
         ]
@@ -252,9 +258,10 @@ class Neighbour:
                     self.health.append(30.0)
 
 
-def flood_lane(url: str, secret: str, lane: int, rate: float, stop, results) -> None:
+def flood_lane(url: str, secret: str, lane: int, rate: float, nice: int, stop, results) -> None:
     """One of A's flooding clients, in its own process: `rate` signed webhooks a second (0: as fast as the gateway
-    answers)."""
+    answers), at CPU priority `nice`."""
+    os.nice(nice)
     import httpx
     from standardwebhooks.webhooks import Webhook
 
@@ -349,6 +356,12 @@ def main() -> int:
         default=",".join(NOISE),
         help=f"A's kinds of noise, comma-separated (default all: {','.join(NOISE)}); to see which one costs B",
     )
+    parser.add_argument(
+        "--flood-nice",
+        type=int,
+        default=A_FLOOD_NICE,
+        help=f"CPU priority (nice) of A's flooding client processes (default {A_FLOOD_NICE}; 0 for the same as ours)",
+    )
     args = parser.parse_args()
     noise = set(filter(None, args.noise.split(",")))
     if noise - set(NOISE):
@@ -398,7 +411,7 @@ def main() -> int:
         quiet.run(args.seconds, args.rate)
         wait_delivered(receiver, set(quiet.accepted), workers, 60)
 
-        neighbour = Neighbour(base, made["tenant-a"], noise, args.flood_rate)
+        neighbour = Neighbour(base, made["tenant-a"], noise, args.flood_rate, args.flood_nice)
         neighbour.start()
         time.sleep(2)  # A's noise is under way before B's measured phase starts
         noisy = Measure(sender, url, signer, "msg_noisy")
@@ -421,7 +434,8 @@ def main() -> int:
         sent = sum(v for k, v in counts.items() if k.startswith("webhook"))
         print(
             f"tenant A: {sent} webhooks sent ({sent / (args.seconds + 2):.0f}/s, limit {A_WEBHOOK_LIMIT}/s): "
-            f"{counts.get('webhook 200', 0)} accepted, {counts.get('webhook 429', 0)} refused 429"
+            f"{counts.get('webhook 200', 0)} accepted, {counts.get('webhook 429', 0)} refused 429 "
+            f"(its clients at nice {args.flood_nice})"
         )
         tests = {k.split()[-1]: v for k, v in counts.items() if k.startswith("connection test")}
         longest = max(neighbour.test_seconds, default=0.0)
