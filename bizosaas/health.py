@@ -56,10 +56,21 @@ def check_temporal() -> str:
     return "ok"
 
 
+def check_embedding_model() -> str:
+    """The local embedding model, where this process preloads it (a search waits for it until then)."""
+    from apps.agents.knowledge.embeddings import preload_state
+
+    state = preload_state()
+    if state in ("loading", "failed"):
+        raise RuntimeError(f"the embedding model is {state}")
+    return "ok"
+
+
 CHECKS: dict[str, Callable[[], str]] = {
     "postgres": check_postgres,
     "redis": check_redis,
     "temporal": check_temporal,
+    "embedding_model": check_embedding_model,
 }
 
 

@@ -131,6 +131,11 @@ class Postgres:
     def _as_server_user(self) -> dict:
         return {"user": PG_SYSTEM_USER} if os.geteuid() == 0 else {}
 
+    def _has_library(self, name: str) -> bool:
+        """Whether this PostgreSQL build ships the extension `name` (its shared library beside the others)."""
+        result = subprocess.run([str(self._bin / "pg_config"), "--pkglibdir"], capture_output=True, text=True)
+        return result.returncode == 0 and (Path(result.stdout.strip()) / f"{name}.so").exists()
+
     def _postmaster_pid(self) -> int | None:
         return _read_pid(self.dir / "postmaster.pid")
 
@@ -207,6 +212,10 @@ class Postgres:
                 leftover.unlink(missing_ok=True)
         # listen on the unix socket only: no TCP port, so nothing to collide with and nothing exposed
         options = f"-c listen_addresses='' -k {self.socket_dir} -c max_connections=200"
+        if self._has_library("pg_textsearch"):
+            # BM25 ranking for knowledge search (apps/agents/knowledge/search.py); its index needs the library
+            # loaded at start
+            options += " -c shared_preload_libraries=pg_textsearch"
         for attempt in range(5):
             result = subprocess.run(
                 [

@@ -6,7 +6,10 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bizosaas.settings.dev")
 django_application = get_wsgi_application()
 
-from apps.integrations import hooks  # noqa: E402  (needs the apps loaded above)
+from apps.agents.knowledge import embeddings  # noqa: E402  (needs the apps loaded above)
+from apps.integrations import hooks  # noqa: E402
+
+embeddings.preload()  # in the background: no request pays for loading the model
 
 
 def application(environ, start_response):

@@ -379,6 +379,9 @@ LLM_CALL_DEADLINE = env.float("LLM_CALL_DEADLINE", default=120.0)
 AGENT_DURABLE_AFTER_SECONDS = env.int("AGENT_DURABLE_AFTER_SECONDS", default=300)
 KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 KNOWLEDGE_EMBEDDER = env.str("KNOWLEDGE_EMBEDDER", default="local")  # local | openai_compatible
+# Load the local embedding model when the gateway starts (a background thread; /readyz answers 503 until it is in),
+# so that no search request pays the 5 to 15 s of loading it
+KNOWLEDGE_PRELOAD_MODEL = env.bool("KNOWLEDGE_PRELOAD_MODEL", default=True)
 # With KNOWLEDGE_EMBEDDER=openai_compatible: an endpoint serving POST /embeddings (asked for 384 dimensions)
 KNOWLEDGE_EMBEDDING_URL = env.str("KNOWLEDGE_EMBEDDING_URL", default="")
 KNOWLEDGE_EMBEDDING_MODEL = env.str("KNOWLEDGE_EMBEDDING_MODEL", default="")

@@ -31,3 +31,4 @@ STATIC_ROOT = os.path.join(os.environ["BIZOSAAS_LOCAL_DIR"], "static")
 os.makedirs(STATIC_ROOT, exist_ok=True)
 CONNECTORS_ALLOW_LOOPBACK = True  # provider fakes listen on loopback
 CONNECTOR_BACKOFF_BASE = 0.05
+KNOWLEDGE_PRELOAD_MODEL = False  # a test gateway loads the model only if a test searches

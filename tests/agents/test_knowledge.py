@@ -19,6 +19,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from apps.agents.knowledge import embeddings
+from apps.agents.knowledge import search as search_module
 from apps.agents.knowledge.chunking import chunk_text
 from apps.agents.knowledge.ingest import ingest_document
 from apps.agents.knowledge.search import search
@@ -275,6 +276,42 @@ def test_the_search_function_used_by_agent_tools(acme, handbook):
     assert hits[0].page == 3 and hits[0].document_title == "Staff handbook"
     assert len(hits) == 4  # the whole document has four passages
     assert none == []
+
+
+def test_full_text_ranks_by_bm25_so_a_word_no_passage_has_hides_nothing(acme, handbook):
+    """The embedded PostgreSQL has pg_textsearch: every tenant schema (made from the template) has the BM25 index,
+    and a question with a word that appears nowhere still finds the passage by its other words. The fallback
+    for servers without the library (ts_rank_cd) needs every word."""
+    question = "Xylofrost guarantee qqzzyxq"
+    with schema_context(acme.schema), connection.cursor() as cursor:
+        assert search_module._has_bm25(cursor, acme.schema)
+        ranked = search_module._text_ranking(cursor, question, "", [], 40)
+        search_module._bm25_by_schema[acme.schema] = False
+        try:
+            fallback = search_module._text_ranking(cursor, question, "", [], 40)
+            fallback_known_words = search_module._text_ranking(cursor, "Xylofrost guarantee", "", [], 40)
+        finally:
+            search_module._bm25_by_schema.pop(acme.schema)
+        pages = dict(Chunk.objects.filter(pk__in=ranked + fallback_known_words).values_list("pk", "page"))
+
+    assert [pages[chunk_id] for chunk_id in ranked][:1] == [3]
+    assert len(ranked) < 4  # passages with none of the words are not text matches
+    assert fallback == []
+    assert [pages[chunk_id] for chunk_id in fallback_known_words] == [3]
+
+
+def test_a_repeated_question_is_embedded_once_per_tenant(acme, globex, handbook, monkeypatch):
+    calls = []
+    real = embeddings.embed_query
+    monkeypatch.setattr(embeddings, "embed_query", lambda text: calls.append(text) or real(text))
+    question = "How long is the Xylofrost guarantee, exactly?"
+
+    first = acme.search(question)
+    again = acme.search(question)
+    globex.search(question)
+
+    assert first == again
+    assert calls == [question, question]  # acme once, then globex: a cached vector never crosses tenants
 
 
 def test_word_and_markdown_uploads_are_detected_and_ingested(acme):

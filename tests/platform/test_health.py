@@ -24,7 +24,30 @@ def test_readyz_is_200_when_postgres_redis_and_temporal_are_up(public_client):
         "postgres": "ok",
         "redis": "ok",
         "temporal": "ok",
+        "embedding_model": "ok",  # the test settings load it on first use
     }
+
+
+def test_the_gateway_loads_the_embedding_model_before_it_is_ready(public_client, monkeypatch, settings):
+    """bizosaas.wsgi preloads the local model on a background thread: /readyz is 503 naming it until it is in,
+    and no search request is what loads it."""
+    from apps.agents.knowledge import embeddings
+
+    settings.KNOWLEDGE_PRELOAD_MODEL = True
+    monkeypatch.setattr(embeddings, "_model", None)
+    monkeypatch.setattr(embeddings, "_preload", None)
+    monkeypatch.setattr(embeddings, "_preload_error", "")
+
+    embeddings.preload()
+    while_loading = public_client.get("/readyz")
+    embeddings._preload.join(timeout=120)
+    loaded = public_client.get("/readyz")
+
+    assert while_loading.status_code == 503
+    assert while_loading.json()["failing"] == ["embedding_model"]
+    assert loaded.status_code == 200
+    assert embeddings._model is not None
+    assert embeddings.preload_state() == "ready"
 
 
 def test_readyz_names_a_stopped_redis_and_answers_503(public_client, tmp_path):

@@ -56,6 +56,39 @@ def local_model():
     return _model
 
 
+_preload: threading.Thread | None = None
+_preload_error: str = ""
+
+
+def preload() -> None:
+    """Starts loading the local model on a background thread (once per process), so that the first search does
+    not pay for it; called when the gateway starts (bizosaas/wsgi.py). Nothing to do for a remote embedder or
+    with KNOWLEDGE_PRELOAD_MODEL off."""
+    global _preload
+    if _preload is not None or not settings.KNOWLEDGE_PRELOAD_MODEL or _kind() != "local":
+        return
+
+    def load() -> None:
+        global _preload_error
+        try:
+            local_model()
+        except Exception as exc:  # reported by /readyz and logged; a search then tries again and says why
+            _preload_error = f"{type(exc).__name__}: {exc}"[:300]
+            logger.exception("loading the embedding model failed")
+
+    _preload = threading.Thread(target=load, name="embedding-model-preload", daemon=True)
+    _preload.start()
+
+
+def preload_state() -> str:
+    """ "ready", "loading", "failed" (after a preload), or "on first use" (no preload in this process)."""
+    if _model is not None:
+        return "ready"
+    if _preload is None:
+        return "on first use"
+    return "failed" if _preload_error else "loading"
+
+
 def _local_embed(texts: list[str]) -> list[list[float]]:
     model = local_model()
     with _encode_lock:
