@@ -10,6 +10,7 @@ from django.db import connection
 from django.urls import set_urlconf
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 
+from apps.accounts import access_cache
 from apps.accounts.models import ApiKey, Domain, Membership, Tenant
 
 
@@ -27,7 +28,7 @@ def _bearer(request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def _tenant_from_jwt(raw: str) -> Tenant | None:
+def _tenant_from_jwt(request, raw: str) -> Tenant | None:
     from rest_framework_simplejwt.exceptions import TokenError
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -35,16 +36,25 @@ def _tenant_from_jwt(raw: str) -> Tenant | None:
         token = AccessToken(raw)
     except TokenError:
         return None  # authentication answers 401 later
+    request._access_token = (raw, token)  # for TenantJWTAuthentication: validated once per request
     slug = token.get("tenant")
+    if not slug or not isinstance(slug, str):
+        return None
     tenants = Tenant.objects.select_related("quota")  # its quota overrides come along (apps.accounts.quotas)
-    return tenants.filter(slug=slug).exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).first() if slug else None
+    return access_cache.lookup(
+        ("tenant_by_slug", slug),
+        lambda: tenants.filter(slug=slug).exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).first(),
+    )
 
 
 def _tenant_from_domain(hostname: str) -> Tenant | None:
-    domain = Domain.objects.select_related("tenant", "tenant__quota").filter(domain=hostname).first()
-    if domain is None or domain.tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
-        return None
-    return domain.tenant
+    def load() -> Tenant | None:
+        domain = Domain.objects.select_related("tenant", "tenant__quota").filter(domain=hostname).first()
+        if domain is None or domain.tenant.schema_name == settings.PUBLIC_SCHEMA_NAME:
+            return None
+        return domain.tenant
+
+    return access_cache.lookup(("tenant_by_domain", hostname), load)
 
 
 class TenantResolutionMiddleware:
@@ -54,8 +64,6 @@ class TenantResolutionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from apps.accounts.api_keys import api_key_lookup
-
         connection.set_schema_to_public()
         if request.path_info.startswith("/hooks/"):
             # inbound webhooks: routed by their token alone, on the public URL conf, whatever the host
@@ -66,6 +74,15 @@ class TenantResolutionMiddleware:
                 return self.get_response(request)
             finally:
                 connection.set_schema_to_public()
+        access_cache.request_begins()
+        try:
+            return self._resolve(request)
+        finally:
+            access_cache.request_ends()
+
+    def _resolve(self, request):
+        from apps.accounts.api_keys import api_key_lookup
+
         hostname = request.get_host().split(":")[0].lower()
         domain_tenant = _tenant_from_domain(hostname)
         tenant, request.api_key = None, None
@@ -74,7 +91,7 @@ class TenantResolutionMiddleware:
             request.api_key = api_key_lookup(token)
             tenant = request.api_key.tenant if request.api_key else None
         elif token:
-            tenant = _tenant_from_jwt(token)
+            tenant = _tenant_from_jwt(request, token)
         tenant = tenant or domain_tenant
         request.tenant = tenant
         if tenant is not None:
@@ -108,7 +125,10 @@ def tenant_access(request) -> Access:
     if api_key is not None:
         access = Access(tenant=tenant, api_key=api_key)
     else:
-        role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+        role = access_cache.lookup(
+            ("role", user.pk, tenant.pk),
+            lambda: Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first(),
+        )
         if role is None and not user.is_superuser:
             raise PermissionDenied("You are not a member of this tenant.", code="not_a_member")
         access = Access(tenant=tenant, role=role, is_superuser=role is None and user.is_superuser)

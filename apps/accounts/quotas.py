@@ -325,6 +325,11 @@ def _redis():
     return get_redis_connection("default")
 
 
+def redis_paused() -> bool:
+    """Whether Redis failed a moment ago (its readers skip it for REDIS_PAUSE_SECONDS)."""
+    return time.monotonic() < _redis_down_until
+
+
 def _redis_failed(exc: Exception) -> None:
     global _redis_down_until
     _redis_down_until = time.monotonic() + REDIS_PAUSE_SECONDS

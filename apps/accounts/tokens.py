@@ -17,9 +17,11 @@ from django.core.cache import caches
 from django.db.models import F
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts import access_cache
 from apps.accounts.models import Tenant, User
 
 _ENDED = "jwt-session-ended:{sid}"
@@ -36,6 +38,7 @@ def token_pair(*, user: User, tenant: Tenant | None) -> dict:
 def tokens_revoke_all(*, user: User) -> int:
     """Ends every session of the user: access tokens at once (a new token version), refresh tokens blacklisted."""
     User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    access_cache.access_changed()  # an update bypasses the signals
     user.token_version = User.objects.values_list("token_version", flat=True).get(pk=user.pk)
     outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
     BlacklistedToken.objects.bulk_create(
@@ -59,14 +62,27 @@ class TenantJWTAuthentication(JWTAuthentication):
 
     def authenticate(self, request):
         header = self.get_header(request)
-        if header is not None:
-            parts = header.split()
-            if len(parts) == 2 and parts[1].startswith(b"bzs_"):
-                return None
-        return super().authenticate(request)
+        if header is None:
+            return None
+        raw = self.get_raw_token(header)
+        if raw is None or raw.startswith(b"bzs_"):
+            return None
+        # the tenant middleware validated this very token a moment ago (apps.accounts.access): not twice
+        seen = getattr(getattr(request, "_request", request), "_access_token", None)
+        validated = seen[1] if seen is not None and seen[0] == raw.decode() else self.get_validated_token(raw)
+        return self.get_user(validated), validated
 
     def get_user(self, validated_token):
-        user = super().get_user(validated_token)
+        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
+        if user_id is None or not isinstance(user_id, str | int):
+            return super().get_user(validated_token)  # its error for a token without a user
+        user = access_cache.lookup(
+            ("user", user_id), lambda: User.objects.filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+        )
+        if user is None:
+            raise AuthenticationFailed("User not found", code="user_not_found")
+        if jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise AuthenticationFailed("User is inactive", code="user_inactive")
         if validated_token.get("tv", 0) != user.token_version:
             raise AuthenticationFailed("This session has ended. Please log in again.", code="token_revoked")
         sid = validated_token.get("sid")

@@ -1,0 +1,109 @@
+"""The access rows kept across requests (apps.accounts.access_cache): a change made anywhere applies at the next
+request, in this process and in the others (which learn of it from the generation in Redis)."""
+
+import pytest
+from django.test import Client
+
+from apps.accounts import access_cache
+from apps.accounts.audit.services import Actor
+from apps.accounts.models import Membership, Tenant
+from apps.accounts.services import membership_remove
+from tests.factories import bearer, make_member, make_tenant
+
+MEMBERS = "/api/v1/members/"
+INVITE = "/api/v1/invitations/"
+
+
+def generation() -> int:
+    client, key = access_cache._client()
+    return int(client.get(key) or 0)
+
+
+def another_process_committed_a_change() -> None:
+    """What `access_changed()` does in another process once its transaction commits."""
+    client, key = access_cache._client()
+    client.incr(key)
+
+
+@pytest.fixture
+def acme(db):
+    return make_tenant(slug="acme-cache")
+
+
+def test_a_role_lowered_by_another_process_applies_at_the_next_request(acme):
+    admin = make_member(acme, "admin")
+    client = Client(HTTP_HOST="localhost")
+    auth = bearer(admin, acme)
+    assert client.get(MEMBERS, **auth).status_code == 200  # the tenant, the user and the role are now kept
+    invite = {"email": "new@acme-cache.example", "role": "member"}
+    assert client.post(INVITE, invite, content_type="application/json", **auth).status_code == 201
+
+    # another process lowers the role (a queryset update: no signal reaches this process) and commits
+    Membership.objects.filter(user=admin, tenant=acme).update(role="viewer")
+    another_process_committed_a_change()
+
+    refused = client.post(
+        INVITE, {**invite, "email": "other@acme-cache.example"}, content_type="application/json", **auth
+    )
+    assert refused.status_code == 403
+
+
+def test_a_tenant_suspended_by_another_process_is_refused_at_the_next_request(acme):
+    member = make_member(acme, "member")
+    client = Client(HTTP_HOST="localhost")
+    auth = bearer(member, acme)
+    assert client.get(MEMBERS, **auth).status_code == 200
+
+    Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.SUSPENDED)
+    another_process_committed_a_change()
+
+    response = client.get(MEMBERS, **auth)
+    assert response.status_code == 403
+    assert "suspended" in response.content.decode()
+
+
+def test_a_removal_here_applies_at_once_and_tells_the_other_processes_on_commit(transactional_db):
+    tenant = make_tenant(slug="acme-cache-commit")
+    owner, member = make_member(tenant, "owner"), make_member(tenant, "member")
+    client = Client(HTTP_HOST="localhost")
+    assert client.get(MEMBERS, **bearer(member, tenant)).status_code == 200
+    before = generation()
+
+    membership_remove(membership=Membership.objects.get(user=member, tenant=tenant), actor=Actor.for_user(owner))
+
+    assert generation() > before
+    assert client.get(MEMBERS, **bearer(member, tenant)).status_code == 403
+
+
+def test_a_password_change_elsewhere_ends_the_cached_users_tokens(acme):
+    member = make_member(acme, "member")
+    client = Client(HTTP_HOST="localhost")
+    auth = bearer(member, acme)
+    assert client.get(MEMBERS, **auth).status_code == 200
+
+    from django.db.models import F
+
+    from apps.accounts.models import User
+
+    User.objects.filter(pk=member.pk).update(token_version=F("token_version") + 1)
+    another_process_committed_a_change()
+
+    assert client.get(MEMBERS, **auth).status_code == 401
+
+
+def test_a_second_request_reads_no_tenant_user_or_membership_row(acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member = make_member(acme, "member")
+    client = Client(HTTP_HOST="localhost")
+    auth = bearer(member, acme)
+    client.get(MEMBERS, **auth)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(MEMBERS, **auth).status_code == 200
+
+    lookups = [q["sql"] for q in queries.captured_queries if 'FROM "accounts_domain"' in q["sql"]]
+    lookups += [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "accounts_user"')]
+    lookups += [q["sql"] for q in queries.captured_queries if 'SELECT "accounts_membership"."role"' in q["sql"]]
+    assert lookups == []
