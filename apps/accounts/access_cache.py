@@ -1,12 +1,12 @@
 """The rows every authenticated request looks up (the tenant of a domain or a token, the user, the user's role in
-the tenant), kept across requests in the process while a generation number in Redis stays the same.
+the tenant, the API key), kept across requests in the process while a generation number in Redis stays the same.
 
 Any change bearing on access (a tenant's status, slug or quota; a domain; a membership or role; a user's
-activity, password, superuser flag or token version) raises the generation once its transaction has committed
-(the signals below, and `access_changed()` where a queryset update bypasses them), and every process drops all
-its entries at its next request: a removal or suspension applies at once, everywhere. Each request reads the
-generation once (one Redis round trip instead of four queries). With Redis unreachable nothing is cached and
-every lookup is a query: slower, never stale.
+activity, password, superuser flag or token version; an API key's scopes, expiry or revocation) raises the
+generation once its transaction has committed (the signals below, and `access_changed()` where a queryset update
+bypasses them), and every process drops all its entries at its next request: a removal or suspension applies at
+once, everywhere. Each request reads the generation once (one Redis round trip instead of four queries). With
+Redis unreachable nothing is cached and every lookup is a query: slower, never stale.
 
 Entries are handed out as copies, so a request that changes its tenant or user object never changes another
 request's.
@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from apps.accounts.models import Domain, Membership, Tenant, TenantQuota, User
+from apps.accounts.models import ApiKey, Domain, Membership, Tenant, TenantQuota, User
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,8 @@ def _bump() -> None:
 @receiver(post_save, sender=TenantQuota, dispatch_uid="access_cache.quota_saved")
 @receiver(post_delete, sender=TenantQuota, dispatch_uid="access_cache.quota_deleted")
 @receiver(post_delete, sender=User, dispatch_uid="access_cache.user_deleted")
+@receiver(post_save, sender=ApiKey, dispatch_uid="access_cache.api_key_saved")
+@receiver(post_delete, sender=ApiKey, dispatch_uid="access_cache.api_key_deleted")
 def _row_changed(sender, **kwargs) -> None:
     access_changed()
 

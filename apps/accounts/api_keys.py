@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from apps.accounts import access_cache
 from apps.accounts.models import ApiKey
 
 KEY_PREFIX = "bzs_"
@@ -35,7 +37,10 @@ def api_key_lookup(raw: str) -> ApiKey | None:
     prefix, _, secret = raw[len(KEY_PREFIX) :].partition("_")
     if not prefix or not secret:
         return None
-    key = ApiKey.objects.select_related("tenant", "tenant__quota").filter(prefix=prefix).first()
+    key = access_cache.lookup(
+        ("api_key", prefix),
+        lambda: ApiKey.objects.select_related("tenant", "tenant__quota").filter(prefix=prefix).first(),
+    )
     if key is None or not hmac.compare_digest(key.secret_hash, _hash(raw)):
         return None
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= timezone.now()):
@@ -61,6 +66,9 @@ class ApiKeyPrincipal:
         return f"api-key:{self.key.prefix}"
 
 
+_touched: dict[int, datetime] = {}  # key id -> when this process last wrote its last_used_at
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     keyword = "Bearer"
 
@@ -74,8 +82,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         if key is None:
             raise AuthenticationFailed("Invalid, expired or revoked API key.", code="invalid_api_key")
         now = timezone.now()
-        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most once a minute per key
+        last = max(filter(None, (key.last_used_at, _touched.get(key.pk))), default=None)
+        if last is None or (now - last).total_seconds() > 60:
+            # at most once a minute per key and process (the kept row does not see its own update)
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            if len(_touched) > 100_000:
+                _touched.clear()
+            _touched[key.pk] = now
         return ApiKeyPrincipal(key), key
 
     def authenticate_header(self, request):

@@ -107,3 +107,21 @@ def test_a_second_request_reads_no_tenant_user_or_membership_row(acme):
     lookups += [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "accounts_user"')]
     lookups += [q["sql"] for q in queries.captured_queries if 'SELECT "accounts_membership"."role"' in q["sql"]]
     assert lookups == []
+
+
+def test_an_api_key_revoked_by_another_process_is_refused_at_the_next_request(acme):
+    from apps.accounts.models import ApiKey
+    from apps.accounts.services import api_key_create
+
+    key, secret = api_key_create(
+        tenant=acme, name="ci", scopes=["members:read"], expires_at=None, created_by=None, actor=Actor.system("t")
+    )
+    client = Client(HTTP_HOST="localhost")
+    assert client.get(MEMBERS, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+
+    from django.utils import timezone
+
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    another_process_committed_a_change()
+
+    assert client.get(MEMBERS, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
