@@ -48,6 +48,8 @@ class AgentTool(BaseTool):
 
     def _run(self, **arguments: Any) -> str:
         ctx: RunContext = self._ctx
+        if arguments.get("reason", "") is None:
+            arguments.pop("reason")  # not stated: nothing to record
         try:
             text = ctx.call(self._guarded, arguments)
             if ctx.paused is None:
