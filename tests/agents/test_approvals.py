@@ -316,6 +316,58 @@ def test_grant_policies_are_set_through_the_api_and_unknown_actions_are_refused_
     assert entry["allow_unattended_from_rules"] is True
 
 
+def workflow_approval(org: Org, *, started_by=None):
+    from apps.workflows.models import WorkflowApproval, WorkflowRun
+
+    with schema_context(org.schema):
+        run = WorkflowRun.objects.create(
+            template="report",
+            workflow_id=f"wf-{org.schema}-{uuid.uuid4().hex[:6]}",
+            status=WorkflowRun.Status.WAITING_APPROVAL,
+            created_by_id=started_by.pk if started_by else None,
+        )
+        return WorkflowApproval.objects.create(
+            run=run, step="publish", preview={"title": "Weekly report"}, expires_at=timezone.now() + timedelta(days=1)
+        )
+
+
+def test_the_inbox_lists_agent_and_workflow_approvals_in_one_shape_and_counts_both(api, acme, hubspot):
+    crm = acme.hubspot(hubspot)
+    paused_run(api, acme, crm, ask_agent(acme, crm))
+    waiting = workflow_approval(acme)
+
+    page = inbox(api, acme, status="pending")
+
+    assert page["count"] == 2
+    assert [item["kind"] for item in page["results"]] == ["workflow", "agent"]  # newest first
+    item = page["results"][0]
+    assert item["id"] == str(waiting.pk) and item["title"] == "report: publish"
+    assert item["proposed_input"] == {"title": "Weekly report"}
+    assert item["workflow"] == {"run": waiting.run_id, "template": "report", "name": "report"}
+    assert item["agent"] is None and item["status"] == "pending"
+    assert set(item) == set(page["results"][1])
+    assert api.get("/api/v1/approvals/count/", **acme.auth("viewer")).json() == {"pending": 2}
+    assert inbox(api, acme, status="approved")["count"] == 0
+    response = api.get("/api/v1/approvals/", {"status": "maybe"}, **acme.auth("viewer"))
+    assert response.status_code == 400 and list(response.json()) == ["status"]
+
+
+def test_approver_must_differ_also_refuses_the_starter_of_a_workflow_run(api, acme):
+    waiting = workflow_approval(acme, started_by=acme.people["member"])
+    api.patch("/api/v1/tenant/", {"approver_must_differ": True}, **acme.auth("owner"))
+
+    refused = api.post(f"/api/v1/approvals/{waiting.pk}/approve/", {}, **acme.auth("member"))
+
+    assert refused.status_code == 403
+    assert "requires someone else to approve" in refused.json()["detail"]
+    with schema_context(acme.schema):
+        waiting.refresh_from_db()
+    assert waiting.status == "pending"
+    refused = api.post(f"/api/v1/workflows/approvals/{waiting.pk}/approve/", {}, **acme.auth("member"))
+    assert refused.status_code == 403  # the workflows API's own decision endpoint too
+    assert "requires someone else to approve" in refused.json()["detail"]
+
+
 # --- transactional tests last (they commit) ------------------------------------------------------------------
 
 
