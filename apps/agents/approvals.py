@@ -208,6 +208,11 @@ def _locked_pending(approval: AgentApproval) -> AgentApproval:
     return locked
 
 
+def _started_by(approval: AgentApproval) -> int | None:
+    """Who started what asks: the run's starter, or the person behind an MCP call."""
+    return approval.run.created_by_id if approval.run is not None else approval.requested_by_user_id
+
+
 def _input_diff(before: dict, after: dict) -> dict:
     keys = sorted(set(before) | set(after))
     return {key: [before.get(key), after.get(key)] for key in keys if before.get(key) != after.get(key)}
@@ -231,9 +236,7 @@ def approval_approve(*, tenant: Tenant, actor: Actor, approval: AgentApproval, i
     now by its source's executor, its result or error stored on it. ApprovalConflict when already decided."""
     with transaction.atomic():
         locked = _locked_pending(approval)
-        starter_may_not_decide(
-            tenant=tenant, actor=actor, started_by_user_id=locked.run.created_by_id if locked.run else None
-        )
+        starter_may_not_decide(tenant=tenant, actor=actor, started_by_user_id=_started_by(locked))
         final = locked.proposed_input if input is None else input
         final = clean_input(connection=locked.connection, action=locked.action, value=final)
         changed = _input_diff(locked.proposed_input, final)
@@ -268,9 +271,7 @@ def approval_reject(*, tenant: Tenant, actor: Actor, approval: AgentApproval, co
     comment = (comment or "").strip()[:1000]
     with transaction.atomic():
         locked = _locked_pending(approval)
-        starter_may_not_decide(
-            tenant=tenant, actor=actor, started_by_user_id=locked.run.created_by_id if locked.run else None
-        )
+        starter_may_not_decide(tenant=tenant, actor=actor, started_by_user_id=_started_by(locked))
         locked.status = AgentApproval.Status.REJECTED
         locked.comment = comment
         locked.decided_by_user_id = _user_id(actor)

@@ -316,6 +316,20 @@ def test_grant_policies_are_set_through_the_api_and_unknown_actions_are_refused_
     assert entry["allow_unattended_from_rules"] is True
 
 
+def test_cancelling_a_waiting_run_takes_its_approval_out_of_the_inbox(api, acme, hubspot):
+    crm = acme.hubspot(hubspot)
+    run, _llm = paused_run(api, acme, crm, ask_agent(acme, crm))
+
+    response = api.post(f"/api/v1/runs/{run['id']}/cancel/", {}, **acme.auth("member"))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "cancelled"
+    assert api.get("/api/v1/approvals/count/", **acme.auth()).json() == {"pending": 0}
+    [item] = inbox(api, acme)["results"]
+    assert item["status"] == "rejected" and item["comment"] == "The run was cancelled by member@acme.test."
+    assert hubspot.upserts == []
+
+
 def workflow_approval(org: Org, *, started_by=None):
     from apps.workflows.models import WorkflowApproval, WorkflowRun
 

@@ -67,7 +67,7 @@ export type SearchHit = {
   score: number;
 };
 
-export const ACTIVE_RUN = new Set(["queued", "running"]);
+export const ACTIVE_RUN = new Set(["queued", "running", "waiting_approval"]);
 export const ACTIVE_DOCUMENT = new Set(["pending", "processing"]);
 
 /** A list endpoint's rows, whether the gateway answered a plain list or a limit/offset page. */
