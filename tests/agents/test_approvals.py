@@ -330,6 +330,29 @@ def test_cancelling_a_waiting_run_takes_its_approval_out_of_the_inbox(api, acme,
     assert hubspot.upserts == []
 
 
+def test_an_api_key_decides_only_with_the_decide_scope_and_is_named_in_the_audit(api, acme, hubspot):
+    from apps.accounts.services import api_key_create
+
+    crm = acme.hubspot(hubspot)
+    paused_run(api, acme, crm, ask_agent(acme, crm))
+    [item] = inbox(api, acme)["results"]
+    keys = {}
+    for scope in ("approvals:read", "approvals:decide"):
+        _key, secret = api_key_create(
+            tenant=acme.tenant, name=scope, scopes=[scope], expires_at=None, created_by=None, actor=Actor.system("t")
+        )
+        keys[scope] = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+    assert api.get("/api/v1/approvals/", **keys["approvals:read"]).json()["count"] == 1
+    assert api.post(f"/api/v1/approvals/{item['id']}/approve/", {}, **keys["approvals:read"]).status_code == 403
+    response = api.post(f"/api/v1/approvals/{item['id']}/approve/", {}, **keys["approvals:decide"])
+
+    assert response.status_code == 200, response.content
+    with schema_context(acme.schema):
+        audit = AuditEvent.objects.get(action="approval.approved")
+    assert audit.actor_type == "api_key" and audit.actor_label.startswith("approvals:decide (bzs_")
+
+
 def workflow_approval(org: Org, *, started_by=None):
     from apps.workflows.models import WorkflowApproval, WorkflowRun
 
