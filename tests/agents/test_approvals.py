@@ -405,6 +405,34 @@ def test_approver_must_differ_also_refuses_the_starter_of_a_workflow_run(api, ac
     assert "requires someone else to approve" in refused.json()["detail"]
 
 
+def test_the_inbox_answers_in_a_bounded_number_of_queries(api, acme, hubspot, django_assert_max_num_queries):
+    crm = acme.hubspot(hubspot)
+    agent = ask_agent(acme, crm)
+
+    def fill(count: int) -> None:
+        with schema_context(acme.schema):
+            for _ in range(count):
+                approvals.approval_request(
+                    tenant=acme.tenant,
+                    connection=crm,
+                    action="upsert_contact",
+                    proposed_input={"email": "a@b.co"},
+                    reason="",
+                    source="agent_run",
+                    agent=agent,
+                )
+        for _ in range(count):
+            workflow_approval(acme)
+
+    fill(1)
+    api.get("/api/v1/approvals/", **acme.auth("viewer"))  # warm the session caches
+    with django_assert_max_num_queries(12) as few:
+        assert inbox(api, acme)["count"] == 2
+    fill(10)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert inbox(api, acme)["count"] == 22
+
+
 # --- transactional tests last (they commit) ------------------------------------------------------------------
 
 
