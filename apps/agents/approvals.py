@@ -31,6 +31,7 @@ from apps.agents.runs import run_fail_waiting, run_requeue
 from apps.connectors.registry import registry
 from apps.integrations.dispatch import emit
 from apps.integrations.routing.models import PendingWork
+from bizosaas.metrics import AGENT_APPROVALS
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def approval_request(
                 "input": approval.proposed_input,
             },
         )
+    AGENT_APPROVALS.labels(source=source, outcome="requested").inc()
     return approval
 
 
@@ -261,6 +263,7 @@ def approval_approve(*, tenant: Tenant, actor: Actor, approval: AgentApproval, i
                 summary=f"Approved by {label}" + (" with edited input." if changed else " as proposed."),
             )
             _resume(locked, decision={"approval": str(locked.pk), "decision": "approved", "input": final})
+    AGENT_APPROVALS.labels(source=locked.source, outcome="approved").inc()
     if locked.run_id is None:
         _execute(locked)
     return locked
@@ -293,6 +296,7 @@ def approval_reject(*, tenant: Tenant, actor: Actor, approval: AgentApproval, co
                 summary=f"Rejected by {label}" + (f": {comment}" if comment else "."),
             )
             _resume(locked, decision={"approval": str(locked.pk), "decision": "rejected", "comment": comment})
+    AGENT_APPROVALS.labels(source=locked.source, outcome="rejected").inc()
     return locked
 
 
@@ -358,6 +362,7 @@ def _expire_locked(approval: AgentApproval) -> None:
     approval.status = AgentApproval.Status.EXPIRED
     approval.decided_at = timezone.now()
     approval.save(update_fields=["status", "decided_at"])
+    AGENT_APPROVALS.labels(source=approval.source, outcome="expired").inc()
     if approval.run_id is not None:
         run_fail_waiting(run_id=approval.run_id, error=_expired_reason(approval))
 
