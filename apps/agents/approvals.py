@@ -203,8 +203,6 @@ def _locked_pending(approval: AgentApproval) -> AgentApproval:
         .select_related("run", "connection", "agent")
         .get(pk=approval.pk)
     )
-    if locked.status == AgentApproval.Status.PENDING and locked.expires_at <= timezone.now():
-        _expire_locked(locked)
     if locked.status != AgentApproval.Status.PENDING:
         raise ApprovalConflict(locked)
     return locked
@@ -236,6 +234,7 @@ def approval_approve(*, tenant: Tenant, actor: Actor, approval: AgentApproval, i
     """Approves as proposed or with edited `input` (checked against the action's input schema: ValidationError,
     nothing changed). A run's action is then performed by its resumed run; an approval without a run is performed
     now by its source's executor, its result or error stored on it. ApprovalConflict when already decided."""
+    approval_expire(approval=approval)  # committed first: one past its time stays expired when refused below
     with transaction.atomic():
         locked = _locked_pending(approval)
         starter_may_not_decide(tenant=tenant, actor=actor, started_by_user_id=_started_by(locked))
@@ -272,6 +271,7 @@ def approval_approve(*, tenant: Tenant, actor: Actor, approval: AgentApproval, i
 def approval_reject(*, tenant: Tenant, actor: Actor, approval: AgentApproval, comment: str = "") -> AgentApproval:
     """Rejects; nothing is performed. A paused run goes on, its model told of the rejection and the comment."""
     comment = (comment or "").strip()[:1000]
+    approval_expire(approval=approval)  # committed first, as in approval_approve
     with transaction.atomic():
         locked = _locked_pending(approval)
         starter_may_not_decide(tenant=tenant, actor=actor, started_by_user_id=_started_by(locked))

@@ -353,6 +353,21 @@ def test_an_api_key_decides_only_with_the_decide_scope_and_is_named_in_the_audit
     assert audit.actor_type == "api_key" and audit.actor_label.startswith("approvals:decide (bzs_")
 
 
+def test_deciding_an_approval_past_its_time_expires_it_and_fails_the_run(api, acme, hubspot):
+    crm = acme.hubspot(hubspot)
+    run, _llm = paused_run(api, acme, crm, ask_agent(acme, crm))
+    with schema_context(acme.schema):
+        AgentApproval.objects.update(expires_at=timezone.now() - timedelta(seconds=1))  # the sweep has not run yet
+    [item] = inbox(api, acme)["results"]
+
+    response = api.post(f"/api/v1/approvals/{item['id']}/approve/", {}, **acme.auth("member"))
+
+    assert response.status_code == 409 and response.json()["status"] == "expired"
+    assert inbox(api, acme)["results"][0]["status"] == "expired"
+    assert api.get(f"/api/v1/runs/{run['id']}/", **acme.auth()).json()["status"] == "failed"
+    assert hubspot.upserts == []
+
+
 def workflow_approval(org: Org, *, started_by=None):
     from apps.workflows.models import WorkflowApproval, WorkflowRun
 
