@@ -37,6 +37,8 @@ const ALL_SCOPES = {
   "workflows:read": "Read workflows",
   "workflows:run": "Run workflows",
   "workflows:write": "Configure workflows",
+  "approvals:read": "Read approvals",
+  "approvals:decide": "Decide approvals",
 } satisfies Record<Scope, string>;
 
 export const SCOPES = Object.keys(ALL_SCOPES) as Scope[];
