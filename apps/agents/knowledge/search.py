@@ -3,7 +3,7 @@ full-text matches, fused by reciprocal rank. The tables live in the tenant's sch
 tenant's documents and nothing else.
 
 Full text is ranked by BM25 through pg_textsearch's index where the server has it (the embedded PostgreSQL
-does; migration agents 0002 creates the index when the library is loaded): the index returns the top k
+does; migration agents 0003 creates the index when the library is loaded): the index returns the top k
 without ranking every match. Elsewhere it falls back to `ts_rank_cd` over the GIN matches, which ranks every
 matching row (the cost that grows with common words)."""
 

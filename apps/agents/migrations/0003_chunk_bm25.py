@@ -30,6 +30,6 @@ def drop_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("agents", "0001_initial")]
+    dependencies = [("agents", "0002_approvals")]
 
     operations = [migrations.RunPython(create_index, drop_index)]
