@@ -15,4 +15,5 @@ urlpatterns = [
     path("api/v1/", include("apps.agents.api.knowledge_urls")),
     path("api/v1/workflows/", include("apps.workflows.api.urls")),
     path("api/v1/", include("bizosaas.overview")),
+    path("", include("apps.mcp.urls")),
 ]

@@ -100,7 +100,7 @@ def mcp_principal(request: HttpRequest) -> McpPrincipal | None:
 
 
 def resource_metadata_url(request: HttpRequest) -> str:
-    base = (getattr(settings, "MCP_PUBLIC_URL", "") or request.build_absolute_uri("/")).rstrip("/")
+    base = (getattr(settings, "GATEWAY_URL", "") or request.build_absolute_uri("/")).rstrip("/")
     if base.endswith("/mcp"):
         base = base[: -len("/mcp")]
     return f"{base}/.well-known/oauth-protected-resource"
