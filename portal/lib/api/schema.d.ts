@@ -830,6 +830,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mcp/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["mcp_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/members/": {
         parameters: {
             query?: never;
@@ -1641,9 +1657,10 @@ export interface components {
          *     * `succeeded` - Succeeded
          *     * `failed` - Failed
          *     * `cancelled` - Cancelled
+         *     * `waiting_approval` - Waiting Approval
          * @enum {string}
          */
-        AgentRunStatusEnum: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        AgentRunStatusEnum: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "waiting_approval";
         AgentTemplate: {
             key: string;
             name: string;
@@ -2190,6 +2207,14 @@ export interface components {
             agents?: number[];
             workflows?: number[];
         };
+        McpOverview: {
+            server_url: string;
+            connections: components["schemas"]["_Connection"][];
+            collections: components["schemas"]["_Named"][];
+            agents: components["schemas"]["_Named"][];
+            workflows: components["schemas"]["_Named"][];
+            keys: components["schemas"]["_KeyTools"][];
+        };
         /**
          * @description GET /auth/me/: the person, the tenant the token acts on, and what their role may do there
          *     (resource -> actions of the permission matrix).
@@ -2310,6 +2335,7 @@ export interface components {
             succeeded: number;
             failed: number;
             cancelled: number;
+            waiting_approval: number;
         };
         OverviewAgentRunTotals: {
             /** @description Prompt and completion tokens of the runs. */
@@ -2320,6 +2346,7 @@ export interface components {
             succeeded: number;
             failed: number;
             cancelled: number;
+            waiting_approval: number;
         };
         OverviewConnection: {
             id: number;
@@ -3148,10 +3175,11 @@ export interface components {
          *     * `tool_call` - Tool Call
          *     * `tool_denied` - Tool Denied
          *     * `tool_error` - Tool Error
+         *     * `approval` - Approval
          *     * `answer` - Answer
          * @enum {string}
          */
-        RunStepKindEnum: "llm" | "tool_call" | "tool_denied" | "tool_error" | "answer";
+        RunStepKindEnum: "llm" | "tool_call" | "tool_denied" | "tool_error" | "approval" | "answer";
         SchedulePreviewRequest: {
             schedule_cron: string;
             /** @default UTC */
@@ -3519,6 +3547,27 @@ export interface components {
             maximum: number | null;
             of: string | null;
             help: string;
+        };
+        _Connection: {
+            id: number;
+            name: string;
+            provider: string;
+            provider_name: string;
+            status: string;
+            resources: components["schemas"]["_Item"][];
+            actions: components["schemas"]["_Item"][];
+        };
+        _Item: {
+            name: string;
+            description: string;
+        };
+        _KeyTools: {
+            id: number;
+            tools: string[];
+        };
+        _Named: {
+            id: number;
+            name: string;
         };
     };
     responses: never;
@@ -5319,6 +5368,25 @@ export interface operations {
             };
         };
     };
+    mcp_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpOverview"];
+                };
+            };
+        };
+    };
     members_list: {
         parameters: {
             query?: {
@@ -5708,7 +5776,7 @@ export interface operations {
                 limit?: number;
                 /** @description The initial index from which to return the results. */
                 offset?: number;
-                status?: "cancelled" | "failed" | "queued" | "running" | "succeeded";
+                status?: "cancelled" | "failed" | "queued" | "running" | "succeeded" | "waiting_approval";
             };
             header?: never;
             path?: never;
