@@ -19,38 +19,38 @@ from apps.mcp.auth import McpPrincipal
 from apps.mcp.tools import Denied, tools_for
 
 
-class _Named(serializers.Serializer):
+class McpTarget(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class _Item(serializers.Serializer):
+class McpItem(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
 
 
-class _Connection(serializers.Serializer):
+class McpConnection(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     provider = serializers.CharField()
     provider_name = serializers.CharField()
     status = serializers.CharField()
-    resources = _Item(many=True)
-    actions = _Item(many=True)
+    resources = McpItem(many=True)
+    actions = McpItem(many=True)
 
 
-class _KeyTools(serializers.Serializer):
+class McpKeyTools(serializers.Serializer):
     id = serializers.IntegerField()
     tools = serializers.ListField(child=serializers.CharField())
 
 
 class McpOverviewSerializer(serializers.Serializer):
     server_url = serializers.CharField()
-    connections = _Connection(many=True)
-    collections = _Named(many=True)
-    agents = _Named(many=True)
-    workflows = _Named(many=True)
-    keys = _KeyTools(many=True)
+    connections = McpConnection(many=True)
+    collections = McpTarget(many=True)
+    agents = McpTarget(many=True)
+    workflows = McpTarget(many=True)
+    keys = McpKeyTools(many=True)
 
 
 def server_url() -> str:

@@ -2183,6 +2183,15 @@ export interface components {
             password: string;
             tenant?: string;
         };
+        McpConnection: {
+            id: number;
+            name: string;
+            provider: string;
+            provider_name: string;
+            status: string;
+            resources: components["schemas"]["McpItem"][];
+            actions: components["schemas"]["McpItem"][];
+        };
         McpGrant: {
             connection?: number;
             resources?: string[];
@@ -2207,13 +2216,25 @@ export interface components {
             agents?: number[];
             workflows?: number[];
         };
+        McpItem: {
+            name: string;
+            description: string;
+        };
+        McpKeyTools: {
+            id: number;
+            tools: string[];
+        };
         McpOverview: {
             server_url: string;
-            connections: components["schemas"]["_Connection"][];
-            collections: components["schemas"]["_Named"][];
-            agents: components["schemas"]["_Named"][];
-            workflows: components["schemas"]["_Named"][];
-            keys: components["schemas"]["_KeyTools"][];
+            connections: components["schemas"]["McpConnection"][];
+            collections: components["schemas"]["McpTarget"][];
+            agents: components["schemas"]["McpTarget"][];
+            workflows: components["schemas"]["McpTarget"][];
+            keys: components["schemas"]["McpKeyTools"][];
+        };
+        McpTarget: {
+            id: number;
+            name: string;
         };
         /**
          * @description GET /auth/me/: the person, the tenant the token acts on, and what their role may do there
@@ -3547,27 +3568,6 @@ export interface components {
             maximum: number | null;
             of: string | null;
             help: string;
-        };
-        _Connection: {
-            id: number;
-            name: string;
-            provider: string;
-            provider_name: string;
-            status: string;
-            resources: components["schemas"]["_Item"][];
-            actions: components["schemas"]["_Item"][];
-        };
-        _Item: {
-            name: string;
-            description: string;
-        };
-        _KeyTools: {
-            id: number;
-            tools: string[];
-        };
-        _Named: {
-            id: number;
-            name: string;
         };
     };
     responses: never;
