@@ -60,7 +60,7 @@ def _approval_body(approval: AgentApproval) -> dict:
 def call_action(*, principal: McpPrincipal, tool: McpTool, connection: Connection, payload: dict) -> CallOutcome:
     from apps.agents.approvals import approval_request, approval_wait, clean_input
     from apps.agents.models import AgentApproval
-    from apps.mcp.tools import CallOutcome, _result
+    from apps.mcp.tools import CallOutcome, _result, wait_slot
 
     if action_policy(tool) != "ask":
         result = _call_action(
@@ -78,12 +78,14 @@ def call_action(*, principal: McpPrincipal, tool: McpTool, connection: Connectio
         actor_label=principal.actor_label,
         requested_by_user_id=principal.user_id,
     )
-    ends = time.monotonic() + settings.MCP_APPROVAL_WAIT_SECONDS
-    decided = approval_wait(approval_id=approval.pk, timeout=settings.MCP_APPROVAL_WAIT_SECONDS)
-    # approving commits the decision first and then performs the action: wait on for its result (always a dict)
-    while _performing(decided) and time.monotonic() < ends:
-        time.sleep(0.05)
-        decided.refresh_from_db()
+    stack, seconds = wait_slot(principal.schema, settings.MCP_APPROVAL_WAIT_SECONDS)
+    with stack:
+        ends = time.monotonic() + seconds
+        decided = approval_wait(approval_id=approval.pk, timeout=seconds)
+        # approving commits the decision first and then performs the action: wait on for its result (a dict)
+        while _performing(decided) and time.monotonic() < ends:
+            time.sleep(0.05)
+            decided.refresh_from_db()
     body = _approval_body(decided)
     extra = {"action": tool.target, "approval": str(decided.pk), "approval_status": decided.status}
     if decided.status == AgentApproval.Status.PENDING:

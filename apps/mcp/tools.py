@@ -20,6 +20,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -40,6 +41,7 @@ from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from apps.mcp.auth import McpPrincipal
 from apps.mcp.grants import grant_targets
+from bizosaas import leases
 
 TOOL_CALLS = Counter(
     "bizosaas_mcp_tool_calls_total",
@@ -320,6 +322,18 @@ def tools_for(principal: McpPrincipal) -> dict[str, McpTool]:
 
 
 # --- calling ----------------------------------------------------------------------------------------------------
+
+
+def wait_slot(schema: str, seconds: float) -> tuple[ExitStack, float]:
+    """(a stack to close when done, how long this call may wait): `seconds` while the tenant has fewer than
+    MCP_WAITS_PER_TENANT calls waiting (for an approval or an agent run) across every gateway process, else 0,
+    so one tenant's waiting calls cannot hold the gateway's threads."""
+    stack = ExitStack()
+    try:
+        stack.enter_context(leases.hold(f"mcp-waits:{schema}", limit=settings.MCP_WAITS_PER_TENANT, lease=seconds + 15))
+    except leases.Busy:
+        return stack, 0.0
+    return stack, seconds
 
 
 def _text(value: Any) -> str:

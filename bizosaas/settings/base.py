@@ -421,5 +421,7 @@ QUOTA_WORKFLOW_CONFIGS = env.int("QUOTA_WORKFLOW_CONFIGS", default=50)
 MCP_APPROVAL_WAIT_SECONDS = env.float("MCP_APPROVAL_WAIT_SECONDS", default=20.0)
 # How long a tools/call that runs an agent waits for the run to finish before it answers the run's id and status
 MCP_AGENT_WAIT_SECONDS = env.float("MCP_AGENT_WAIT_SECONDS", default=10.0)
+# At most this many of a tenant's tool calls wait (for an approval or a run) at once; others answer without waiting
+MCP_WAITS_PER_TENANT = env.int("MCP_WAITS_PER_TENANT", default=4)
 # Browser origins (besides GATEWAY_URL's and PORTAL_URL's) whose pages may call /mcp/; any other Origin answers 403
 MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", default=[])

@@ -342,3 +342,92 @@ def test_the_mcp_overview_shows_the_server_url_what_may_be_granted_and_each_keys
     assert [r["name"] for r in connection["resources"]] == ["contacts", "deals"]
     assert body["keys"] == [{"id": key.pk, "tools": ["hubspot__contacts", "hubspot__deals"]}]
     assert (body["collections"], body["agents"], body["workflows"]) == ([], [], [])
+
+
+def test_an_agent_tool_starts_a_run_counted_against_the_tenants_runs_and_answers_its_id_and_status(acme, settings):
+    from apps.accounts.models import TenantQuota
+    from apps.agents.models import Agent, AgentRun, LLMProvider
+
+    settings.MCP_AGENT_WAIT_SECONDS = 0.3
+    with schema_context(acme.schema):
+        provider = LLMProvider.objects.create(
+            name="OpenAI", kind="openai", default_model="gpt-4o-mini", credentials={"api_key": "sk-test"}
+        )
+        agent = Agent.objects.create(name="Sales assistant", role="Sales", goal="Keep the CRM tidy", provider=provider)
+    _key, secret = acme.key([{"agents": [agent.pk]}])
+
+    (tool,) = rpc(secret, "tools/list").json()["result"]["tools"]
+    assert tool["name"] == "run_agent__sales-assistant"
+    result = call(secret, "run_agent__sales-assistant", {"input": "Tidy the CRM."})
+
+    assert result["isError"] is False
+    with schema_context(acme.schema):
+        run = AgentRun.objects.get()
+    assert (run.source, run.input, run.status) == ("mcp", "Tidy the CRM.", "queued")
+    assert result["structuredContent"]["run_id"] == run.pk
+    assert result["structuredContent"]["status"] == "queued"
+
+    TenantQuota.objects.update_or_create(tenant=acme.tenant, defaults={"agent_runs_per_day": 1})
+    refused = call(secret, "run_agent__sales-assistant", {"input": "Again."})
+    assert refused["isError"] is True
+    assert refused["content"][0]["text"].startswith("Agent runs per day quota reached: 1 of 1")
+    with schema_context(acme.schema):
+        assert AgentRun.objects.count() == 1  # nothing recorded over the quota
+
+
+def test_a_workflow_tool_starts_the_configured_workflow(acme, hubspot):
+    import asyncio
+
+    from apps.workflows.models import WorkflowConfig, WorkflowRun
+    from tests.workflows.test_configs import terminate
+
+    crm = acme.hubspot(hubspot)
+    with schema_context(acme.schema):
+        config = WorkflowConfig.objects.create(
+            name="Nightly sync", template="connection_sync", parameters={"connection": crm.pk, "resource": "contacts"}
+        )
+    _key, secret = acme.key([{"workflows": [config.pk]}])
+
+    result = call(secret, "start_workflow__nightly-sync", {})
+
+    assert result["isError"] is False, result["content"][0]["text"]
+    with schema_context(acme.schema):
+        run = WorkflowRun.objects.get()
+    assert (run.config_id, run.trigger) == (config.pk, "api")
+    assert result["structuredContent"] == {"run_id": run.pk, "workflow_id": run.workflow_id, "status": "running"}
+    asyncio.run(terminate(run.workflow_id))
+
+
+def test_a_tenants_waiting_calls_are_bounded_and_over_the_bound_answer_at_once(acme, settings):
+    from apps.mcp.tools import wait_slot
+
+    settings.MCP_WAITS_PER_TENANT = 1
+    first, seconds = wait_slot(acme.schema, 5.0)
+    with first:
+        assert seconds == 5.0
+        second, more = wait_slot(acme.schema, 5.0)
+        assert more == 0.0  # the tenant's one place is taken: this call does not wait
+        second.close()
+        other, theirs = wait_slot("some_other_schema", 5.0)
+        assert theirs == 5.0  # another tenant's calls are not held back
+        other.close()
+    again, seconds = wait_slot(acme.schema, 5.0)
+    assert seconds == 5.0
+    again.close()
+
+
+def test_knowledge_search_covers_only_the_granted_collections(acme):
+    from tests.agents.test_agent_knowledge import POLICY, ingested_collection
+
+    returns = ingested_collection(acme, "Returns", POLICY)
+    ingested_collection(acme, "Secret", b"# Pricing\n\nOur margin on returns is forty percent.")
+    _key, secret = acme.key([{"collections": [returns.pk]}])
+
+    (tool,) = rpc(secret, "tools/list").json()["result"]["tools"]
+    assert tool["name"] == "search_knowledge" and tool["annotations"]["readOnlyHint"] is True
+    result = call(secret, "search_knowledge", {"query": "how long can customers return items", "limit": 5})
+
+    assert result["isError"] is False
+    hits = result["structuredContent"]["results"]
+    assert hits and {hit["document"] for hit in hits} == {"Returns handbook"}
+    assert "45 days" in hits[0]["excerpt"]
