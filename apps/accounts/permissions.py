@@ -56,6 +56,8 @@ MATRIX: dict[str, dict[str, tuple[Role, str | None]]] = {
         USE: (Role.MEMBER, "workflows:run"),
         CONFIGURE: (Role.ADMIN, "workflows:write"),
     },
+    # the inbox of agent and workflow approvals: members decide (approve, edit and approve, reject)
+    "approvals": {READ: (Role.VIEWER, "approvals:read"), USE: (Role.MEMBER, "approvals:decide")},
 }
 
 MCP_SCOPE = "mcp"  # calls /mcp/ (apps.mcp), which checks the key's own tool grants rather than this matrix

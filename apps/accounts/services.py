@@ -51,12 +51,14 @@ def tenant_create(*, name: str, slug: str, actor: Actor | None = None) -> Tenant
 
 
 @transaction.atomic
-def tenant_update(*, tenant: Tenant, actor: Actor, name: str) -> Tenant:
-    before = {"name": tenant.name}
+def tenant_update(*, tenant: Tenant, actor: Actor, name: str, approver_must_differ: bool | None = None) -> Tenant:
+    before = {"name": tenant.name, "approver_must_differ": tenant.approver_must_differ}
     tenant.name = name
+    if approver_must_differ is not None:
+        tenant.approver_must_differ = approver_must_differ
     tenant.full_clean(exclude=["slug", "schema_name"])
-    tenant.save(update_fields=["name"])
-    changes = diff(before, {"name": name})
+    tenant.save(update_fields=["name", "approver_must_differ"])
+    changes = diff(before, {"name": name, "approver_must_differ": tenant.approver_must_differ})
     audit_record(tenant=tenant, actor=actor, action="tenant.updated", obj=tenant, changes=changes)
     platform_audit_record(actor=actor, action="tenant.updated", tenant=tenant, changes=changes)
     return tenant

@@ -319,10 +319,35 @@ def _resume(approval: AgentApproval, *, decision: dict) -> None:
     of the rejection) before the model goes on. Queued once this transaction commits."""
     run = AgentRun.objects.select_for_update().get(pk=approval.run_id)
     if run.status != AgentRun.Status.WAITING_APPROVAL:
-        return  # cancelled meanwhile: the decision is recorded, nothing goes on
-    state = dict(run.resume_state or {})
-    state["decision"] = decision
-    run_requeue(run=run, resume_state=state)
+        return  # still being paused (run_resume_if_decided then takes it), or cancelled meanwhile
+    pending = (run.resume_state or {}).get("pending") or {}
+    if pending.get("approval") != str(approval.pk):
+        return
+    run_requeue(run=run, resume_state={**(run.resume_state or {}), "decision": decision})
+
+
+def run_resume_if_decided(*, run_id: int) -> None:
+    """Called once a run's pause is recorded: a decision made while it was still pausing resumes it now."""
+    with transaction.atomic():
+        run = AgentRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != AgentRun.Status.WAITING_APPROVAL:
+            return
+        pending = (run.resume_state or {}).get("pending") or {}
+        approval = AgentApproval.objects.filter(pk=pending.get("approval")).first()
+        if approval is None or approval.status == AgentApproval.Status.PENDING:
+            return
+        if approval.status == AgentApproval.Status.EXPIRED:
+            run_fail_waiting(run_id=run.pk, error=_expired_reason(approval))
+            return
+        if approval.status == AgentApproval.Status.APPROVED:
+            decision = {"approval": str(approval.pk), "decision": "approved", "input": approval.final_input or {}}
+        else:
+            decision = {"approval": str(approval.pk), "decision": "rejected", "comment": approval.comment}
+        run_requeue(run=run, resume_state={**(run.resume_state or {}), "decision": decision})
+
+
+def _expired_reason(approval: AgentApproval) -> str:
+    return f"{EXPIRED_REASON}: nobody decided on {approval.action} in time."
 
 
 # --- expiry --------------------------------------------------------------------------------------------------
@@ -333,9 +358,7 @@ def _expire_locked(approval: AgentApproval) -> None:
     approval.decided_at = timezone.now()
     approval.save(update_fields=["status", "decided_at"])
     if approval.run_id is not None:
-        run_fail_waiting(
-            run_id=approval.run_id, error=f"{EXPIRED_REASON}: nobody decided on {approval.action} in time."
-        )
+        run_fail_waiting(run_id=approval.run_id, error=_expired_reason(approval))
 
 
 def approval_expire(*, approval: AgentApproval) -> AgentApproval:

@@ -390,7 +390,13 @@ def agent_delete(*, tenant: Tenant, actor: Actor, agent: Agent) -> None:
 
 def _grants_snapshot(agent: Agent) -> list[dict]:
     return [
-        {"connection": g.connection_id, "resources": g.resources, "actions": g.actions}
+        {
+            "connection": g.connection_id,
+            "resources": g.resources,
+            "actions": g.actions,
+            "action_policies": g.action_policies,
+            "allow_unattended_from_rules": g.allow_unattended_from_rules,
+        }
         for g in agent.tool_grants.order_by("connection_id")
     ]
 
@@ -403,10 +409,36 @@ def _names(value: Any) -> list | None:
     return list(value)
 
 
+GRANT_FIELDS = frozenset({"connection", "resources", "actions", "action_policies", "allow_unattended_from_rules"})
+
+
+def _policies(grant: dict, path: str, actions: list[str], errors: dict[str, list[str]]) -> dict[str, str]:
+    """{action: "allow" | "ask"} for granted actions only; errors under `<path>.action_policies.<action>`."""
+    raw = grant.get("action_policies")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        errors[f"{path}.action_policies"] = ['An object of action names to "allow" or "ask".']
+        return {}
+    out = {}
+    for name, policy in raw.items():
+        if name not in actions:
+            errors[f"{path}.action_policies.{name}"] = [
+                f"{name!r} is not an action granted on this connection"
+                + (f" (granted: {', '.join(actions)})." if actions else " (no action is granted).")
+            ]
+        elif policy not in ("allow", "ask"):
+            errors[f"{path}.action_policies.{name}"] = ['"allow" or "ask".']
+        else:
+            out[name] = policy
+    return out
+
+
 @transaction.atomic
 def set_tool_grants(*, tenant: Tenant, actor: Actor, agent: Agent, grants: list[dict]) -> list[ToolGrant]:
     """Replaces all of the agent's grants. Each names a connection of this tenant and the resources and actions
-    its connector offers; errors carry field paths (`grants.0.actions.1`). A grant with nothing in it is dropped."""
+    its connector offers, optionally a policy per granted action (allow or ask) and whether runs started by a rule
+    may write unattended; errors carry field paths (`grants.0.actions.1`). A grant with nothing in it is dropped."""
     if not isinstance(grants, list | tuple):
         raise ValidationError({"grants": ["A list of grants."]})
     errors: dict[str, list[str]] = {}
@@ -419,7 +451,7 @@ def set_tool_grants(*, tenant: Tenant, actor: Actor, agent: Agent, grants: list[
         if not isinstance(grant, dict):
             errors[path] = ["Must be an object with connection, resources and actions."]
             continue
-        for name in sorted(set(grant) - {"connection", "resources", "actions"}):
+        for name in sorted(set(grant) - GRANT_FIELDS):
             errors[f"{path}.{name}"] = ["Unknown field."]
         raw_id = grant.get("connection")
         connection = connections.get(int(raw_id)) if _int_between(raw_id, 1, 2**63 - 1) else None
@@ -452,8 +484,21 @@ def set_tool_grants(*, tenant: Tenant, actor: Actor, agent: Agent, grants: list[
                         + (f"Offered: {', '.join(available)}." if available else f"It offers no {kind}.")
                     ]
             chosen[kind] = [name for name in dict.fromkeys(names) if name in available]
+        policies = _policies(grant, path, chosen.get("actions", []), errors)
+        unattended = grant.get("allow_unattended_from_rules", False)
+        if not isinstance(unattended, bool):
+            errors[f"{path}.allow_unattended_from_rules"] = ["true or false."]
+            unattended = False
         if chosen.get("resources") or chosen.get("actions"):
-            rows.append(ToolGrant(agent=agent, connection=connection, **chosen))
+            rows.append(
+                ToolGrant(
+                    agent=agent,
+                    connection=connection,
+                    action_policies=policies,
+                    allow_unattended_from_rules=unattended,
+                    **chosen,
+                )
+            )
     if errors:
         raise ValidationError(errors)
     before = _grants_snapshot(agent)
@@ -490,9 +535,15 @@ def agent_available_tools(*, agent: Agent) -> list[dict]:
                     for r in (spec.resources if spec else ())
                 ],
                 "actions": [
-                    {"name": a.name, "description": a.description, "granted": a.name in actions}
+                    {
+                        "name": a.name,
+                        "description": a.description,
+                        "granted": a.name in actions,
+                        "policy": (grant.action_policies or {}).get(a.name, "allow") if grant else "allow",
+                    }
                     for a in (spec.actions if spec else ())
                 ],
+                "allow_unattended_from_rules": bool(grant and grant.allow_unattended_from_rules),
             }
         )
     return out

@@ -21,6 +21,7 @@ from django_tenants.utils import schema_context
 from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
+from apps.agents.approvals import starter_may_not_decide
 from apps.workflows import client
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.templates import TEMPLATES, clean_parameters
@@ -358,6 +359,7 @@ def approval_decide(
     gone = False
     with transaction.atomic():
         locked = WorkflowApproval.objects.select_for_update().select_related("run").get(pk=approval.pk)
+        starter_may_not_decide(tenant=tenant, actor=actor, started_by_user_id=locked.run.created_by_id)
         if locked.status != WorkflowApproval.Status.PENDING:
             raise ValidationError({"status": [f"Only a pending approval can be decided; this one is {locked.status}."]})
         if locked.expires_at is not None and locked.expires_at <= timezone.now():

@@ -322,6 +322,8 @@ def test_tool_grants_replace_and_show_in_the_portal_checklist(api, acme):
                 "provider_name": "HubSpot",
                 "resources": ["contacts"],
                 "actions": [],
+                "action_policies": {},
+                "allow_unattended_from_rules": False,
             }
         ]
     }

@@ -17,7 +17,7 @@ ROLE_CHOICES = Membership.Role.choices
 class TenantSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "status", "created_at"]
+        fields = ["slug", "name", "status", "approver_must_differ", "created_at"]
         read_only_fields = ["slug", "status", "created_at"]
 
 

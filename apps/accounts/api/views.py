@@ -242,7 +242,10 @@ class CurrentTenantView(TenantScoped, APIView):
         data = s.TenantSerializer(self.tenant, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         tenant = services.tenant_update(
-            tenant=self.tenant, actor=self.actor, name=data.validated_data.get("name", self.tenant.name)
+            tenant=self.tenant,
+            actor=self.actor,
+            name=data.validated_data.get("name", self.tenant.name),
+            approver_must_differ=data.validated_data.get("approver_must_differ"),
         )
         return Response(s.TenantSerializer(tenant).data)
 

@@ -84,7 +84,16 @@ class ToolGrantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ToolGrant
-        fields = ["connection", "connection_name", "provider", "provider_name", "resources", "actions"]
+        fields = [
+            "connection",
+            "connection_name",
+            "provider",
+            "provider_name",
+            "resources",
+            "actions",
+            "action_policies",
+            "allow_unattended_from_rules",
+        ]
         read_only_fields = fields
 
     def get_provider_name(self, grant: ToolGrant) -> str:
@@ -158,6 +167,17 @@ class GrantInputSerializer(serializers.Serializer):
     connection = serializers.IntegerField()
     resources = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
     actions = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+    action_policies = serializers.DictField(
+        child=serializers.ChoiceField(choices=["allow", "ask"]),
+        required=False,
+        default=dict,
+        help_text="Per granted action: allow (performed at once) or ask (waits for a person's approval).",
+    )
+    allow_unattended_from_rules = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Runs started by a rule perform writes without asking (by default they ask).",
+    )
 
 
 class GrantsSerializer(serializers.Serializer):
@@ -176,10 +196,15 @@ class AvailableItemSerializer(serializers.Serializer):
     granted = serializers.BooleanField()
 
 
+class AvailableActionSerializer(AvailableItemSerializer):
+    policy = serializers.ChoiceField(choices=["allow", "ask"])
+
+
 class AvailableConnectionSerializer(serializers.Serializer):
     connection = serializers.DictField()
     resources = AvailableItemSerializer(many=True)
-    actions = AvailableItemSerializer(many=True)
+    actions = AvailableActionSerializer(many=True)
+    allow_unattended_from_rules = serializers.BooleanField()
 
 
 # --- templates -----------------------------------------------------------------------------------------------

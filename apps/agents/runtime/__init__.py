@@ -47,12 +47,16 @@ class RunContext:
     tenant: Any  # apps.accounts.models.Tenant
     deadline: float  # time.monotonic()
     is_cancelled: Callable[[], bool] = lambda: False
+    started_by_rule: bool = False  # the run acts on data an outsider wrote: its writes ask first by default
     owner: int = field(default_factory=threading.get_ident)
+    # the model's answers and the tools' observations of this run, oldest first (kept to resume a paused run)
+    transcript: list = field(default_factory=list)
+    paused: dict | None = None  # the tool call waiting for an approval, once one was asked for
     llm_error: BaseException | None = None  # the model's own failure, which CrewAI re-wraps on its way out
     _requests: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     _closed: threading.Event = field(default_factory=threading.Event)
     _closed_reason: str = "The run is over."
-    _position: int = 0
+    _position: int = 0  # the last step's position (a resumed run goes on after its earlier steps)
 
     # --- used from any thread --------------------------------------------------------------------------------
 
@@ -90,7 +94,24 @@ class RunContext:
     ) -> None:
         self.call(self.write_step, kind, tool, arguments or {}, summary, prompt_tokens, completion_tokens)
 
+    def last_thought(self) -> str:
+        """The model's most recent stated reasoning (its `Thought:` line), for an approval's reason."""
+        for entry in reversed(self.transcript):
+            if entry.get("role") == "assistant":
+                text = entry.get("content") or ""
+                for line in text.splitlines():
+                    if line.strip().lower().startswith("thought:"):
+                        return line.split(":", 1)[1].strip()
+                return text.split("Action:", 1)[0].strip()
+        return ""
+
     # --- used on the run's thread ----------------------------------------------------------------------------
+
+    def pause(self, pending: dict) -> None:
+        """Stops the run at a tool call waiting for approval: CrewAI's thread is refused anything further and the
+        run's thread stops serving it (see runner.execute_run)."""
+        self.paused = pending
+        self.close("The run is waiting for an approval.")
 
     def write_step(self, kind, tool, arguments, summary, prompt_tokens, completion_tokens) -> None:
         from apps.agents.models import RunStep
@@ -111,7 +132,7 @@ class RunContext:
         """Executes the requests of CrewAI's threads until `done` is set; raises RunTimedOut at the deadline and
         RunCancelled when someone cancels the run meanwhile."""
         next_check = time.monotonic() + cancel_check_every
-        while not done.is_set():
+        while not done.is_set() and self.paused is None:
             now = time.monotonic()
             if now >= self.deadline:
                 raise RunTimedOut

@@ -181,6 +181,7 @@ class MeteredLLM(BaseLLM):
             {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
         )
         ctx.step("llm", summary=truncate(_text(answer), 1000), prompt_tokens=prompt, completion_tokens=completion)
+        ctx.transcript.append({"role": "assistant", "content": _text(answer)})
         return answer
 
     def supports_function_calling(self) -> bool:

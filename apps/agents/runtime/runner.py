@@ -19,11 +19,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection as db
+from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.quotas import QuotaExceeded
 from apps.agents.models import AgentRun, Message
 from apps.agents.runtime import RunCancelled, RunClosed, RunContext, RunTimedOut, truncate
+from apps.agents.runtime.resume import RunPaused, apply_decision, resume_text
 from bizosaas.metrics import AGENT_RUN_SECONDS, AGENT_RUNS, AGENT_TOKENS
 
 logger = logging.getLogger(__name__)
@@ -81,17 +83,18 @@ def history_text(run: AgentRun) -> str:
     return "\n\n".join(lines)
 
 
-def task_description(run: AgentRun) -> str:
+def task_description(run: AgentRun, transcript: list | None = None) -> str:
     history = history_text(run)
-    if not history:
-        return run.input
-    return (
-        "The conversation so far (oldest first):\n\n"
-        f"{history}\n\n"
-        "---\n"
-        "The user's new message, which you must answer now:\n\n"
-        f"{run.input}"
-    )
+    text = run.input
+    if history:
+        text = (
+            "The conversation so far (oldest first):\n\n"
+            f"{history}\n\n"
+            "---\n"
+            "The user's new message, which you must answer now:\n\n"
+            f"{run.input}"
+        )
+    return text + resume_text(transcript or [])
 
 
 def _claim(run_id: int) -> AgentRun | None:
@@ -140,7 +143,7 @@ def _build_crew(run: AgentRun, ctx: RunContext, llm, timeout: int):
         cache=False,
         verbose=False,
     )
-    task = Task(description=task_description(run), expected_output=EXPECTED_OUTPUT, agent=crew_agent)
+    task = Task(description=task_description(run, ctx.transcript), expected_output=EXPECTED_OUTPUT, agent=crew_agent)
     crew = Crew(
         agents=[crew_agent],
         tasks=[task],
@@ -169,6 +172,8 @@ def _kickoff(crew, ctx: RunContext):
     thread.start()
     try:
         ctx.serve(done)
+        if ctx.paused is not None:
+            raise RunPaused
     except (RunTimedOut, RunCancelled):
         # CrewAI's thread cannot be interrupted; closing the context makes its next model or tool call fail fast
         ctx.close("The run was stopped (timed out or cancelled).")
@@ -204,17 +209,23 @@ def execute_run(run_id: int, llm=None) -> AgentRun | None:
         tenant=_tenant(),
         deadline=started + timeout,
         is_cancelled=lambda: AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.CANCELLED).exists(),
+        started_by_rule=run.source == "rule",
+        transcript=list((run.resume_state or {}).get("transcript") or []),
     )
+    ctx._position = run.steps.aggregate(last=Max("position"))["last"] or 0
     status, output, error = AgentRun.Status.FAILED, "", ""
     metered = crew = None
     try:
         if llm is None and run.agent.provider is None:
             raise RuntimeError("The agent has no LLM provider.")
         prepare_crewai()
+        apply_decision(run, ctx)  # a resumed run: the approved call is performed (or the rejection told) first
         crew, metered = _build_crew(run, ctx, llm, timeout)
         result = _kickoff(crew, ctx)
         output = str(getattr(result, "raw", result) or "")
         status = AgentRun.Status.SUCCEEDED
+    except RunPaused:
+        status = AgentRun.Status.WAITING_APPROVAL
     except RunTimedOut:
         error = f"The run took longer than {timeout} seconds (the agent's maximum execution time) and was stopped."
     except RunCancelled:
@@ -245,7 +256,10 @@ def _finish(run: AgentRun, ctx: RunContext, metered, *, status: str, output: str
         if metered is not None
         else (run.agent.model or getattr(run.agent.provider, "default_model", ""))
     )
-    cost: Decimal | None = llm_client.estimate_cost(model, prompt, completion) if usage else None
+    # a resumed run adds to what its earlier parts used
+    prompt += run.prompt_tokens
+    completion += run.completion_tokens
+    cost: Decimal | None = llm_client.estimate_cost(model, prompt, completion) if usage or run.cost_usd else None
     if status == AgentRun.Status.SUCCEEDED:
         ctx.write_step("answer", "", {}, output, 0, 0)
     fields = {
@@ -256,9 +270,13 @@ def _finish(run: AgentRun, ctx: RunContext, metered, *, status: str, output: str
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "cost_usd": cost,
-        "duration_ms": int((time.monotonic() - started) * 1000),
+        "duration_ms": int((time.monotonic() - started) * 1000) + (run.duration_ms or 0),
         "finished_at": timezone.now(),
+        "resume_state": None,
     }
+    if status == AgentRun.Status.WAITING_APPROVAL:
+        # what a fresh worker needs to go on, once a person decides: the transcript and the pending call
+        fields.update(finished_at=None, resume_state={"transcript": ctx.transcript, "pending": ctx.paused})
     # a run cancelled meanwhile keeps its status (and the reason given when cancelling)
     updated = AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.RUNNING).update(**fields)
     if not updated:
@@ -266,6 +284,12 @@ def _finish(run: AgentRun, ctx: RunContext, metered, *, status: str, output: str
         fields.pop("error")
         AgentRun.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
+    if run.status == AgentRun.Status.WAITING_APPROVAL:
+        from apps.agents.approvals import run_resume_if_decided  # approvals imports the run services above us
+
+        run_resume_if_decided(run_id=run.pk)
+        run.refresh_from_db()
+        return run
     AGENT_RUNS.labels(status=run.status).inc()
     AGENT_TOKENS.labels(kind="prompt").inc(prompt)
     AGENT_TOKENS.labels(kind="completion").inc(completion)

@@ -4,6 +4,10 @@ The prompt only tells the model what it was given; it is no security boundary. E
 agent's grants in the run's tenant schema, at call time, before doing anything: a call outside them is recorded
 as a `tool_denied` step and answered with an error the model can read, and nothing is executed. Tools never raise
 (CrewAI re-invokes a tool whose run raised, which would repeat an action); failures come back as error text.
+
+An action whose grant says `ask` (apps.agents.approvals.action_policy) is not executed: an approval is recorded
+with the proposed input and the model's reason, and the run pauses (RunContext.pause); it goes on in a fresh worker
+once a person decides (runner.execute_run resumes it).
 """
 
 from __future__ import annotations
@@ -44,15 +48,21 @@ class AgentTool(BaseTool):
 
     def _run(self, **arguments: Any) -> str:
         ctx: RunContext = self._ctx
+        if arguments.get("reason", "") is None:
+            arguments.pop("reason")  # not stated: nothing to record
         try:
-            return ctx.call(self._guarded, arguments)
+            text = ctx.call(self._guarded, arguments)
+            if ctx.paused is None:
+                ctx.transcript.append({"role": "observation", "content": text})
+            return text
         except RunClosed as exc:
             return f"Error: {exc} Stop and give your final answer."
         except Exception as exc:  # an unexpected failure still reaches the model as text, never as a re-run
             return f"Error: {type(exc).__name__}: {exc}"
 
-    def _guarded(self, arguments: dict) -> str:
-        """On the run's thread, in the run's schema: check the grant, then execute, recording the outcome."""
+    def _guarded(self, arguments: dict, *, approved: bool = False) -> str:
+        """On the run's thread, in the run's schema: check the grant, then execute, recording the outcome. An
+        `approved` call (a person decided it) is executed without asking again; the grant is still checked."""
         ctx: RunContext = self._ctx
         from apps.agents.models import RunStep
 
@@ -62,6 +72,8 @@ class AgentTool(BaseTool):
             except Denied as exc:
                 ctx.step(RunStep.Kind.TOOL_DENIED, tool=self.name, arguments=arguments, summary=str(exc))
                 return f"Error: permission denied. {exc} This call was not executed."
+            if not approved and self.asks(target, arguments):
+                return self.ask(target, arguments)
             try:
                 result = self.execute(target, arguments)
             except ValidationError as exc:
@@ -77,6 +89,12 @@ class AgentTool(BaseTool):
             return truncate(text, MODEL_RESULT_CHARS)
 
     def authorise(self, arguments: dict) -> Any:
+        raise NotImplementedError
+
+    def asks(self, target: Any, arguments: dict) -> bool:
+        return False
+
+    def ask(self, target: Any, arguments: dict) -> str:
         raise NotImplementedError
 
     def execute(self, target: Any, arguments: dict) -> Any:
@@ -134,6 +152,9 @@ class ActionArgs(BaseModel):
     connection: int = Field(description="The id of a connection granted to you.")
     action: str = Field(description="The action to perform, one granted on that connection.")
     input: dict[str, Any] = Field(default_factory=dict, description="The action's input fields.")
+    reason: str | None = Field(
+        default=None, description="Why you perform this action (shown to a person asked to approve it)."
+    )
 
 
 class PerformActionTool(AgentTool):
@@ -147,6 +168,38 @@ class PerformActionTool(AgentTool):
         if action not in (grant.actions or []):
             raise Denied(f"You may not perform {action!r} on connection {grant.connection_id}.")
         return grant
+
+    def asks(self, grant, arguments: dict) -> bool:
+        from apps.agents.approvals import ASK, action_policy
+
+        return action_policy(grant=grant, action=arguments["action"], started_by_rule=self._ctx.started_by_rule) == ASK
+
+    def ask(self, grant, arguments: dict) -> str:
+        """Records the approval and pauses the run; nothing is sent to the provider."""
+        from apps.agents.approvals import approval_request
+        from apps.agents.models import AgentRun, RunStep
+
+        ctx: RunContext = self._ctx
+        run = AgentRun.objects.select_related("agent").get(pk=ctx.run_id)
+        proposed = arguments.get("input") or {}
+        approval = approval_request(
+            tenant=ctx.tenant,
+            connection=grant.connection,
+            action=arguments["action"],
+            proposed_input=proposed if isinstance(proposed, dict) else {},
+            reason=str(arguments.get("reason") or "").strip() or ctx.last_thought(),
+            source="agent_run",
+            agent=run.agent,
+            run=run,
+        )
+        ctx.step(
+            RunStep.Kind.APPROVAL,
+            tool=self.name,
+            arguments=arguments,
+            summary=f"Waiting for approval {approval.pk} of {arguments['action']} (nothing was performed yet).",
+        )
+        ctx.pause({"approval": str(approval.pk), "tool": self.name, "arguments": arguments})
+        return "This action needs a person's approval; the run pauses until they decide."
 
     def execute(self, grant, arguments: dict):
         from apps.accounts.audit.services import Actor

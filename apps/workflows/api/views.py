@@ -4,10 +4,12 @@ approvals; admins configure."""
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from apps.accounts.api.views import TenantScoped
@@ -168,13 +170,16 @@ class ApprovalViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelM
         approval = self.get_object()
         data = s.WorkflowDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        approval = services.approval_decide(
-            tenant=self.tenant,
-            actor=self.actor,
-            approval=approval,
-            approved=approved,
-            comment=data.validated_data["comment"],
-        )
+        try:
+            approval = services.approval_decide(
+                tenant=self.tenant,
+                actor=self.actor,
+                approval=approval,
+                approved=approved,
+                comment=data.validated_data["comment"],
+            )
+        except DjangoPermissionDenied as exc:  # approver_must_differ: say why
+            raise PermissionDenied(str(exc)) from None
         return Response(s.WorkflowApprovalSerializer(approval).data)
 
     @extend_schema(request=s.WorkflowDecisionSerializer, responses={200: s.WorkflowApprovalSerializer})

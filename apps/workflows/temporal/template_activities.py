@@ -288,6 +288,12 @@ def analyse(payload: dict) -> dict:
                 )
                 agent_run = None
             elif agent_run is not None and agent_run.status in (AgentRun.Status.FAILED, AgentRun.Status.CANCELLED):
+                if payload.get("resuming"):  # it ended while waiting for an approval (expired, cancelled)
+                    raise ApplicationError(
+                        f"The agent run {agent_run.status}: {agent_run.error or 'no reason given'}",
+                        type="AgentRunFailed",
+                        non_retryable=True,
+                    )
                 agent_run = None  # a reset run analyses again
             if agent_run is None:
                 agent = Agent.objects.select_related("provider").get(pk=payload["agent_id"])
@@ -315,6 +321,8 @@ def analyse(payload: dict) -> dict:
             with _heartbeating(schema, agent_run.pk), activity.shield_thread_cancel_exception():
                 execute_run(agent_run.pk)
             agent_run.refresh_from_db()
+        if agent_run.status == AgentRun.Status.WAITING_APPROVAL:  # the workflow asks again after a timer
+            return {"agent_run_id": agent_run.pk, "waiting": True}
         if agent_run.status != AgentRun.Status.SUCCEEDED:
             raise ApplicationError(
                 f"The agent run {agent_run.status}: {agent_run.error or 'no reason given'}",

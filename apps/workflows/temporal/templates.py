@@ -31,6 +31,7 @@ CALL_RETRY = RetryPolicy(
 )
 # An agent run costs money: one more attempt only when the worker itself failed (a failed run is non-retryable).
 ANALYSE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=2)
+APPROVAL_POLL = timedelta(seconds=15)  # how often a workflow looks whether its paused agent run was decided
 ANALYSE_TIMEOUT = timedelta(minutes=35)  # above AGENT_RUN_TIMEOUT_SECONDS (30 min), the agent's own ceiling
 
 
@@ -80,18 +81,26 @@ class TemplateWorkflow:
         )
 
     async def analyse(self, **values: Any) -> dict:
-        """The agent's part (an AgentRun), as a recorded step: `agent_id`, `instructions` and what it reads."""
-        return await self.step(
-            "analyse",
-            lambda: workflow.execute_activity(
-                "workflows.analyse",
-                self.scoped(user_id=self._input.get("user_id"), **values),
-                start_to_close_timeout=ANALYSE_TIMEOUT,
-                heartbeat_timeout=timedelta(minutes=1),
-                retry_policy=ANALYSE_RETRY,
-            ),
-            lambda a: {"agent_run_id": a["agent_run_id"]},
-        )
+        """The agent's part (an AgentRun), as a recorded step: `agent_id`, `instructions` and what it reads. A run
+        paused for an approval holds no worker: the workflow waits on a durable timer and asks again, and the
+        activity goes on with the run once a person decided (or fails with the run when the approval expired)."""
+
+        async def until_done() -> dict:
+            payload = self.scoped(user_id=self._input.get("user_id"), **values)
+            while True:
+                result = await workflow.execute_activity(
+                    "workflows.analyse",
+                    payload,
+                    start_to_close_timeout=ANALYSE_TIMEOUT,
+                    heartbeat_timeout=timedelta(minutes=1),
+                    retry_policy=ANALYSE_RETRY,
+                )
+                if not result.get("waiting"):
+                    return result
+                payload = {**payload, "agent_run_id": result["agent_run_id"], "resuming": True}
+                await workflow.sleep(APPROVAL_POLL.total_seconds())
+
+        return await self.step("analyse", until_done, lambda a: {"agent_run_id": a["agent_run_id"]})
 
     async def step(self, name: str, call: Callable[[], Awaitable[Any]], summary: Callable[[Any], Any]) -> Any:
         self._step = name
