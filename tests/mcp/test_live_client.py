@@ -111,12 +111,17 @@ def test_a_revoked_key_is_refused_401_with_where_to_sign_in(live_server, acme, h
     assert hubspot.requests_to("contacts") == []
 
 
-def _approve_when_asked(org: Org, *, edit: dict | None = None, reject: str | None = None) -> threading.Thread:
-    """Another person, on another thread: waits for the MCP call's approval to appear, then decides it."""
+def _approve_when_asked(
+    org: Org, base_url: str, *, edit: dict | None = None, reject: str | None = None
+) -> tuple[threading.Thread, list]:
+    """Another person, on another thread: waits for the MCP call's approval to appear, then decides it through the
+    approvals API of the same gateway. The answers are appended to the returned list."""
     from django.db import connection
 
-    from apps.agents.approvals import approval_approve, approval_reject
     from apps.agents.models import AgentApproval
+
+    headers = {"Authorization": org.auth()["HTTP_AUTHORIZATION"]}
+    answers: list = []
 
     def decide():
         try:
@@ -128,17 +133,17 @@ def _approve_when_asked(org: Org, *, edit: dict | None = None, reject: str | Non
                     time.sleep(0.05)
                 else:
                     return
-                actor = Actor.for_user(org.admin)
-                if reject is not None:
-                    approval_reject(tenant=org.tenant, actor=actor, approval=approval, comment=reject)
-                else:
-                    approval_approve(tenant=org.tenant, actor=actor, approval=approval, input=edit)
+            if reject is not None:
+                url, body = f"{base_url}/api/v1/approvals/{approval.pk}/reject/", {"comment": reject}
+            else:
+                url, body = f"{base_url}/api/v1/approvals/{approval.pk}/approve/", ({"input": edit} if edit else {})
+            answers.append(httpx.post(url, json=body, headers=headers, timeout=30))
         finally:
             connection.close()
 
     thread = threading.Thread(target=decide)
     thread.start()
-    return thread
+    return thread, answers
 
 
 def test_an_ask_action_waits_for_a_person_and_answers_the_approved_result(live_server, acme, hubspot, settings):
@@ -148,7 +153,9 @@ def test_an_ask_action_waits_for_a_person_and_answers_the_approved_result(live_s
     crm = acme.hubspot(hubspot)
     grant = {"connection": crm.pk, "actions": ["upsert_contact"], "action_policies": {"upsert_contact": "ask"}}
     key, secret = acme.key([grant])
-    decider = _approve_when_asked(acme, edit={"email": "ada@example.com", "first_name": "Ada L."})
+    decider, answers = _approve_when_asked(
+        acme, live_server.url, edit={"email": "ada@example.com", "first_name": "Ada L."}
+    )
 
     async def body(session):
         return await session.call_tool("hubspot__upsert_contact", {"email": "ada@example.com", "first_name": "Ada"})
@@ -156,6 +163,7 @@ def test_an_ask_action_waits_for_a_person_and_answers_the_approved_result(live_s
     result = run_client(f"{live_server.url}/mcp/", secret, body)
     decider.join(timeout=30)
 
+    assert [answer.status_code for answer in answers] == [200]
     assert result.isError is False, result.content[0].text
     assert result.structuredContent["status"] == "approved"
     assert result.structuredContent["result"]["id"] == "9001"
@@ -197,9 +205,10 @@ def test_an_ask_action_not_decided_in_time_answers_the_pending_approval_and_a_re
 
     with schema_context(acme.schema):
         AgentApproval.objects.update(status="expired")  # the first one is out of the way
-    decider = _approve_when_asked(acme, reject="Not this one.")
+    decider, answers = _approve_when_asked(acme, live_server.url, reject="Not this one.")
     rejected = run_client(f"{live_server.url}/mcp/", secret, one)
     decider.join(timeout=30)
+    assert [answer.status_code for answer in answers] == [200]
     assert rejected.isError is True
     assert rejected.structuredContent is None
     assert "Rejected by a person; nothing was done. Not this one." in rejected.content[0].text

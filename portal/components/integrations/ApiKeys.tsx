@@ -37,6 +37,8 @@ const ALL_SCOPES = {
   "workflows:read": "Read workflows",
   "workflows:run": "Run workflows",
   "workflows:write": "Configure workflows",
+  "approvals:read": "Read approvals",
+  "approvals:decide": "Approve or reject actions",
   mcp: "Call tools over MCP (choose which in Settings → MCP)",
 } satisfies Record<Scope, string>;
 

@@ -153,6 +153,92 @@ export interface paths {
         patch: operations["api_keys_partial_update"];
         trace?: never;
     };
+    "/api/v1/approvals/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Agent and workflow approvals, newest first; `?status=pending` for what waits. */
+        get: operations["approvals_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approvals/{approval_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["approvals_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approvals/{approval_id}/approve/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Approves as proposed, or with `input` edited (checked against the action's input schema: 400 with field
+         *     errors, nothing changed). The paused run then performs it and goes on.
+         */
+        post: operations["approvals_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approvals/{approval_id}/reject/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Rejects with an optional comment; nothing is performed and the run is told. */
+        post: operations["approvals_reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/approvals/count/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["approvals_count"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit-log/": {
         parameters: {
             query?: never;
@@ -1738,6 +1824,12 @@ export interface components {
             /** @description The full key. Shown only in this response. */
             key: string;
         };
+        ApproveRequest: {
+            /** @description Edited input for the action; omitted: as proposed. */
+            input?: unknown;
+            /** @default  */
+            comment?: string;
+        };
         /**
          * @description One attempt of a delivery: its status, timing and error, and for roles that may configure webhooks the
          *     start of the receiver's answer.
@@ -1769,12 +1861,19 @@ export interface components {
             readonly user_agent: string;
             readonly request_id: string;
         };
+        AvailableAction: {
+            name: string;
+            description: string;
+            granted: boolean;
+            policy: components["schemas"]["PolicyEnum"];
+        };
         AvailableConnection: {
             connection: {
                 [key: string]: unknown;
             };
             resources: components["schemas"]["AvailableItem"][];
-            actions: components["schemas"]["AvailableItem"][];
+            actions: components["schemas"]["AvailableAction"][];
+            allow_unattended_from_rules: boolean;
         };
         AvailableItem: {
             name: string;
@@ -1897,6 +1996,9 @@ export interface components {
             /** Format: date-time */
             readonly updated_at: string;
             readonly messages: components["schemas"]["Message"][];
+        };
+        Count: {
+            pending: number;
         };
         CurrentTenant: {
             slug: string;
@@ -2089,11 +2191,29 @@ export interface components {
             connection: number;
             resources?: string[];
             actions?: string[];
+            /** @description Per granted action: allow (performed at once) or ask (waits for a person's approval). */
+            action_policies?: {
+                [key: string]: "allow" | "ask";
+            };
+            /**
+             * @description Runs started by a rule perform writes without asking (by default they ask).
+             * @default false
+             */
+            allow_unattended_from_rules?: boolean;
         };
         GrantInputRequest: {
             connection: number;
             resources?: string[];
             actions?: string[];
+            /** @description Per granted action: allow (performed at once) or ask (waits for a person's approval). */
+            action_policies?: {
+                [key: string]: "allow" | "ask";
+            };
+            /**
+             * @description Runs started by a rule perform writes without asking (by default they ask).
+             * @default false
+             */
+            allow_unattended_from_rules?: boolean;
         };
         /** @description The documented shape; the body is checked by the service so that errors carry `grants.0.actions.1` paths. */
         Grants: {
@@ -2102,6 +2222,57 @@ export interface components {
         /** @description The documented shape; the body is checked by the service so that errors carry `grants.0.actions.1` paths. */
         GrantsRequest: {
             grants: components["schemas"]["GrantInputRequest"][];
+        };
+        InboxItem: {
+            kind: components["schemas"]["InboxItemKindEnum"];
+            /** @description A uuid for an agent approval, an integer for a workflow approval. */
+            id: string;
+            title: string;
+            status: components["schemas"]["InboxItemStatusEnum"];
+            proposed_input: unknown;
+            final_input: unknown;
+            reason: string;
+            action: string;
+            connection: {
+                [key: string]: unknown;
+            } | null;
+            agent: {
+                [key: string]: unknown;
+            } | null;
+            workflow: {
+                [key: string]: unknown;
+            } | null;
+            /** @description The agent run, or the workflow run. */
+            run: number | null;
+            source: string;
+            requested_by: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            decided_at: string | null;
+            comment: string;
+            result: unknown;
+            error: string;
+        };
+        /**
+         * @description * `agent` - agent
+         *     * `workflow` - workflow
+         * @enum {string}
+         */
+        InboxItemKindEnum: "agent" | "workflow";
+        /**
+         * @description * `pending` - pending
+         *     * `approved` - approved
+         *     * `rejected` - rejected
+         *     * `expired` - expired
+         * @enum {string}
+         */
+        InboxItemStatusEnum: "pending" | "approved" | "rejected" | "expired";
+        InboxPage: {
+            count: number;
+            results: components["schemas"]["InboxItem"][];
         };
         Invitation: {
             readonly id: number;
@@ -2909,6 +3080,7 @@ export interface components {
         };
         PatchedTenantRequest: {
             name?: string;
+            approver_must_differ?: boolean;
         };
         /** @description Shapes only; the service checks the parameters against the template, the cron and the time zone. */
         PatchedWorkflowConfigWriteRequest: {
@@ -2924,6 +3096,12 @@ export interface components {
             /** @default true */
             enabled?: boolean;
         };
+        /**
+         * @description * `allow` - allow
+         *     * `ask` - ask
+         * @enum {string}
+         */
+        PolicyEnum: "allow" | "ask";
         ProviderTest: {
             ok: boolean;
             latency_ms: number;
@@ -2997,6 +3175,10 @@ export interface components {
             last_name?: string;
             tenant_name: string;
             tenant_slug: string;
+        };
+        RejectRequest: {
+            /** @default  */
+            comment?: string;
         };
         ReplayRequest: {
             /**
@@ -3220,6 +3402,8 @@ export interface components {
          * @description * `agents:read` - agents:read
          *     * `agents:run` - agents:run
          *     * `agents:write` - agents:write
+         *     * `approvals:decide` - approvals:decide
+         *     * `approvals:read` - approvals:read
          *     * `audit:read` - audit:read
          *     * `connections:read` - connections:read
          *     * `connections:use` - connections:use
@@ -3241,7 +3425,7 @@ export interface components {
          *     * `workflows:write` - workflows:write
          * @enum {string}
          */
-        ScopesEnum: "agents:read" | "agents:run" | "agents:write" | "audit:read" | "connections:read" | "connections:use" | "connections:write" | "events:read" | "events:write" | "knowledge:read" | "knowledge:write" | "mcp" | "members:read" | "rules:read" | "rules:run" | "rules:write" | "tenant:read" | "webhooks:read" | "webhooks:write" | "workflows:read" | "workflows:run" | "workflows:write";
+        ScopesEnum: "agents:read" | "agents:run" | "agents:write" | "approvals:decide" | "approvals:read" | "audit:read" | "connections:read" | "connections:use" | "connections:write" | "events:read" | "events:write" | "knowledge:read" | "knowledge:write" | "mcp" | "members:read" | "rules:read" | "rules:run" | "rules:write" | "tenant:read" | "webhooks:read" | "webhooks:write" | "workflows:read" | "workflows:run" | "workflows:write";
         SearchHit: {
             chunk_id: number;
             document_id: number;
@@ -3328,6 +3512,7 @@ export interface components {
             readonly slug: string;
             name: string;
             readonly status: components["schemas"]["TenantStatusEnum"];
+            approver_must_differ?: boolean;
             /** Format: date-time */
             readonly created_at: string;
         };
@@ -3368,6 +3553,8 @@ export interface components {
             readonly provider_name: string;
             readonly resources: unknown;
             readonly actions: unknown;
+            readonly action_policies: unknown;
+            readonly allow_unattended_from_rules: boolean;
         };
         /**
          * @description * `schedule` - Schedule
@@ -3977,6 +4164,123 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+        };
+    };
+    approvals_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                status?: "approved" | "expired" | "pending" | "rejected";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxPage"][];
+                };
+            };
+        };
+    };
+    approvals_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                approval_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxItem"];
+                };
+            };
+        };
+    };
+    approvals_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                approval_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApproveRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["ApproveRequest"];
+                "multipart/form-data": components["schemas"]["ApproveRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxItem"];
+                };
+            };
+        };
+    };
+    approvals_reject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                approval_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RejectRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["RejectRequest"];
+                "multipart/form-data": components["schemas"]["RejectRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxItem"];
+                };
+            };
+        };
+    };
+    approvals_count: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Count"];
                 };
             };
         };
