@@ -88,7 +88,8 @@ def mcp_principal(request: HttpRequest) -> McpPrincipal | None:
     if not token:
         return None
     if token.startswith(KEY_PREFIX):
-        key = getattr(request, "api_key", None) or api_key_lookup(token)
+        # the tenant middleware looked the key up already (None when unusable); elsewhere, look it up here
+        key = request.api_key if hasattr(request, "api_key") else api_key_lookup(token)
         return _key_principal(key) if key is not None else None
     for authenticate in _authenticators:
         principal = authenticate(request)
