@@ -34,6 +34,11 @@ AGENT_RUNS = Counter(
     "Finished agent runs by status",
     ["status"],  # succeeded | failed | cancelled
 )
+AGENT_APPROVALS = Counter(
+    "bizosaas_agent_approvals_total",
+    "Approvals of agent (and MCP) actions by source and outcome",
+    ["source", "outcome"],  # agent_run | mcp; requested | approved | rejected | expired
+)
 AGENT_TOKENS = Counter(
     "bizosaas_agent_llm_tokens_total",
     "LLM tokens used by agent runs",

@@ -31,6 +31,7 @@ from apps.agents.runs import run_fail_waiting, run_requeue
 from apps.connectors.registry import registry
 from apps.integrations.dispatch import emit
 from apps.integrations.routing.models import PendingWork
+from bizosaas.metrics import AGENT_APPROVALS
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def approval_request(
                 "input": approval.proposed_input,
             },
         )
+    AGENT_APPROVALS.labels(source=source, outcome="requested").inc()
     return approval
 
 
@@ -201,11 +203,14 @@ def _locked_pending(approval: AgentApproval) -> AgentApproval:
         .select_related("run", "connection", "agent")
         .get(pk=approval.pk)
     )
-    if locked.status == AgentApproval.Status.PENDING and locked.expires_at <= timezone.now():
-        _expire_locked(locked)
     if locked.status != AgentApproval.Status.PENDING:
         raise ApprovalConflict(locked)
     return locked
+
+
+def _started_by(approval: AgentApproval) -> int | None:
+    """Who started what asks: the run's starter, or the person behind an MCP call."""
+    return approval.run.created_by_id if approval.run is not None else approval.requested_by_user_id
 
 
 def _input_diff(before: dict, after: dict) -> dict:
@@ -229,11 +234,10 @@ def approval_approve(*, tenant: Tenant, actor: Actor, approval: AgentApproval, i
     """Approves as proposed or with edited `input` (checked against the action's input schema: ValidationError,
     nothing changed). A run's action is then performed by its resumed run; an approval without a run is performed
     now by its source's executor, its result or error stored on it. ApprovalConflict when already decided."""
+    approval_expire(approval=approval)  # committed first: one past its time stays expired when refused below
     with transaction.atomic():
         locked = _locked_pending(approval)
-        starter_may_not_decide(
-            tenant=tenant, actor=actor, started_by_user_id=locked.run.created_by_id if locked.run else None
-        )
+        starter_may_not_decide(tenant=tenant, actor=actor, started_by_user_id=_started_by(locked))
         final = locked.proposed_input if input is None else input
         final = clean_input(connection=locked.connection, action=locked.action, value=final)
         changed = _input_diff(locked.proposed_input, final)
@@ -258,6 +262,7 @@ def approval_approve(*, tenant: Tenant, actor: Actor, approval: AgentApproval, i
                 summary=f"Approved by {label}" + (" with edited input." if changed else " as proposed."),
             )
             _resume(locked, decision={"approval": str(locked.pk), "decision": "approved", "input": final})
+    AGENT_APPROVALS.labels(source=locked.source, outcome="approved").inc()
     if locked.run_id is None:
         _execute(locked)
     return locked
@@ -266,11 +271,10 @@ def approval_approve(*, tenant: Tenant, actor: Actor, approval: AgentApproval, i
 def approval_reject(*, tenant: Tenant, actor: Actor, approval: AgentApproval, comment: str = "") -> AgentApproval:
     """Rejects; nothing is performed. A paused run goes on, its model told of the rejection and the comment."""
     comment = (comment or "").strip()[:1000]
+    approval_expire(approval=approval)  # committed first, as in approval_approve
     with transaction.atomic():
         locked = _locked_pending(approval)
-        starter_may_not_decide(
-            tenant=tenant, actor=actor, started_by_user_id=locked.run.created_by_id if locked.run else None
-        )
+        starter_may_not_decide(tenant=tenant, actor=actor, started_by_user_id=_started_by(locked))
         locked.status = AgentApproval.Status.REJECTED
         locked.comment = comment
         locked.decided_by_user_id = _user_id(actor)
@@ -292,6 +296,7 @@ def approval_reject(*, tenant: Tenant, actor: Actor, approval: AgentApproval, co
                 summary=f"Rejected by {label}" + (f": {comment}" if comment else "."),
             )
             _resume(locked, decision={"approval": str(locked.pk), "decision": "rejected", "comment": comment})
+    AGENT_APPROVALS.labels(source=locked.source, outcome="rejected").inc()
     return locked
 
 
@@ -357,6 +362,7 @@ def _expire_locked(approval: AgentApproval) -> None:
     approval.status = AgentApproval.Status.EXPIRED
     approval.decided_at = timezone.now()
     approval.save(update_fields=["status", "decided_at"])
+    AGENT_APPROVALS.labels(source=approval.source, outcome="expired").inc()
     if approval.run_id is not None:
         run_fail_waiting(run_id=approval.run_id, error=_expired_reason(approval))
 

@@ -19,7 +19,7 @@ from apps.accounts import quotas
 from apps.accounts.audit.services import Actor
 from apps.accounts.models import Tenant
 from apps.agents import llm_client
-from apps.agents.models import Agent, AgentRun, Conversation, Message
+from apps.agents.models import Agent, AgentApproval, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
 from apps.integrations.dispatch import emit
 from bizosaas.digits import ascii_digits
@@ -181,6 +181,14 @@ def run_cancel(*, tenant: Tenant, actor: Actor, run: AgentRun) -> AgentRun:
     cancelled = AgentRun.objects.filter(pk=run.pk, status__in=cancellable).update(
         status=AgentRun.Status.CANCELLED, error=f"Cancelled by {label}."[:1000], finished_at=timezone.now()
     )
+    if cancelled:
+        # nothing waits for its approvals any more: they leave the inbox, decided by the cancellation
+        AgentApproval.objects.filter(run_id=run.pk, status=AgentApproval.Status.PENDING).update(
+            status=AgentApproval.Status.REJECTED,
+            comment=f"The run was cancelled by {label}."[:1000],
+            decided_by_user_id=_user_id(actor),
+            decided_at=timezone.now(),
+        )
     if not cancelled:
         run.refresh_from_db()
         raise ValidationError(

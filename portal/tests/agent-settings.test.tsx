@@ -146,15 +146,50 @@ describe("tools editor", () => {
     await userEvent.click(screen.getByRole("button", { name: "Save tools" }));
 
     expect(onSave).toHaveBeenCalledWith([
-      { connection: 11, resources: ["posts"], actions: [] },
-      { connection: 12, resources: ["contacts"], actions: ["upsert_contact", "create_deal"] },
+      { connection: 11, resources: ["posts"], actions: [], action_policies: {}, allow_unattended_from_rules: false },
+      {
+        connection: 12,
+        resources: ["contacts"],
+        actions: ["upsert_contact", "create_deal"],
+        action_policies: { upsert_contact: "allow", create_deal: "allow" },
+        allow_unattended_from_rules: false,
+      },
     ]);
     expect(await screen.findByRole("button", { name: "Tools saved" })).toBeDisabled();
   });
 
   it("drops a connection with nothing ticked", () => {
     const none = { 11: { resources: [], actions: [] }, 12: { resources: [], actions: ["create_deal"] } };
-    expect(buildGrants(available, none)).toEqual([{ connection: 12, resources: [], actions: ["create_deal"] }]);
+    expect(buildGrants(available, none)).toEqual([
+      {
+        connection: 12,
+        resources: [],
+        actions: ["create_deal"],
+        action_policies: { create_deal: "allow" },
+        allow_unattended_from_rules: false,
+      },
+    ]);
+  });
+
+  it("lets an admin choose ask per granted action and unattended writes from rules", async () => {
+    const onSave = vi.fn(async (_grants: Grant[]) => undefined);
+    render(<ToolsEditor available={available} readOnly={false} onSave={onSave} />);
+    const crm = screen.getByTestId("tools-12");
+    await userEvent.click(within(crm).getByRole("checkbox", { name: /^upsert_contact/ }));
+    const policies = screen.getByTestId("policies-12");
+    await userEvent.selectOptions(within(policies).getByLabelText("upsert_contact: allow or ask"), "ask");
+    await userEvent.click(within(policies).getByRole("checkbox", { name: /started by a rule/ }));
+    await userEvent.click(screen.getByRole("button", { name: "Save tools" }));
+
+    expect(onSave).toHaveBeenCalledWith([
+      {
+        connection: 12,
+        resources: ["contacts"],
+        actions: ["upsert_contact"],
+        action_policies: { upsert_contact: "ask" },
+        allow_unattended_from_rules: true,
+      },
+    ]);
   });
 
   it("shows an error at grants.N next to the checkboxes of the connection sent at index N", async () => {

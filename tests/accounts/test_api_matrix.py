@@ -88,6 +88,8 @@ ENDPOINTS = [
     Endpoint("api-key-revoke", "delete", lambda w: f"/api/v1/api-keys/{w.key.pk}/", ADMINS, 204),
     Endpoint("audit-list", "get", lambda w: "/api/v1/audit-log/", ADMINS, 200, "audit:read"),
     Endpoint("audit-read", "get", lambda w: f"/api/v1/audit-log/{w.event.pk}/", ADMINS, 200, "audit:read"),
+    Endpoint("approvals-list", "get", lambda w: "/api/v1/approvals/", ALL, 200, "approvals:read"),
+    Endpoint("approvals-count", "get", lambda w: "/api/v1/approvals/count/", ALL, 200, "approvals:read"),
 ]
 
 CALLERS = [

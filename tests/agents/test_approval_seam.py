@@ -73,8 +73,16 @@ def test_a_request_is_pending_expires_later_raises_the_event_is_audited_and_inde
     assert work.state == "pending" and work.at == approval.expires_at
 
 
+def expired_count() -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"source": "mcp", "outcome": "expired"}
+    return REGISTRY.get_sample_value("bizosaas_agent_approvals_total", labels) or 0.0
+
+
 def test_the_sweep_expires_what_is_past_its_time_and_only_visits_schemas_owing_one(acme, hubspot):
     crm = acme.hubspot(hubspot)
+    before = expired_count()
     with schema_context(acme.schema):
         approval = approvals.approval_request(
             tenant=acme.tenant, connection=crm, action="upsert_contact", proposed_input={}, reason="", source="mcp"
@@ -85,6 +93,7 @@ def test_the_sweep_expires_what_is_past_its_time_and_only_visits_schemas_owing_o
     with schema_context(acme.schema):
         assert AgentApproval.objects.get(pk=approval.pk).status == "expired"
     assert approvals.expire_due() == {"schemas": 0, "expired": 0}
+    assert expired_count() == before + 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -316,6 +316,58 @@ def test_grant_policies_are_set_through_the_api_and_unknown_actions_are_refused_
     assert entry["allow_unattended_from_rules"] is True
 
 
+def test_cancelling_a_waiting_run_takes_its_approval_out_of_the_inbox(api, acme, hubspot):
+    crm = acme.hubspot(hubspot)
+    run, _llm = paused_run(api, acme, crm, ask_agent(acme, crm))
+
+    response = api.post(f"/api/v1/runs/{run['id']}/cancel/", {}, **acme.auth("member"))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "cancelled"
+    assert api.get("/api/v1/approvals/count/", **acme.auth()).json() == {"pending": 0}
+    [item] = inbox(api, acme)["results"]
+    assert item["status"] == "rejected" and item["comment"] == "The run was cancelled by member@acme.test."
+    assert hubspot.upserts == []
+
+
+def test_an_api_key_decides_only_with_the_decide_scope_and_is_named_in_the_audit(api, acme, hubspot):
+    from apps.accounts.services import api_key_create
+
+    crm = acme.hubspot(hubspot)
+    paused_run(api, acme, crm, ask_agent(acme, crm))
+    [item] = inbox(api, acme)["results"]
+    keys = {}
+    for scope in ("approvals:read", "approvals:decide"):
+        _key, secret = api_key_create(
+            tenant=acme.tenant, name=scope, scopes=[scope], expires_at=None, created_by=None, actor=Actor.system("t")
+        )
+        keys[scope] = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+    assert api.get("/api/v1/approvals/", **keys["approvals:read"]).json()["count"] == 1
+    assert api.post(f"/api/v1/approvals/{item['id']}/approve/", {}, **keys["approvals:read"]).status_code == 403
+    response = api.post(f"/api/v1/approvals/{item['id']}/approve/", {}, **keys["approvals:decide"])
+
+    assert response.status_code == 200, response.content
+    with schema_context(acme.schema):
+        audit = AuditEvent.objects.get(action="approval.approved")
+    assert audit.actor_type == "api_key" and audit.actor_label.startswith("approvals:decide (bzs_")
+
+
+def test_deciding_an_approval_past_its_time_expires_it_and_fails_the_run(api, acme, hubspot):
+    crm = acme.hubspot(hubspot)
+    run, _llm = paused_run(api, acme, crm, ask_agent(acme, crm))
+    with schema_context(acme.schema):
+        AgentApproval.objects.update(expires_at=timezone.now() - timedelta(seconds=1))  # the sweep has not run yet
+    [item] = inbox(api, acme)["results"]
+
+    response = api.post(f"/api/v1/approvals/{item['id']}/approve/", {}, **acme.auth("member"))
+
+    assert response.status_code == 409 and response.json()["status"] == "expired"
+    assert inbox(api, acme)["results"][0]["status"] == "expired"
+    assert api.get(f"/api/v1/runs/{run['id']}/", **acme.auth()).json()["status"] == "failed"
+    assert hubspot.upserts == []
+
+
 def workflow_approval(org: Org, *, started_by=None):
     from apps.workflows.models import WorkflowApproval, WorkflowRun
 
@@ -366,6 +418,34 @@ def test_approver_must_differ_also_refuses_the_starter_of_a_workflow_run(api, ac
     refused = api.post(f"/api/v1/workflows/approvals/{waiting.pk}/approve/", {}, **acme.auth("member"))
     assert refused.status_code == 403  # the workflows API's own decision endpoint too
     assert "requires someone else to approve" in refused.json()["detail"]
+
+
+def test_the_inbox_answers_in_a_bounded_number_of_queries(api, acme, hubspot, django_assert_max_num_queries):
+    crm = acme.hubspot(hubspot)
+    agent = ask_agent(acme, crm)
+
+    def fill(count: int) -> None:
+        with schema_context(acme.schema):
+            for _ in range(count):
+                approvals.approval_request(
+                    tenant=acme.tenant,
+                    connection=crm,
+                    action="upsert_contact",
+                    proposed_input={"email": "a@b.co"},
+                    reason="",
+                    source="agent_run",
+                    agent=agent,
+                )
+        for _ in range(count):
+            workflow_approval(acme)
+
+    fill(1)
+    api.get("/api/v1/approvals/", **acme.auth("viewer"))  # warm the session caches
+    with django_assert_max_num_queries(12) as few:
+        assert inbox(api, acme)["count"] == 2
+    fill(10)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert inbox(api, acme)["count"] == 22
 
 
 # --- transactional tests last (they commit) ------------------------------------------------------------------

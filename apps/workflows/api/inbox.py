@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.views import TenantScoped
-from apps.accounts.permissions import USE
+from apps.accounts.permissions import READ, USE
 from apps.agents import approvals
 from apps.agents.models import AgentApproval
 from apps.workflows import services
@@ -146,7 +146,8 @@ class InboxView(TenantScoped, APIView):
     """Agent and workflow approvals, newest first; `?status=pending` for what waits."""
 
     resource = "approvals"
-    action = "list"
+    action = "inbox"
+    action_permissions = {"inbox": READ}
 
     @extend_schema(
         operation_id="approvals_list",

@@ -4,6 +4,7 @@ import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { useState } from "react";
 
+import { usePendingCount } from "@/components/approvals/Inbox";
 import { Loading } from "@/components/ui";
 import { SessionProvider, useSession } from "@/lib/session";
 
@@ -13,6 +14,7 @@ const NAV = [
   { href: "/dashboard/integrations", label: "Integrations" },
   { href: "/dashboard/agents", label: "AI agents" },
   { href: "/dashboard/workflows", label: "Workflows" },
+  { href: "/dashboard/approvals", label: "Approvals" },
   { href: "/dashboard/crm", label: "CRM" },
   { href: "/dashboard/settings", label: "Settings" },
 ];
@@ -37,6 +39,16 @@ function TenantSwitcher() {
         ))}
       </select>
     </label>
+  );
+}
+
+function PendingBadge() {
+  const { data } = usePendingCount();
+  if (!data?.pending) return null;
+  return (
+    <span className="badge badge-wait nav-count" data-testid="approvals-count" aria-label={`${data.pending} waiting`}>
+      {data.pending}
+    </span>
   );
 }
 
@@ -67,6 +79,7 @@ function Shell({ children }: { children: React.ReactNode }) {
               <li key={item.href}>
                 <Link href={item.href} aria-current={current(item.href) ? "page" : undefined}>
                   {item.label}
+                  {item.href === "/dashboard/approvals" ? <> <PendingBadge /></> : null}
                 </Link>
               </li>
             ))}

@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useState } from "react";
 import useSWR from "swr";
 
@@ -117,7 +118,12 @@ export function RunView({ run, onCancel, canCancel }: { run: Run; onCancel?: () 
           <StepView key={step.position} step={step} />
         ))}
       </ol>
-      {active ? (
+      {run.status === "waiting_approval" ? (
+        <p className="alert row" role="status" data-testid="run-waiting-approval">
+          Waiting for a person to approve an action. Decide it in <Link href="/dashboard/approvals">Approvals</Link>; the
+          run goes on from there.
+        </p>
+      ) : active ? (
         <p className="muted row" role="status">
           <span className="spinner" aria-hidden="true" /> {run.status === "queued" ? "Waiting for a worker…" : "Working…"}
         </p>

@@ -7,9 +7,10 @@ import { Badge, Button, EmptyState, FormError } from "@/components/ui";
 import { ApiError } from "@/lib/api/errors";
 import { useSubmit } from "@/lib/useForm";
 
-import type { AvailableConnection, Grant } from "./types";
+import type { AvailableConnection, Grant, Policy } from "./types";
 
-type Chosen = Record<number, { resources: string[]; actions: string[] }>;
+type Pick = { resources: string[]; actions: string[]; policies?: Record<string, Policy>; unattended?: boolean };
+type Chosen = Record<number, Pick>;
 
 // The two kinds of grant of a connection, each a group of checkboxes.
 const GROUPS = [
@@ -23,6 +24,8 @@ export function chosenFrom(available: AvailableConnection[]): Chosen {
     out[item.connection.id] = {
       resources: item.resources.filter((r) => r.granted).map((r) => r.name),
       actions: item.actions.filter((a) => a.granted).map((a) => a.name),
+      policies: Object.fromEntries(item.actions.filter((a) => a.granted).map((a) => [a.name, a.policy ?? "allow"])),
+      unattended: Boolean(item.allow_unattended_from_rules),
     };
   }
   return out;
@@ -37,7 +40,14 @@ export function buildGrants(available: AvailableConnection[], chosen: Chosen): G
     // the order the connector lists them, so that error paths (grants.0.actions.1) point at a stable checkbox
     const resources = item.resources.map((r) => r.name).filter((name) => pick.resources.includes(name));
     const actions = item.actions.map((a) => a.name).filter((name) => pick.actions.includes(name));
-    if (resources.length || actions.length) grants.push({ connection: item.connection.id, resources, actions });
+    // ask or allow for each granted action; runs started by rules ask before writes unless unattended is set
+    const action_policies = Object.fromEntries(
+      actions.map((name) => [name, pick.policies?.[name] ?? "allow"] as [string, Policy]),
+    );
+    const allow_unattended_from_rules = Boolean(pick.unattended) && actions.length > 0;
+    if (resources.length || actions.length) {
+      grants.push({ connection: item.connection.id, resources, actions, action_policies, allow_unattended_from_rules });
+    }
   }
   return grants;
 }
@@ -49,7 +59,17 @@ function same(a: Chosen, b: Chosen): boolean {
 function buildGrantsKey(chosen: Chosen) {
   return Object.keys(chosen)
     .sort()
-    .map((id) => [id, [...chosen[Number(id)].resources].sort(), [...chosen[Number(id)].actions].sort()]);
+    .map((id) => {
+      const pick = chosen[Number(id)];
+      const actions = [...pick.actions].sort();
+      return [
+        id,
+        [...pick.resources].sort(),
+        actions,
+        actions.map((name) => pick.policies?.[name] ?? "allow"),
+        Boolean(pick.unattended) && actions.length > 0,
+      ];
+    });
 }
 
 /** Checkboxes per connection, per resource it may read and per action it may perform. */
@@ -91,6 +111,10 @@ export function ToolsEditor({
       const list = on ? [...pick[kind], name] : pick[kind].filter((n) => n !== name);
       return { ...current, [id]: { ...pick, [kind]: list } };
     });
+    setJustSaved(false);
+  };
+  const update = (id: number, change: (pick: Pick) => Pick) => {
+    setChosen((current) => ({ ...current, [id]: change(current[id] ?? { resources: [], actions: [] }) }));
     setJustSaved(false);
   };
   const errorsOf = (id: number): string[] => {
@@ -151,6 +175,50 @@ export function ToolsEditor({
                   </div>
                 ))}
               </div>
+              {pick.actions.length ? (
+                <div
+                  className="agent-tools-policies"
+                  role="group"
+                  aria-label={`${item.connection.name}: approvals`}
+                  data-testid={`policies-${id}`}
+                >
+                  <p className="agent-tools-title">Before acting</p>
+                  {item.actions
+                    .filter((a) => pick.actions.includes(a.name))
+                    .map((a) => (
+                      <label key={a.name} className="field-inline">
+                        <span>{a.name}</span>{" "}
+                        <select
+                          aria-label={`${a.name}: allow or ask`}
+                          value={pick.policies?.[a.name] ?? "allow"}
+                          onChange={(e) =>
+                            update(id, (p) => ({
+                              ...p,
+                              policies: { ...(p.policies ?? {}), [a.name]: e.target.value as Policy },
+                            }))
+                          }
+                        >
+                          <option value="allow">Allow: perform at once</option>
+                          <option value="ask">Ask: wait for a person&apos;s approval</option>
+                        </select>
+                      </label>
+                    ))}
+                  <label className="checkbox">
+                    <input
+                      type="checkbox"
+                      checked={Boolean(pick.unattended)}
+                      onChange={(e) => update(id, (p) => ({ ...p, unattended: e.target.checked }))}
+                    />
+                    <span>
+                      Runs started by a rule may act unattended
+                      <span className="muted agent-desc">
+                        {" "}
+                        — by default they ask before every action, since rules act on data outsiders sent
+                      </span>
+                    </span>
+                  </label>
+                </div>
+              ) : null}
               {errors.length ? (
                 <p className="field-error" id={errorId} role="alert">
                   {errors.join(" ")}

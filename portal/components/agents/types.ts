@@ -9,14 +9,23 @@ export type Collection = Schemas["Collection"];
 export type KnowledgeDocument = Schemas["Document"];
 
 export type AvailableItem = { name: string; description: string; granted: boolean };
+export type Policy = "allow" | "ask";
+export type AvailableAction = AvailableItem & { policy?: Policy };
 export type AvailableConnection = {
   connection: { id: number; name: string; provider: string; provider_name: string; status: string };
   resources: AvailableItem[];
-  actions: AvailableItem[];
+  actions: AvailableAction[];
+  allow_unattended_from_rules?: boolean;
 };
-export type Grant = { connection: number; resources: string[]; actions: string[] };
+export type Grant = {
+  connection: number;
+  resources: string[];
+  actions: string[];
+  action_policies: Record<string, Policy>;
+  allow_unattended_from_rules: boolean;
+};
 
-export type StepKind = "llm" | "tool_call" | "tool_denied" | "tool_error" | "answer";
+export type StepKind = "llm" | "tool_call" | "tool_denied" | "tool_error" | "approval" | "answer";
 export type RunStep = {
   position: number;
   kind: StepKind | string;
@@ -27,7 +36,7 @@ export type RunStep = {
   completion_tokens: number;
   created_at: string;
 };
-export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type RunStatus = "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "cancelled";
 export type Run = {
   id: number;
   agent: number;
@@ -58,7 +67,7 @@ export type SearchHit = {
   score: number;
 };
 
-export const ACTIVE_RUN = new Set(["queued", "running"]);
+export const ACTIVE_RUN = new Set(["queued", "running", "waiting_approval"]);
 export const ACTIVE_DOCUMENT = new Set(["pending", "processing"]);
 
 /** A list endpoint's rows, whether the gateway answered a plain list or a limit/offset page. */

@@ -38,7 +38,7 @@ const ALL_SCOPES = {
   "workflows:run": "Run workflows",
   "workflows:write": "Configure workflows",
   "approvals:read": "Read approvals",
-  "approvals:decide": "Approve or reject actions",
+  "approvals:decide": "Decide approvals",
   mcp: "Call tools over MCP (choose which in Settings → MCP)",
 } satisfies Record<Scope, string>;
 

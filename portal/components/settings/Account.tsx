@@ -12,10 +12,11 @@ type Tenant = Schemas["Tenant"];
 
 function WorkspaceForm({ tenant, onSaved }: { tenant: Tenant; onSaved: () => void }) {
   const [name, setName] = useState(tenant.name);
+  const [mustDiffer, setMustDiffer] = useState(Boolean(tenant.approver_must_differ));
   const [saved, setSaved] = useState(false);
   const { submit, busy, error, errorsFor } = useSubmit(async () => {
     setSaved(false);
-    await unwrap(api.PATCH("/api/v1/tenant/", { body: { name } }));
+    await unwrap(api.PATCH("/api/v1/tenant/", { body: { name, approver_must_differ: mustDiffer } }));
     setSaved(true);
     onSaved();
   });
@@ -27,7 +28,7 @@ function WorkspaceForm({ tenant, onSaved }: { tenant: Tenant; onSaved: () => voi
       }}
       noValidate
     >
-      <FormError error={error} shown={["name"]} />
+      <FormError error={error} shown={["name", "approver_must_differ"]} />
       {saved ? (
         <p className="alert alert-ok" role="status">
           Saved.
@@ -36,6 +37,13 @@ function WorkspaceForm({ tenant, onSaved }: { tenant: Tenant; onSaved: () => voi
       <Field label="Workspace name" errors={errorsFor("name")}>
         {(props) => <input {...props} type="text" value={name} onChange={(e) => setName(e.target.value)} />}
       </Field>
+      <label className="checkbox">
+        <input type="checkbox" checked={mustDiffer} onChange={(e) => setMustDiffer(e.target.checked)} />
+        <span>
+          Approvals need a second person
+          <span className="muted"> — whoever started a run (of an agent or a workflow) may not approve its actions</span>
+        </span>
+      </label>
       <div className="form-actions">
         <Button type="submit" variant="primary" busy={busy}>
           Save

@@ -4186,7 +4186,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InboxPage"][];
+                    "application/json": components["schemas"]["InboxPage"];
                 };
             };
         };
