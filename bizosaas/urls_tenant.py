@@ -16,4 +16,6 @@ urlpatterns = [
     path("api/v1/workflows/", include("apps.workflows.api.urls")),
     path("api/v1/", include("apps.workflows.api.inbox_urls")),
     path("api/v1/", include("bizosaas.overview")),
+    path("api/v1/", include("apps.mcp.api_urls")),
+    path("", include("apps.mcp.urls")),
 ]

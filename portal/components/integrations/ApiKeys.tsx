@@ -39,6 +39,7 @@ const ALL_SCOPES = {
   "workflows:write": "Configure workflows",
   "approvals:read": "Read approvals",
   "approvals:decide": "Decide approvals",
+  mcp: "Call tools over MCP (choose which in Settings → MCP)",
 } satisfies Record<Scope, string>;
 
 export const SCOPES = Object.keys(ALL_SCOPES) as Scope[];

@@ -149,7 +149,8 @@ export interface paths {
         delete: operations["api_keys_destroy"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** @description Renames the key or replaces its MCP tools (grants checked against this tenant's connections). */
+        patch: operations["api_keys_partial_update"];
         trace?: never;
     };
     "/api/v1/approvals/": {
@@ -909,6 +910,22 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["llm_providers_test_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/mcp/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["mcp_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1770,6 +1787,7 @@ export interface components {
             readonly name: string;
             readonly key_prefix: string;
             readonly scopes: unknown;
+            readonly mcp_tools: components["schemas"]["McpGrant"][];
             readonly status: string;
             /** Format: date-time */
             readonly created_at: string;
@@ -1785,12 +1803,15 @@ export interface components {
             scopes: components["schemas"]["ScopesEnum"][];
             /** Format: date-time */
             expires_at?: string | null;
+            /** @description With the `mcp` scope: the tools the key may call over MCP, as grants: `{connection, resources, actions}` per connection, and `{collections, agents, workflows}` (lists of ids). */
+            mcp_tools?: components["schemas"]["McpGrantRequest"][];
         };
         ApiKeyCreated: {
             readonly id: number;
             readonly name: string;
             readonly key_prefix: string;
             readonly scopes: unknown;
+            readonly mcp_tools: components["schemas"]["McpGrant"][];
             readonly status: string;
             /** Format: date-time */
             readonly created_at: string;
@@ -2332,6 +2353,59 @@ export interface components {
             email: string;
             password: string;
             tenant?: string;
+        };
+        McpConnection: {
+            id: number;
+            name: string;
+            provider: string;
+            provider_name: string;
+            status: string;
+            resources: components["schemas"]["McpItem"][];
+            actions: components["schemas"]["McpItem"][];
+        };
+        McpGrant: {
+            connection?: number;
+            resources?: string[];
+            actions?: string[];
+            /** @description {action: allow | ask} */
+            action_policies?: {
+                [key: string]: "allow" | "ask";
+            };
+            collections?: number[];
+            agents?: number[];
+            workflows?: number[];
+        };
+        McpGrantRequest: {
+            connection?: number;
+            resources?: string[];
+            actions?: string[];
+            /** @description {action: allow | ask} */
+            action_policies?: {
+                [key: string]: "allow" | "ask";
+            };
+            collections?: number[];
+            agents?: number[];
+            workflows?: number[];
+        };
+        McpItem: {
+            name: string;
+            description: string;
+        };
+        McpKeyTools: {
+            id: number;
+            tools: string[];
+        };
+        McpOverview: {
+            server_url: string;
+            connections: components["schemas"]["McpConnection"][];
+            collections: components["schemas"]["McpTarget"][];
+            agents: components["schemas"]["McpTarget"][];
+            workflows: components["schemas"]["McpTarget"][];
+            keys: components["schemas"]["McpKeyTools"][];
+        };
+        McpTarget: {
+            id: number;
+            name: string;
         };
         /**
          * @description GET /auth/me/: the person, the tenant the token acts on, and what their role may do there
@@ -2939,6 +3013,11 @@ export interface components {
             enabled?: boolean;
             collections?: number[];
         };
+        PatchedApiKeyUpdateRequest: {
+            name?: string;
+            /** @description With the `mcp` scope: the tools the key may call over MCP, as grants: `{connection, resources, actions}` per connection, and `{collections, agents, workflows}` (lists of ids). */
+            mcp_tools?: components["schemas"]["McpGrantRequest"][];
+        };
         PatchedCollectionWriteRequest: {
             name?: string;
             description?: string;
@@ -3333,6 +3412,7 @@ export interface components {
          *     * `events:write` - events:write
          *     * `knowledge:read` - knowledge:read
          *     * `knowledge:write` - knowledge:write
+         *     * `mcp` - mcp
          *     * `members:read` - members:read
          *     * `rules:read` - rules:read
          *     * `rules:run` - rules:run
@@ -3345,7 +3425,7 @@ export interface components {
          *     * `workflows:write` - workflows:write
          * @enum {string}
          */
-        ScopesEnum: "agents:read" | "agents:run" | "agents:write" | "approvals:decide" | "approvals:read" | "audit:read" | "connections:read" | "connections:use" | "connections:write" | "events:read" | "events:write" | "knowledge:read" | "knowledge:write" | "members:read" | "rules:read" | "rules:run" | "rules:write" | "tenant:read" | "webhooks:read" | "webhooks:write" | "workflows:read" | "workflows:run" | "workflows:write";
+        ScopesEnum: "agents:read" | "agents:run" | "agents:write" | "approvals:decide" | "approvals:read" | "audit:read" | "connections:read" | "connections:use" | "connections:write" | "events:read" | "events:write" | "knowledge:read" | "knowledge:write" | "mcp" | "members:read" | "rules:read" | "rules:run" | "rules:write" | "tenant:read" | "webhooks:read" | "webhooks:write" | "workflows:read" | "workflows:run" | "workflows:write";
         SearchHit: {
             chunk_id: number;
             document_id: number;
@@ -4058,6 +4138,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    api_keys_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedApiKeyUpdateRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedApiKeyUpdateRequest"];
+                "multipart/form-data": components["schemas"]["PatchedApiKeyUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
             };
         };
     };
@@ -5561,6 +5668,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProviderTest"];
+                };
+            };
+        };
+    };
+    mcp_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpOverview"];
                 };
             };
         };

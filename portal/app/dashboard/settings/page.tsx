@@ -6,12 +6,13 @@ import { ChangePassword, Workspace } from "@/components/settings/Account";
 import { AuditLog } from "@/components/settings/AuditLog";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
+import { Mcp } from "@/components/settings/Mcp";
 import { Members } from "@/components/settings/Members";
 import { Usage } from "@/components/settings/Usage";
 import { PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
-type TabKey = "workspace" | "members" | "invitations" | "llm" | "audit" | "usage" | "password";
+type TabKey = "workspace" | "members" | "invitations" | "llm" | "mcp" | "audit" | "usage" | "password";
 
 function Settings() {
   const { can, role } = useSession();
@@ -22,6 +23,7 @@ function Settings() {
     { key: "members", label: "Members" },
     ...(can("invitations", "read") ? [{ key: "invitations" as const, label: "Invitations" }] : []),
     { key: "llm", label: "LLM providers" },
+    ...(can("api_keys", "read") ? [{ key: "mcp" as const, label: "MCP" }] : []),
     ...(can("audit_log", "read") ? [{ key: "audit" as const, label: "Audit log" }] : []),
     ...(can("usage", "read") ? [{ key: "usage" as const, label: "Usage" }] : []),
     { key: "workspace", label: "Workspace" },
@@ -41,6 +43,7 @@ function Settings() {
         {current === "members" ? <Members /> : null}
         {current === "invitations" ? <Invitations /> : null}
         {current === "llm" ? <LLMProviders /> : null}
+        {current === "mcp" ? <Mcp /> : null}
         {current === "audit" ? <AuditLog /> : null}
         {current === "usage" ? <Usage /> : null}
         {current === "workspace" ? <Workspace /> : null}
