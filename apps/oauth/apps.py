@@ -10,7 +10,6 @@ class OAuthConfig(AppConfig):
         # the MCP server (a higher layer) asks its registered authenticators for bearer tokens that are not API keys
         if apps.is_installed("apps.mcp"):
             from apps.mcp.auth import register_bearer_authenticator
-
             from apps.oauth.principal import oauth_bearer_principal
 
             register_bearer_authenticator(oauth_bearer_principal)

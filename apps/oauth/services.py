@@ -79,7 +79,7 @@ def tokens_revoke_for_code(*, code: OAuthAuthorizationCode, reason: str) -> int:
         actor=client_actor(code.client),
         action="oauth.tokens_revoked",
         obj=code.grant,
-        changes={"reason": reason, "tokens": count},
+        changes={"reason": reason, "revoked": count},
     )
     return count
 
@@ -93,7 +93,7 @@ def family_revoke(*, family_id: uuid.UUID, reason: str) -> int:
             actor=client_actor(first.client),
             action="oauth.tokens_revoked",
             obj=first.grant,
-            changes={"reason": reason, "tokens": count},
+            changes={"reason": reason, "revoked": count},
         )
     return count
 
@@ -107,7 +107,7 @@ def token_revoke(*, token: OAuthToken) -> None:
         actor=client_actor(token.client),
         action="oauth.tokens_revoked",
         obj=token.grant,
-        changes={"reason": "revoked by the client", "tokens": count},
+        changes={"reason": "revoked by the client", "revoked": count},
     )
 
 
@@ -123,7 +123,7 @@ def grant_revoke(*, grant: OAuthGrant, actor: Actor) -> int:
         actor=actor,
         action="oauth.grant_revoked",
         obj=grant,
-        changes={"client_id": grant.client.client_id, "user": grant.user.email, "tokens": count},
+        changes={"client_id": grant.client.client_id, "user": grant.user.email, "revoked": count},
     )
     return count
 

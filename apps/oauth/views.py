@@ -22,7 +22,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.throttles import OAuthRegisterThrottle, admin_login_throttled
-from apps.oauth import server as oauth, services
+from apps.oauth import server as oauth
+from apps.oauth import services
 
 AUTHORIZE_PARAMS = (
     "response_type",
@@ -191,4 +192,3 @@ def revoke(request):
     """Token revocation (RFC 7009)."""
     with transaction.atomic():
         return oauth.server.create_endpoint_response("revocation", request)
-
