@@ -145,7 +145,8 @@ def test_an_unsigned_visitor_is_sent_to_sign_in_and_comes_back_to_the_consent_pa
     next_url = parse_qs(urlsplit(login_url).query)["next"][0]
     page = browser.get(login_url)
     assert page.status_code == 200 and b"Desktop MCP client" in page.content
-    signed_in = browser.post(login_url, {"username": member.email, "password": "correct-horse-battery-9", "next": next_url})
+    credentials = {"username": member.email, "password": "correct-horse-battery-9", "next": next_url}
+    signed_in = browser.post(login_url, credentials)
     assert signed_in.status_code == 302 and signed_in["Location"] == next_url
     consent = browser.get(next_url)
     assert consent.status_code == 200
