@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/v1/", include("apps.oauth.api.urls")),
     path("api/v1/workflows/", include("apps.workflows.api.urls")),
     path("api/v1/", include("bizosaas.overview")),
+    path("", include("apps.mcp.urls")),
 ]

@@ -156,6 +156,9 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16, unique=True)
     secret_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
+    # with the `mcp` scope: the tools the key may call over MCP, as grants (apps.mcp.grants); connection,
+    # collection, agent and workflow ids are of the key's tenant's schema
+    mcp_tools = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)

@@ -61,9 +61,10 @@ MATRIX: dict[str, dict[str, tuple[Role, str | None]]] = {
     },
 }
 
+MCP_SCOPE = "mcp"  # calls /mcp/ (apps.mcp), which checks the key's own tool grants rather than this matrix
 SCOPES: frozenset[str] = frozenset(
     scope for actions in MATRIX.values() for _role, scope in actions.values() if scope is not None
-)
+) | {MCP_SCOPE}
 
 DEFAULT_ACTIONS = {
     "list": READ,

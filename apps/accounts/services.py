@@ -22,7 +22,7 @@ from django_tenants.utils import get_public_schema_name, schema_context, schema_
 from apps.accounts.api_keys import api_key_generate
 from apps.accounts.audit.services import Actor, audit_record, diff, platform_audit_record
 from apps.accounts.models import ApiKey, Domain, Invitation, Membership, Tenant, User
-from apps.accounts.permissions import SCOPES, Role
+from apps.accounts.permissions import MCP_SCOPE, SCOPES, Role
 from apps.accounts.tokens import tokens_revoke_all
 
 ROLES = [choice.value for choice in Membership.Role]
@@ -324,6 +324,26 @@ def invitation_accept(
 # --- API keys ------------------------------------------------------------------------------------------------
 
 
+McpToolsCleaner = Callable[[Tenant, object], list]
+_mcp_tools_cleaners: list[McpToolsCleaner] = []
+
+
+def register_mcp_tools_cleaner(fn: McpToolsCleaner) -> None:
+    """How a key's MCP tool grants are validated: filled in by apps.mcp in ready() (it knows connections, agents
+    and workflows; accounts does not). fn(tenant, value) returns the cleaned grants or raises ValidationError with
+    field paths (`mcp_tools.0.connection`), and runs in the tenant's schema."""
+    _mcp_tools_cleaners[:] = [fn]
+
+
+def _clean_mcp_tools(tenant: Tenant, value: object) -> list:
+    if value in (None, []):
+        return []
+    if not _mcp_tools_cleaners:
+        raise ValidationError({"mcp_tools": ["MCP is not available on this platform."]})
+    with schema_context(tenant.schema_name):
+        return _mcp_tools_cleaners[0](tenant, value)
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -333,6 +353,7 @@ def api_key_create(
     expires_at: datetime | None,
     created_by: User | None,
     actor: Actor,
+    mcp_tools: list | None = None,
 ) -> tuple[ApiKey, str]:
     """Returns (key, full secret). The secret is shown this once and never stored."""
     errors: dict = {}
@@ -345,6 +366,15 @@ def api_key_create(
         errors["scopes"] = ["Choose at least one scope."]
     if expires_at is not None and expires_at <= timezone.now():
         errors["expires_at"] = ["Must be in the future."]
+    tools: list = []
+    if mcp_tools:
+        if MCP_SCOPE not in scopes:
+            errors["mcp_tools"] = [f"Only a key with the {MCP_SCOPE!r} scope has MCP tools."]
+        else:
+            try:
+                tools = _clean_mcp_tools(tenant, mcp_tools)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     full, prefix, secret_hash = api_key_generate()
@@ -356,15 +386,46 @@ def api_key_create(
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
         created_by=created_by,
+        mcp_tools=tools,
     )
-    audit_record(
-        tenant=tenant,
-        actor=actor,
-        action="api_key.created",
-        obj=key,
-        changes={"name": key.name, "scopes": key.scopes, "expires_at": expires_at},
-    )
+    changes = {"name": key.name, "scopes": key.scopes, "expires_at": expires_at}
+    if tools:
+        changes["mcp_tools"] = tools
+    audit_record(tenant=tenant, actor=actor, action="api_key.created", obj=key, changes=changes)
     return key, full
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def api_key_update(*, key: ApiKey, actor: Actor, name: str | None = None, mcp_tools: object = _UNSET) -> ApiKey:
+    """Renames a key or replaces its MCP tool grants (the secret, scopes and expiry never change: make a new key).
+    A revoked key cannot be edited."""
+    errors: dict = {}
+    if key.revoked_at is not None:
+        raise ValidationError({"detail": ["This key is revoked."]})
+    before = {"name": key.name, "mcp_tools": key.mcp_tools}
+    if name is not None:
+        if not name.strip():
+            errors["name"] = ["This field may not be blank."]
+        else:
+            key.name = name.strip()
+    if mcp_tools is not _UNSET:
+        if mcp_tools and MCP_SCOPE not in (key.scopes or []):
+            errors["mcp_tools"] = [f"Only a key with the {MCP_SCOPE!r} scope has MCP tools."]
+        else:
+            try:
+                key.mcp_tools = _clean_mcp_tools(key.tenant, mcp_tools)
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    after = {"name": key.name, "mcp_tools": key.mcp_tools}
+    if before != after:
+        key.save(update_fields=["name", "mcp_tools"])
+        audit_record(tenant=key.tenant, actor=actor, action="api_key.updated", obj=key, changes=diff(before, after))
+    return key
 
 
 @transaction.atomic

@@ -41,6 +41,7 @@ TENANT_APPS = [
     "apps.integrations",
     "apps.agents",
     "apps.workflows",
+    "apps.mcp",  # no models: the MCP server over the apps above
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -412,3 +413,11 @@ QUOTA_KNOWLEDGE_BYTES = env.int("QUOTA_KNOWLEDGE_BYTES", default=500 * 1024 * 10
 QUOTA_KNOWLEDGE_CHUNKS = env.int("QUOTA_KNOWLEDGE_CHUNKS", default=200_000)
 QUOTA_CONNECTIONS = env.int("QUOTA_CONNECTIONS", default=50)
 QUOTA_WORKFLOW_CONFIGS = env.int("QUOTA_WORKFLOW_CONFIGS", default=50)
+
+# MCP server (/mcp/, apps.mcp)
+# How long a tools/call of an `ask` action waits for a person's decision before it answers the approval's id and state
+MCP_APPROVAL_WAIT_SECONDS = env.float("MCP_APPROVAL_WAIT_SECONDS", default=20.0)
+# How long a tools/call that runs an agent waits for the run to finish before it answers the run's id and status
+MCP_AGENT_WAIT_SECONDS = env.float("MCP_AGENT_WAIT_SECONDS", default=10.0)
+# Browser origins (besides GATEWAY_URL's and PORTAL_URL's) whose pages may call /mcp/; any other Origin answers 403
+MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", default=[])

@@ -171,8 +171,29 @@ class InvitationCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
 
 
+MCP_TOOLS_HELP = (
+    "With the `mcp` scope: the tools the key may call over MCP, as grants: "
+    "`{connection, resources, actions}` per connection, and `{collections, agents, workflows}` (lists of ids)."
+)
+
+
+class McpGrantSerializer(serializers.Serializer):
+    connection = serializers.IntegerField(required=False)
+    resources = serializers.ListField(child=serializers.CharField(), required=False)
+    actions = serializers.ListField(child=serializers.CharField(), required=False)
+    collections = serializers.ListField(child=serializers.IntegerField(), required=False)
+    agents = serializers.ListField(child=serializers.IntegerField(), required=False)
+    workflows = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+@extend_schema_field(McpGrantSerializer(many=True))
+class McpToolsField(serializers.JSONField):
+    """Grants as JSON, checked by the service rather than here (its errors carry paths like mcp_tools.0.actions.1)."""
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
+    mcp_tools = McpToolsField(read_only=True)
     key_prefix = serializers.SerializerMethodField()
 
     class Meta:
@@ -182,6 +203,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
             "name",
             "key_prefix",
             "scopes",
+            "mcp_tools",
             "status",
             "created_at",
             "expires_at",
@@ -205,6 +227,13 @@ class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=sorted(SCOPES)), allow_empty=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    # validated by the service (apps.mcp.grants), which gives field paths such as mcp_tools.0.actions.1
+    mcp_tools = McpToolsField(required=False, default=list, help_text=MCP_TOOLS_HELP)
+
+
+class ApiKeyUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    mcp_tools = McpToolsField(required=False, help_text=MCP_TOOLS_HELP)
 
 
 class ApiKeyCreatedSerializer(ApiKeySerializer):

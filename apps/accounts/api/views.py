@@ -316,7 +316,7 @@ class InvitationViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
 class ApiKeyViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     resource = "api_keys"
     serializer_class = s.ApiKeySerializer
-    http_method_names = ["get", "post", "delete", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         if self.schema_generation():
@@ -333,6 +333,17 @@ class ApiKeyViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMix
         body = s.ApiKeySerializer(key).data
         body["key"] = full
         return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.ApiKeyUpdateSerializer,
+        responses={200: s.ApiKeySerializer},
+        description="Renames the key or replaces its MCP tools (grants checked against this tenant's connections).",
+    )
+    def partial_update(self, request, pk=None):
+        data = s.ApiKeyUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = services.api_key_update(key=self.get_object(), actor=self.actor, **data.validated_data)
+        return Response(s.ApiKeySerializer(key).data)
 
     @extend_schema(responses={204: None}, description="Revokes the key at once; the row stays for the record.")
     def destroy(self, request, pk=None):

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class McpConfig(AppConfig):
+    name = "apps.mcp"
+    label = "mcp"
+
+    def ready(self) -> None:
+        from apps.accounts.services import register_mcp_tools_cleaner
+        from apps.mcp.grants import mcp_tools_clean
+
+        register_mcp_tools_cleaner(mcp_tools_clean)  # the API keys API validates a key's MCP tools with it
