@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from apps.mcp.auth import McpPrincipal
 from apps.oauth import server, services
 from apps.oauth.models import OAuthGrant, OAuthToken, token_hash
 
@@ -48,8 +49,6 @@ def oauth_token_lookup(raw: str) -> OAuthToken | None:
 
 def oauth_bearer_principal(request):
     """The MCP seam's bearer authenticator: an `McpPrincipal` for a live OAuth access token, else None."""
-    from apps.mcp.auth import McpPrincipal  # the higher app's type; this module is only used once it is installed
-
     token = oauth_token_lookup(_bearer(request))
     if token is None:
         return None
