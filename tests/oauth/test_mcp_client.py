@@ -104,11 +104,13 @@ def _list_tools(url: str, person: Person, storage: MemoryStorage) -> list[str]:
             redirect_handler=person.redirect_handler,
             callback_handler=person.callback_handler,
         )
-        async with httpx.AsyncClient(auth=auth, timeout=httpx.Timeout(30, read=60)) as http:
-            async with streamable_http_client(url, http_client=http) as (read, write, _session_id):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    return [tool.name for tool in (await session.list_tools()).tools]
+        async with (
+            httpx.AsyncClient(auth=auth, timeout=httpx.Timeout(30, read=60)) as http,
+            streamable_http_client(url, http_client=http) as (read, write, _session_id),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return [tool.name for tool in (await session.list_tools()).tools]
 
     return asyncio.run(main())
 

@@ -4,6 +4,7 @@ import { usePathname, useRouter, useSearchParams } from "next/navigation";
 
 import { ChangePassword, Workspace } from "@/components/settings/Account";
 import { AuditLog } from "@/components/settings/AuditLog";
+import { ConnectedApps } from "@/components/settings/ConnectedApps";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
 import { Members } from "@/components/settings/Members";
@@ -11,7 +12,7 @@ import { Usage } from "@/components/settings/Usage";
 import { PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
-type TabKey = "workspace" | "members" | "invitations" | "llm" | "audit" | "usage" | "password";
+type TabKey = "workspace" | "members" | "invitations" | "llm" | "apps" | "audit" | "usage" | "password";
 
 function Settings() {
   const { can, role } = useSession();
@@ -22,6 +23,7 @@ function Settings() {
     { key: "members", label: "Members" },
     ...(can("invitations", "read") ? [{ key: "invitations" as const, label: "Invitations" }] : []),
     { key: "llm", label: "LLM providers" },
+    ...(can("oauth_grants", "read") ? [{ key: "apps" as const, label: "Connected apps" }] : []),
     ...(can("audit_log", "read") ? [{ key: "audit" as const, label: "Audit log" }] : []),
     ...(can("usage", "read") ? [{ key: "usage" as const, label: "Usage" }] : []),
     { key: "workspace", label: "Workspace" },
@@ -41,6 +43,7 @@ function Settings() {
         {current === "members" ? <Members /> : null}
         {current === "invitations" ? <Invitations /> : null}
         {current === "llm" ? <LLMProviders /> : null}
+        {current === "apps" ? <ConnectedApps /> : null}
         {current === "audit" ? <AuditLog /> : null}
         {current === "usage" ? <Usage /> : null}
         {current === "workspace" ? <Workspace /> : null}
