@@ -26,6 +26,8 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=48, unique=True, validators=[SLUG_VALIDATOR])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # the person who started a run (agent or workflow) may not approve its actions
+    approver_must_differ = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

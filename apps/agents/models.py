@@ -3,6 +3,7 @@ conversations. API keys are encrypted like connector credentials; nothing here i
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.contrib.postgres.indexes import GinIndex
@@ -98,6 +99,10 @@ class ToolGrant(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="agent_grants")
     resources = models.JSONField(default=list, blank=True)
     actions = models.JSONField(default=list, blank=True)
+    # {action: "allow" | "ask"}; an action not named is allowed (apps.agents.approvals.action_policy)
+    action_policies = models.JSONField(default=dict, blank=True)
+    # runs started by a rule (acting on data an outsider wrote) ask before every write unless this is set
+    allow_unattended_from_rules = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -197,15 +202,18 @@ class AgentRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        WAITING_APPROVAL = "waiting_approval"  # paused at a tool call until a person decides (AgentApproval)
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
     conversation = models.ForeignKey(
         Conversation, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
     )
     input = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     output = models.TextField(blank=True)
     error = models.CharField(max_length=1000, blank=True)
+    # what a paused run needs to go on in a fresh worker: the transcript so far and the decided tool call
+    resume_state = models.JSONField(null=True, blank=True)
     model = models.CharField(max_length=200, blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
@@ -230,6 +238,7 @@ class RunStep(models.Model):
         TOOL_CALL = "tool_call"  # a tool the agent was allowed to use, executed
         TOOL_DENIED = "tool_denied"  # refused by the grant check; returned to the model as an error
         TOOL_ERROR = "tool_error"  # allowed, but failed
+        APPROVAL = "approval"  # a tool call waiting for, or given, a person's decision
         ANSWER = "answer"
 
     run = models.ForeignKey(AgentRun, on_delete=models.CASCADE, related_name="steps")
@@ -248,6 +257,48 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"step {self.position} of run {self.run_id}: {self.kind}"
+
+
+class AgentApproval(models.Model):
+    """A write an agent (or an MCP client) proposed and a person must approve before it happens. Pending ones are
+    indexed publicly by expiry (trigger in agents 0002) so the expiry sweep never visits every tenant schema."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        EXPIRED = "expired"
+
+    class Source(models.TextChoices):
+        AGENT_RUN = "agent_run"
+        MCP = "mcp"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="approvals")
+    run = models.ForeignKey(AgentRun, on_delete=models.CASCADE, null=True, blank=True, related_name="approvals")
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="approvals")
+    action = models.CharField(max_length=100)
+    proposed_input = models.JSONField(default=dict, blank=True)
+    final_input = models.JSONField(null=True, blank=True)
+    reason = models.TextField(max_length=4000, blank=True)
+    comment = models.CharField(max_length=1000, blank=True)
+    actor_label = models.CharField(max_length=255, blank=True)
+    requested_by_user_id = models.BigIntegerField(null=True, blank=True)
+    decided_by_user_id = models.BigIntegerField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="approval_status_expiry")]
+
+    def __str__(self) -> str:
+        return f"approval of {self.action} on connection {self.connection_id}: {self.status}"
 
 
 class Message(models.Model):

@@ -142,16 +142,50 @@ def _start_durable(tenant: Tenant, actor: Actor, schema: str, run: AgentRun) -> 
         _enqueue(schema, run.pk)
 
 
+def run_requeue(*, run: AgentRun, resume_state: dict) -> None:
+    """A run paused for an approval goes on: queued again with what it needs to resume (a fresh worker picks it
+    up, or the durable run's workflow, which polls while it waits). Call inside a transaction, the run locked."""
+    updated = AgentRun.objects.filter(pk=run.pk, status=AgentRun.Status.WAITING_APPROVAL).update(
+        status=AgentRun.Status.QUEUED, resume_state=resume_state
+    )
+    if not updated:
+        return
+    schema = db.schema_name
+    if _durable_workflow_waits(run):
+        return
+    transaction.on_commit(lambda: _enqueue(schema, run.pk))
+
+
+def _durable_workflow_waits(run: AgentRun) -> bool:
+    """Whether a Temporal workflow (the durable `agent_run`) owns this run: it resumes the run itself."""
+    from apps.workflows.models import WorkflowRun  # workflows sits above agents (as in _start_durable)
+
+    return WorkflowRun.objects.filter(agent_run_id=run.pk, status=WorkflowRun.Status.RUNNING).exists()
+
+
+def run_fail_waiting(*, run_id: int, error: str) -> bool:
+    """Fails a run waiting for an approval (the approval expired); False when it no longer waits."""
+    failed = AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.WAITING_APPROVAL).update(
+        status=AgentRun.Status.FAILED, error=error[:1000], finished_at=timezone.now(), resume_state=None
+    )
+    if failed:
+        AGENT_RUNS.labels(status=AgentRun.Status.FAILED).inc()
+    return bool(failed)
+
+
 @transaction.atomic
 def run_cancel(*, tenant: Tenant, actor: Actor, run: AgentRun) -> AgentRun:
-    """Cancels a queued or running run (a running one stops at its next step, within about a second)."""
+    """Cancels a queued, running or waiting run (a running one stops at its next step, within about a second)."""
     label = actor.label or actor.type
-    cancelled = AgentRun.objects.filter(pk=run.pk, status__in=[AgentRun.Status.QUEUED, AgentRun.Status.RUNNING]).update(
+    cancellable = [AgentRun.Status.QUEUED, AgentRun.Status.RUNNING, AgentRun.Status.WAITING_APPROVAL]
+    cancelled = AgentRun.objects.filter(pk=run.pk, status__in=cancellable).update(
         status=AgentRun.Status.CANCELLED, error=f"Cancelled by {label}."[:1000], finished_at=timezone.now()
     )
     if not cancelled:
         run.refresh_from_db()
-        raise ValidationError({"status": [f"Only a queued or running run can be cancelled; this one is {run.status}."]})
+        raise ValidationError(
+            {"status": [f"Only a queued, running or waiting run can be cancelled; this one is {run.status}."]}
+        )
     run.refresh_from_db()
     return run
 

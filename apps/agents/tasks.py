@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
-from bizosaas.work import AGENTS, task_options
+from bizosaas.work import AGENTS, FANOUT, task_options
 
 # the runner enforces the agent's own limit; these only catch a worker stuck beyond it
 RUN_LIMITS = (settings.AGENT_RUN_TIMEOUT_SECONDS + 60, settings.AGENT_RUN_TIMEOUT_SECONDS + 120)
@@ -21,6 +21,21 @@ def execute_run(schema: str, run_id: int) -> None:
     close_old_connections()
     with schema_context(schema):
         run(run_id)
+
+
+@shared_task(
+    name="agents.expire_approvals",
+    queue=FANOUT,
+    ignore_result=True,
+    soft_time_limit=settings.FANOUT_TIME_LIMITS[0],
+    time_limit=settings.FANOUT_TIME_LIMITS[1],
+)
+def expire_approvals() -> dict:
+    """The periodic expiry sweep (beat): schemas owing one come from the public index of owed work."""
+    from apps.agents.approvals import expire_due
+
+    close_old_connections()
+    return expire_due()
 
 
 # Celery discovers `apps.agents.tasks` only: the knowledge base's tasks register through this import.

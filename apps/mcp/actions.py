@@ -25,8 +25,8 @@ def _call_action(*, tenant: Tenant, actor: Actor, connection: Connection, action
 
 
 def action_policy(tool: McpTool) -> str:
-    """`ask` when the caller's grant lists the action under `ask`, else `allow`."""
-    return "ask" if tool.target in (tool.grant.get("ask") or []) else "allow"
+    """`ask` when the caller's grant says so for the action (`action_policies`), else `allow`."""
+    return "ask" if (tool.grant.get("action_policies") or {}).get(tool.target) == "ask" else "allow"
 
 
 def call_action(*, principal: McpPrincipal, tool: McpTool, connection: Connection, payload: dict) -> CallOutcome:

@@ -1,7 +1,7 @@
 """An API key's MCP tools, written as grants the way an agent's are: `{connection, resources, actions}` per
 connection (each name one its connector offers), plus `collections`, `agents` and `workflows` (ids of this tenant's
-knowledge collections, agents and workflow configurations). `ask` optionally lists granted actions that wait for a
-person's approval before they run.
+knowledge collections, agents and workflow configurations). `action_policies` ({action: "allow" | "ask"}, as on an
+agent's grant) marks granted actions that wait for a person's approval before they run.
 
 `mcp_tools_clean` is the validator behind the API keys API (errors carry paths such as `mcp_tools.0.actions.1`);
 the stored form is normalised: one entry per connection, then one `{collections, agents, workflows}` entry.
@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 
-CONNECTION_FIELDS = ("resources", "actions", "ask")
+CONNECTION_FIELDS = ("resources", "actions", "action_policies")
+POLICIES = ("allow", "ask")
 TARGET_FIELDS = ("collections", "agents", "workflows")
 FIELDS = frozenset({"connection", *CONNECTION_FIELDS, *TARGET_FIELDS})
 MAX_GRANTS = 200
@@ -88,7 +89,7 @@ def mcp_tools_clean(tenant, value: Any) -> list[dict]:
             errors[f"{path}.connection"] = [f"The connector {connection.provider!r} is no longer available."]
             continue
         chosen: dict[str, list[str]] = {}
-        for kind, offered in (("resources", spec.resources), ("actions", spec.actions), ("ask", spec.actions)):
+        for kind, offered in (("resources", spec.resources), ("actions", spec.actions)):
             names = grant.get(kind) or []
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 errors[f"{path}.{kind}"] = ["A list of names."]
@@ -96,18 +97,29 @@ def mcp_tools_clean(tenant, value: Any) -> list[dict]:
             available = [item.name for item in offered]
             for position, name in enumerate(names):
                 if name not in available:
-                    noun = "action" if kind == "ask" else kind[:-1]
                     errors[f"{path}.{kind}.{position}"] = [
-                        f"{spec.name} has no {noun} {name!r}. "
-                        + (f"Offered: {', '.join(available)}." if available else f"It offers no {noun}s.")
+                        f"{spec.name} has no {kind[:-1]} {name!r}. "
+                        + (f"Offered: {', '.join(available)}." if available else f"It offers no {kind}.")
                     ]
-                elif kind == "ask" and name not in (grant.get("actions") or []):
-                    errors[f"{path}.{kind}.{position}"] = [f"{name!r} is not among this grant's actions."]
             chosen[kind] = [name for name in dict.fromkeys(names) if name in available]
+        policies = grant.get("action_policies") or {}
+        if not isinstance(policies, dict):
+            errors[f"{path}.action_policies"] = ['An object: {action: "allow" or "ask"}.']
+            policies = {}
+        for name, policy in policies.items():
+            if name not in (grant.get("actions") or []):
+                errors[f"{path}.action_policies.{name}"] = [f"{name!r} is not among this grant's actions."]
+            elif policy not in POLICIES:
+                errors[f"{path}.action_policies.{name}"] = ['"allow" or "ask".']
         if chosen.get("resources") or chosen.get("actions"):
-            row = {"connection": connection.pk, "resources": chosen["resources"], "actions": chosen["actions"]}
-            if chosen.get("ask"):
-                row["ask"] = chosen["ask"]
+            row: dict[str, Any] = {
+                "connection": connection.pk,
+                "resources": chosen["resources"],
+                "actions": chosen["actions"],
+            }
+            asked = {name: "ask" for name, policy in sorted(policies.items()) if policy == "ask"}
+            if asked:
+                row["action_policies"] = asked
             rows.append(row)
     if errors:
         raise ValidationError(errors)

@@ -349,7 +349,7 @@ def _invalid(tool: McpTool, arguments: dict) -> dict[str, list[str]]:
                 errors.setdefault(name, []).append("This field is required.")
             continue
         errors.setdefault(path or "arguments", []).append(error.message)
-    return errors
+    return dict(sorted(errors.items()))
 
 
 def _field_text(errors: dict[str, list[str]]) -> str:
@@ -398,7 +398,7 @@ def call_tool(principal: McpPrincipal, name: str, arguments: dict | None) -> typ
         action="mcp.tool_call",
         obj=done.obj,
         changes={
-            "tool": name[:NAME_MAX * 2],
+            "tool": name[: NAME_MAX * 2],
             "kind": kind,
             "outcome": done.outcome,
             "arguments": sorted(str(key)[:64] for key in arguments)[:50],  # names only: values may be personal data
@@ -471,7 +471,9 @@ def _run_agent(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallO
     if agent is None:
         raise Denied("This agent no longer exists.")
     quotas.check_budget(principal.tenant)
-    run = run_create(tenant=principal.tenant, actor=principal.actor, agent=agent, input=arguments["input"], source="mcp")
+    run = run_create(
+        tenant=principal.tenant, actor=principal.actor, agent=agent, input=arguments["input"], source="mcp"
+    )
     deadline = time.monotonic() + settings.MCP_AGENT_WAIT_SECONDS
     finished = {AgentRun.Status.SUCCEEDED, AgentRun.Status.FAILED, AgentRun.Status.CANCELLED}
     while run.status not in finished and time.monotonic() < deadline:
@@ -495,7 +497,9 @@ def _run_workflow(principal: McpPrincipal, tool: McpTool, arguments: dict) -> Ca
     try:
         run = run_now(tenant=principal.tenant, actor=principal.actor, config=config, trigger="api")
     except TemporalUnavailable:
-        return CallOutcome(_result("Error: the workflow engine is unavailable; try again shortly.", is_error=True), "error")
+        return CallOutcome(
+            _result("Error: the workflow engine is unavailable; try again shortly.", is_error=True), "error"
+        )
     body = {"run_id": run.pk, "workflow_id": run.workflow_id, "status": run.status}
     return CallOutcome(_result(body), "ok", obj=run)
 

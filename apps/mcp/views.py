@@ -50,8 +50,9 @@ def _allowed_origins() -> set[str]:
 
 
 def _error(code: int, message: str, *, status: int, request_id=None, headers: dict | None = None) -> JsonResponse:
-    body = types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
-    response = JsonResponse(body.model_dump(mode="json", exclude_none=True) | {"id": request_id}, status=status)
+    # JSONRPCError's id may not be null, which JSON-RPC requires when the request's id is unknown
+    error = types.ErrorData(code=code, message=message).model_dump(mode="json", exclude_none=True)
+    response = JsonResponse({"jsonrpc": "2.0", "id": request_id, "error": error}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -113,24 +114,28 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
     return _answer(request, principal, message)
 
 
+_REQUESTS: dict[str, type[types.Request]] = {
+    "initialize": types.InitializeRequest,
+    "ping": types.PingRequest,
+    "tools/list": types.ListToolsRequest,
+    "tools/call": types.CallToolRequest,
+}
+
+
 def _answer(request: HttpRequest, principal: McpPrincipal, message: types.JSONRPCRequest) -> JsonResponse:
+    kind = _REQUESTS.get(message.method)
+    if kind is None:  # resources, prompts, completions...: capabilities this server does not declare
+        return _error(types.METHOD_NOT_FOUND, f"Method not found: {message.method}", status=200, request_id=message.id)
     try:
-        parsed = types.ClientRequest.model_validate(
+        parsed = kind.model_validate(
             {"method": message.method, **({"params": message.params} if message.params is not None else {})}
-        ).root
-    except PydanticError as exc:
-        known = message.method in _KNOWN_METHODS
-        code, text = (types.INVALID_PARAMS, f"Invalid params: {_pydantic_text(exc)}") if known else (
-            types.METHOD_NOT_FOUND,
-            f"Method not found: {message.method}",
         )
-        return _error(code, text, status=200, request_id=message.id)
+    except PydanticError as exc:
+        return _error(types.INVALID_PARAMS, f"Invalid params: {_pydantic_text(exc)}", status=200, request_id=message.id)
     try:
         result = _dispatch(principal, parsed)
     except Denied as exc:
         return _error(-32001, str(exc), status=200, request_id=message.id)
-    except _MethodNotFound:
-        return _error(types.METHOD_NOT_FOUND, f"Method not found: {message.method}", status=200, request_id=message.id)
     except Exception:
         logger.exception("MCP request failed", extra={"method": message.method})
         return _error(types.INTERNAL_ERROR, "Internal error.", status=500, request_id=message.id)
@@ -138,13 +143,6 @@ def _answer(request: HttpRequest, principal: McpPrincipal, message: types.JSONRP
         jsonrpc="2.0", id=message.id, result=result.model_dump(by_alias=True, mode="json", exclude_none=True)
     )
     return JsonResponse(response.model_dump(by_alias=True, mode="json", exclude_none=True))
-
-
-class _MethodNotFound(Exception):
-    pass
-
-
-_KNOWN_METHODS = frozenset({"initialize", "ping", "tools/list", "tools/call"})
 
 
 def _pydantic_text(exc: PydanticError) -> str:
@@ -168,6 +166,4 @@ def _dispatch(principal: McpPrincipal, request) -> types.Result:
         return types.EmptyResult()
     if isinstance(request, types.ListToolsRequest):
         return types.ListToolsResult(tools=[tool.as_type() for tool in tools_for(principal).values()])
-    if isinstance(request, types.CallToolRequest):
-        return call_tool(principal, request.params.name, request.params.arguments)
-    raise _MethodNotFound
+    return call_tool(principal, request.params.name, request.params.arguments)

@@ -359,10 +359,18 @@ INTEGRATIONS_BROKER_PAUSE_SECONDS = 5.0  # after a failed publish, skip the brok
 INTEGRATIONS_SWEEP_SECONDS = env.float("INTEGRATIONS_SWEEP_SECONDS", default=15.0)
 MIGRATE_PARALLEL = env.int("MIGRATE_PARALLEL", default=2)  # tenant schemas migrated at once by migrate_schemas
 SWEEP_MAX_SCHEMAS = 500  # tenant schemas with owed work visited per sweep, the longest-waiting first
+# An approval nobody decided expires after this (its run then fails with "Approval expired")
+AGENT_APPROVAL_EXPIRY_MINUTES = env.int("AGENT_APPROVAL_EXPIRY_MINUTES", default=24 * 60)
+AGENT_APPROVAL_SWEEP_SECONDS = env.float("AGENT_APPROVAL_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "integrations-sweep": {
         "task": "integrations.sweep",
         "schedule": INTEGRATIONS_SWEEP_SECONDS,
+        "options": {"queue": "fanout"},
+    },
+    "agents-approval-expiry": {
+        "task": "agents.expire_approvals",
+        "schedule": AGENT_APPROVAL_SWEEP_SECONDS,
         "options": {"queue": "fanout"},
     },
 }

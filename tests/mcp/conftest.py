@@ -68,10 +68,12 @@ def run_client(url: str, secret: str, body: Callable[[Any], Awaitable[Any]]) -> 
 
     async def main():
         headers = {"Authorization": f"Bearer {secret}"}
-        async with httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=60)) as http:
-            async with streamable_http_client(url, http_client=http) as (read, write, _session_id):
-                async with ClientSession(read, write) as session:
-                    await session.initialize()
-                    return await body(session)
+        async with (
+            httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(30, read=60)) as http,
+            streamable_http_client(url, http_client=http) as (read, write, _session_id),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await body(session)
 
     return asyncio.run(main())

@@ -42,7 +42,9 @@ def test_a_key_with_a_narrow_allow_list_sees_exactly_its_tools_and_reads_contact
     async def body(session):
         listed = await session.list_tools()
         first = await session.call_tool("sales-crm__contacts", {"limit": 2})
-        second = await session.call_tool("sales-crm__contacts", {"limit": 2, "cursor": first.structuredContent["next_cursor"]})
+        second = await session.call_tool(
+            "sales-crm__contacts", {"limit": 2, "cursor": first.structuredContent["next_cursor"]}
+        )
         return listed, first, second
 
     listed, first, second = run_client(f"{live_server.url}/mcp/", secret, body)

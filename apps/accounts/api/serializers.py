@@ -181,6 +181,9 @@ class McpGrantSerializer(serializers.Serializer):
     connection = serializers.IntegerField(required=False)
     resources = serializers.ListField(child=serializers.CharField(), required=False)
     actions = serializers.ListField(child=serializers.CharField(), required=False)
+    action_policies = serializers.DictField(
+        child=serializers.ChoiceField(choices=["allow", "ask"]), required=False, help_text="{action: allow | ask}"
+    )
     collections = serializers.ListField(child=serializers.IntegerField(), required=False)
     agents = serializers.ListField(child=serializers.IntegerField(), required=False)
     workflows = serializers.ListField(child=serializers.IntegerField(), required=False)

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0008_user_token_version'),
+        ("accounts", "0008_user_token_version"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apikey',
-            name='mcp_tools',
+            model_name="apikey",
+            name="mcp_tools",
             field=models.JSONField(blank=True, default=list),
         ),
     ]

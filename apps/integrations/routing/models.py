@@ -29,6 +29,7 @@ class PendingWork(models.Model):
         EVENT = "event"  # state pending; `at` is received_at
         DELIVERY = "delivery"  # state pending (`at`: next_attempt_at) or sending (`at`: claimed_at)
         ACTION = "action"  # state pending (`at`: next_attempt_at) or running (`at`: started_at)
+        APPROVAL = "approval"  # an agent approval, state pending (`at`: expires_at); object_id hashes its uuid
 
     schema_name = models.CharField(max_length=63)
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -37,6 +37,7 @@ const ALL_SCOPES = {
   "workflows:read": "Read workflows",
   "workflows:run": "Run workflows",
   "workflows:write": "Configure workflows",
+  mcp: "Call tools over MCP (choose which in Settings → MCP)",
 } satisfies Record<Scope, string>;
 
 export const SCOPES = Object.keys(ALL_SCOPES) as Scope[];

@@ -149,7 +149,8 @@ export interface paths {
         delete: operations["api_keys_destroy"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** @description Renames the key or replaces its MCP tools (grants checked against this tenant's connections). */
+        patch: operations["api_keys_partial_update"];
         trace?: never;
     };
     "/api/v1/audit-log/": {
@@ -1683,6 +1684,7 @@ export interface components {
             readonly name: string;
             readonly key_prefix: string;
             readonly scopes: unknown;
+            readonly mcp_tools: components["schemas"]["McpGrant"][];
             readonly status: string;
             /** Format: date-time */
             readonly created_at: string;
@@ -1698,12 +1700,15 @@ export interface components {
             scopes: components["schemas"]["ScopesEnum"][];
             /** Format: date-time */
             expires_at?: string | null;
+            /** @description With the `mcp` scope: the tools the key may call over MCP, as grants: `{connection, resources, actions}` per connection, and `{collections, agents, workflows}` (lists of ids). */
+            mcp_tools?: components["schemas"]["McpGrantRequest"][];
         };
         ApiKeyCreated: {
             readonly id: number;
             readonly name: string;
             readonly key_prefix: string;
             readonly scopes: unknown;
+            readonly mcp_tools: components["schemas"]["McpGrant"][];
             readonly status: string;
             /** Format: date-time */
             readonly created_at: string;
@@ -2160,6 +2165,30 @@ export interface components {
             email: string;
             password: string;
             tenant?: string;
+        };
+        McpGrant: {
+            connection?: number;
+            resources?: string[];
+            actions?: string[];
+            /** @description {action: allow | ask} */
+            action_policies?: {
+                [key: string]: "allow" | "ask";
+            };
+            collections?: number[];
+            agents?: number[];
+            workflows?: number[];
+        };
+        McpGrantRequest: {
+            connection?: number;
+            resources?: string[];
+            actions?: string[];
+            /** @description {action: allow | ask} */
+            action_policies?: {
+                [key: string]: "allow" | "ask";
+            };
+            collections?: number[];
+            agents?: number[];
+            workflows?: number[];
         };
         /**
          * @description GET /auth/me/: the person, the tenant the token acts on, and what their role may do there
@@ -2765,6 +2794,11 @@ export interface components {
             enabled?: boolean;
             collections?: number[];
         };
+        PatchedApiKeyUpdateRequest: {
+            name?: string;
+            /** @description With the `mcp` scope: the tools the key may call over MCP, as grants: `{connection, resources, actions}` per connection, and `{collections, agents, workflows}` (lists of ids). */
+            mcp_tools?: components["schemas"]["McpGrantRequest"][];
+        };
         PatchedCollectionWriteRequest: {
             name?: string;
             description?: string;
@@ -3145,6 +3179,7 @@ export interface components {
          *     * `events:write` - events:write
          *     * `knowledge:read` - knowledge:read
          *     * `knowledge:write` - knowledge:write
+         *     * `mcp` - mcp
          *     * `members:read` - members:read
          *     * `rules:read` - rules:read
          *     * `rules:run` - rules:run
@@ -3157,7 +3192,7 @@ export interface components {
          *     * `workflows:write` - workflows:write
          * @enum {string}
          */
-        ScopesEnum: "agents:read" | "agents:run" | "agents:write" | "audit:read" | "connections:read" | "connections:use" | "connections:write" | "events:read" | "events:write" | "knowledge:read" | "knowledge:write" | "members:read" | "rules:read" | "rules:run" | "rules:write" | "tenant:read" | "webhooks:read" | "webhooks:write" | "workflows:read" | "workflows:run" | "workflows:write";
+        ScopesEnum: "agents:read" | "agents:run" | "agents:write" | "audit:read" | "connections:read" | "connections:use" | "connections:write" | "events:read" | "events:write" | "knowledge:read" | "knowledge:write" | "mcp" | "members:read" | "rules:read" | "rules:run" | "rules:write" | "tenant:read" | "webhooks:read" | "webhooks:write" | "workflows:read" | "workflows:run" | "workflows:write";
         SearchHit: {
             chunk_id: number;
             document_id: number;
@@ -3867,6 +3902,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    api_keys_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedApiKeyUpdateRequest"];
+                "application/x-www-form-urlencoded": components["schemas"]["PatchedApiKeyUpdateRequest"];
+                "multipart/form-data": components["schemas"]["PatchedApiKeyUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
             };
         };
     };
