@@ -862,6 +862,41 @@ export interface paths {
         patch: operations["members_partial_update"];
         trace?: never;
     };
+    "/api/v1/oauth-grants/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description MCP clients connected to this tenant over OAuth: your own, or everyone's for admins and owners. */
+        get: operations["oauth_grants_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oauth-grants/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description MCP clients connected to this tenant over OAuth: your own, or everyone's for admins and owners. */
+        get: operations["oauth_grants_retrieve"];
+        put?: never;
+        post?: never;
+        /** @description Disconnects the client: every token under this grant ends. */
+        delete: operations["oauth_grants_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/oauth/callback/": {
         parameters: {
             query?: never;
@@ -1641,9 +1676,10 @@ export interface components {
          *     * `succeeded` - Succeeded
          *     * `failed` - Failed
          *     * `cancelled` - Cancelled
+         *     * `waiting_approval` - Waiting Approval
          * @enum {string}
          */
-        AgentRunStatusEnum: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        AgentRunStatusEnum: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "waiting_approval";
         AgentTemplate: {
             key: string;
             name: string;
@@ -2264,6 +2300,19 @@ export interface components {
             /** @description The `authorise` value the callback redirected with. */
             state: string;
         };
+        OAuthGrant: {
+            readonly id: number;
+            readonly client_id: string;
+            readonly client_name: string;
+            readonly client_uri: string;
+            /** Format: email */
+            readonly user_email: string;
+            readonly scopes: string[];
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly last_used_at: string | null;
+        };
         OAuthStart: {
             /** Format: uri */
             authorization_url: string;
@@ -2310,6 +2359,7 @@ export interface components {
             succeeded: number;
             failed: number;
             cancelled: number;
+            waiting_approval: number;
         };
         OverviewAgentRunTotals: {
             /** @description Prompt and completion tokens of the runs. */
@@ -2320,6 +2370,7 @@ export interface components {
             succeeded: number;
             failed: number;
             cancelled: number;
+            waiting_approval: number;
         };
         OverviewConnection: {
             id: number;
@@ -2653,6 +2704,21 @@ export interface components {
              */
             previous?: string | null;
             results: components["schemas"]["Member"][];
+        };
+        PaginatedOAuthGrantList: {
+            /** @example 123 */
+            count: number;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=400&limit=100
+             */
+            next?: string | null;
+            /**
+             * Format: uri
+             * @example http://api.example.org/accounts/?offset=200&limit=100
+             */
+            previous?: string | null;
+            results: components["schemas"]["OAuthGrant"][];
         };
         PaginatedRuleList: {
             /** @example 123 */
@@ -3148,10 +3214,11 @@ export interface components {
          *     * `tool_call` - Tool Call
          *     * `tool_denied` - Tool Denied
          *     * `tool_error` - Tool Error
+         *     * `approval` - Approval
          *     * `answer` - Answer
          * @enum {string}
          */
-        RunStepKindEnum: "llm" | "tool_call" | "tool_denied" | "tool_error" | "answer";
+        RunStepKindEnum: "llm" | "tool_call" | "tool_denied" | "tool_error" | "approval" | "answer";
         SchedulePreviewRequest: {
             schedule_cron: string;
             /** @default UTC */
@@ -5411,6 +5478,71 @@ export interface operations {
             };
         };
     };
+    oauth_grants_list: {
+        parameters: {
+            query?: {
+                /** @description Number of results to return per page. */
+                limit?: number;
+                /** @description The initial index from which to return the results. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaginatedOAuthGrantList"];
+                };
+            };
+        };
+    };
+    oauth_grants_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthGrant"];
+                };
+            };
+        };
+    };
+    oauth_grants_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     oauth_callback_retrieve: {
         parameters: {
             query?: {
@@ -5708,7 +5840,7 @@ export interface operations {
                 limit?: number;
                 /** @description The initial index from which to return the results. */
                 offset?: number;
-                status?: "cancelled" | "failed" | "queued" | "running" | "succeeded";
+                status?: "cancelled" | "failed" | "queued" | "running" | "succeeded" | "waiting_approval";
             };
             header?: never;
             path?: never;
