@@ -82,6 +82,7 @@ ENDPOINTS = [
     Endpoint("api-key-revoke", "delete", lambda w: f"/api/v1/api-keys/{w.key.pk}/", ADMINS, 204),
     Endpoint("audit-list", "get", lambda w: "/api/v1/audit-log/", ADMINS, 200, "audit:read"),
     Endpoint("audit-read", "get", lambda w: f"/api/v1/audit-log/{w.event.pk}/", ADMINS, 200, "audit:read"),
+    Endpoint("oauth-grants-list", "get", lambda w: "/api/v1/oauth-grants/", ALL, 200),  # each sees their own
 ]
 
 CALLERS = [

@@ -181,6 +181,17 @@ def test_the_whole_flow_as_a_public_client_with_pkce_gives_a_token_for_the_chose
     assert actions == [("oauth.consent", "user"), ("oauth.token_issued", "oauth_client")]
 
 
+def test_a_consent_posted_from_another_site_without_the_csrf_token_is_refused(flow, member):
+    browser = Client(HTTP_HOST="localhost", enforce_csrf_checks=True)
+    browser.force_login(member)
+    _verifier, challenge = pkce()
+    response = browser.post(
+        "/oauth/authorize", {**flow.authorize_params(challenge), "tenant": "acme", "decision": "Allow"}
+    )
+    assert response.status_code == 403
+    assert OAuthAuthorizationCode.objects.count() == 0 and OAuthGrant.objects.count() == 0
+
+
 def test_a_denial_goes_back_to_the_client_as_access_denied_with_its_state(flow):
     _verifier, challenge = pkce()
     response = flow.browser.post(
