@@ -10,3 +10,8 @@ class McpConfig(AppConfig):
         from apps.mcp.grants import mcp_tools_clean
 
         register_mcp_tools_cleaner(mcp_tools_clean)  # the API keys API validates a key's MCP tools with it
+
+        from apps.agents.approvals import register_approval_executor
+        from apps.mcp.actions import execute_approved
+
+        register_approval_executor("mcp", execute_approved)  # an approved MCP action is performed by _call_action

@@ -3,6 +3,9 @@ whole WSGI stack with its middleware), with provider fakes on loopback."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 import pytest
 from django_tenants.utils import schema_context
@@ -106,3 +109,98 @@ def test_a_revoked_key_is_refused_401_with_where_to_sign_in(live_server, acme, h
         run_client(f"{live_server.url}/mcp/", secret, body)
     assert "401" in repr(refused.value) or "Unauthorized" in repr(refused.value)
     assert hubspot.requests_to("contacts") == []
+
+
+def _approve_when_asked(org: Org, *, edit: dict | None = None, reject: str | None = None) -> threading.Thread:
+    """Another person, on another thread: waits for the MCP call's approval to appear, then decides it."""
+    from django.db import connection
+
+    from apps.agents.approvals import approval_approve, approval_reject
+    from apps.agents.models import AgentApproval
+
+    def decide():
+        try:
+            with schema_context(org.schema):
+                for _ in range(200):
+                    approval = AgentApproval.objects.filter(status="pending").first()
+                    if approval is not None:
+                        break
+                    time.sleep(0.05)
+                else:
+                    return
+                actor = Actor.for_user(org.admin)
+                if reject is not None:
+                    approval_reject(tenant=org.tenant, actor=actor, approval=approval, comment=reject)
+                else:
+                    approval_approve(tenant=org.tenant, actor=actor, approval=approval, input=edit)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=decide)
+    thread.start()
+    return thread
+
+
+def test_an_ask_action_waits_for_a_person_and_answers_the_approved_result(live_server, acme, hubspot, settings):
+    from apps.agents.models import AgentApproval
+
+    settings.MCP_APPROVAL_WAIT_SECONDS = 20
+    crm = acme.hubspot(hubspot)
+    grant = {"connection": crm.pk, "actions": ["upsert_contact"], "action_policies": {"upsert_contact": "ask"}}
+    key, secret = acme.key([grant])
+    decider = _approve_when_asked(acme, edit={"email": "ada@example.com", "first_name": "Ada L."})
+
+    async def body(session):
+        return await session.call_tool("hubspot__upsert_contact", {"email": "ada@example.com", "first_name": "Ada"})
+
+    result = run_client(f"{live_server.url}/mcp/", secret, body)
+    decider.join(timeout=30)
+
+    assert result.isError is False, result.content[0].text
+    assert result.structuredContent["status"] == "approved"
+    assert result.structuredContent["result"]["id"] == "9001"
+    assert result.structuredContent["input"] == {"email": "ada@example.com", "first_name": "Ada L."}
+    # the provider received the edited input, once
+    assert [u["inputs"][0]["properties"]["firstname"] for u in hubspot.upserts] == ["Ada L."]
+    with schema_context(acme.schema):
+        approval = AgentApproval.objects.get()
+        performed = AuditEvent.objects.get(action="connection.action")
+        call = AuditEvent.objects.get(action="mcp.tool_call")
+    assert (approval.source, approval.status, approval.proposed_input) == (
+        "mcp",
+        "approved",
+        {"email": "ada@example.com", "first_name": "Ada"},
+    )
+    assert (performed.actor_type, performed.actor_id) == ("api_key", str(key.pk))  # the caller, not the approver
+    assert call.changes["outcome"] == "ok" and call.changes["approval_status"] == "approved"
+
+
+def test_an_ask_action_not_decided_in_time_answers_the_pending_approval_and_a_rejection_sends_nothing(
+    live_server, acme, hubspot, settings
+):
+    settings.MCP_APPROVAL_WAIT_SECONDS = 0.5
+    crm = acme.hubspot(hubspot)
+    grant = {"connection": crm.pk, "actions": ["upsert_contact"], "action_policies": {"upsert_contact": "ask"}}
+    _key, secret = acme.key([grant])
+
+    async def one(session):
+        return await session.call_tool("hubspot__upsert_contact", {"email": "bob@example.com"})
+
+    waiting = run_client(f"{live_server.url}/mcp/", secret, one)
+    assert waiting.isError is False
+    assert waiting.structuredContent["status"] == "pending" and waiting.structuredContent["approval_id"]
+    assert waiting.content[0].text.count("Waiting for approval") == 1
+    assert hubspot.upserts == []
+
+    settings.MCP_APPROVAL_WAIT_SECONDS = 20
+    from apps.agents.models import AgentApproval
+
+    with schema_context(acme.schema):
+        AgentApproval.objects.update(status="expired")  # the first one is out of the way
+    decider = _approve_when_asked(acme, reject="Not this one.")
+    rejected = run_client(f"{live_server.url}/mcp/", secret, one)
+    decider.join(timeout=30)
+    assert rejected.isError is True
+    assert rejected.structuredContent is None
+    assert "Rejected by a person; nothing was done. Not this one." in rejected.content[0].text
+    assert hubspot.upserts == []

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0008_user_token_version"),
+        ("accounts", "0009_tenant_approver_must_differ"),
     ]
 
     operations = [
