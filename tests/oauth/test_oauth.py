@@ -234,6 +234,19 @@ def test_an_unknown_client_or_unregistered_redirect_uri_is_shown_an_error_page_a
 # --- the token endpoint ----------------------------------------------------------------------------------------
 
 
+def test_a_confidential_client_must_present_its_secret_at_the_token_endpoint(flow):
+    registered = register(flow.app, token_endpoint_auth_method="client_secret_post").json()
+    flow.client_id = registered["client_id"]
+    code, verifier = flow.code("acme")
+    unauthenticated = flow.exchange(code, verifier)
+    assert unauthenticated.status_code in (400, 401) and unauthenticated.json()["error"] == "invalid_client"
+    wrong = flow.exchange(code, verifier, client_secret="not-the-secret")
+    assert wrong.status_code in (400, 401) and wrong.json()["error"] == "invalid_client"
+    assert OAuthToken.objects.count() == 0
+    ok = flow.exchange(code, verifier, client_secret=registered["client_secret"])
+    assert ok.status_code == 200 and _live(ok.json()["access_token"]) is not None
+
+
 def test_a_wrong_verifier_is_refused_and_issues_nothing(flow):
     code, _verifier = flow.code("acme")
     wrong, _ = pkce()
@@ -382,6 +395,8 @@ def test_another_tenants_grants_are_invisible(flow, member, globex, api):
 def test_a_disabled_client_can_no_longer_authorize_and_its_tokens_end(flow, admin_client):
     tokens = flow.tokens("acme")
     client = OAuthClient.objects.get()
+    listing = admin_client.get("/admin/oauth/oauthclient/", HTTP_HOST="localhost")
+    assert listing.status_code == 200 and b"Desktop MCP client" in listing.content
     response = admin_client.post(
         "/admin/oauth/oauthclient/",
         {"action": "disable_clients", "_selected_action": [client.pk]},
