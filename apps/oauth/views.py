@@ -150,8 +150,7 @@ class OAuthLoginView(LoginView):
 
 
 def signed_in(request):
-    context = _page_context(request, page_title="Signed in", error="signed_in", description="you can close this page")
-    return render(request, "oauth/error.html", context)
+    return render(request, "oauth/signed_in.html", _page_context(request, page_title="Signed in"))
 
 
 login = never_cache(admin_login_throttled(OAuthLoginView.as_view()))
