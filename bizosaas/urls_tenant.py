@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include("apps.oauth.api.urls")),
     path("api/v1/workflows/", include("apps.workflows.api.urls")),
     path("api/v1/", include("bizosaas.overview")),
+    path("api/v1/", include("apps.mcp.api_urls")),
     path("", include("apps.mcp.urls")),
 ]

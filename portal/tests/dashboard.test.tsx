@@ -14,7 +14,7 @@ globalThis.ResizeObserver ??= class {
 const days = ["2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z"];
 
 function overview(overrides: Partial<Overview> = {}): Overview {
-  const zeros = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, tokens: 0 };
+  const zeros = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, waiting_approval: 0, tokens: 0 };
   const wf = { running: 0, waiting_approval: 0, completed: 0, failed: 0, cancelled: 0, terminated: 0, timed_out: 0 };
   return {
     window: { days: 3, bucket: "day", since: days[0], until: "2026-11-25T00:00:00Z" },

@@ -45,7 +45,9 @@ class Endpoint:
 
     @property
     def detail(self) -> bool:
-        return self.name.split("-")[-1] in ("read", "role", "remove", "revoke") and not self.name.startswith("tenant")
+        return self.name.split("-")[-1] in ("read", "role", "remove", "revoke", "rename") and not self.name.startswith(
+            "tenant"
+        )
 
 
 ENDPOINTS = [
@@ -79,6 +81,10 @@ ENDPOINTS = [
         201,
         body={"name": "zapier", "scopes": ["connections:read"]},
     ),
+    Endpoint(
+        "api-key-rename", "patch", lambda w: f"/api/v1/api-keys/{w.key.pk}/", ADMINS, 200, body={"name": "renamed"}
+    ),
+    Endpoint("mcp-overview", "get", lambda w: "/api/v1/mcp/", ADMINS, 200),
     Endpoint("api-key-revoke", "delete", lambda w: f"/api/v1/api-keys/{w.key.pk}/", ADMINS, 204),
     Endpoint("audit-list", "get", lambda w: "/api/v1/audit-log/", ADMINS, 200, "audit:read"),
     Endpoint("audit-read", "get", lambda w: f"/api/v1/audit-log/{w.event.pk}/", ADMINS, 200, "audit:read"),

@@ -327,3 +327,18 @@ def test_the_api_keys_api_sets_mcp_tools_with_field_level_errors(api, acme, glob
     assert no_scope.status_code == 400 and no_scope.json()["mcp_tools"] == [
         "Only a key with the 'mcp' scope has MCP tools."
     ]
+
+
+def test_the_mcp_overview_shows_the_server_url_what_may_be_granted_and_each_keys_tools(api, acme, hubspot, settings):
+    crm = acme.hubspot(hubspot)
+    key, _secret = acme.key([{"connection": crm.pk, "resources": ["contacts", "deals"]}])
+    acme.key(scopes=["connections:read"], name="Not MCP")
+
+    body = api.get("/api/v1/mcp/", **acme.auth()).json()
+
+    assert body["server_url"] == f"{settings.GATEWAY_URL}/mcp/"
+    (connection,) = body["connections"]
+    assert (connection["id"], connection["provider_name"]) == (crm.pk, "HubSpot")
+    assert [r["name"] for r in connection["resources"]] == ["contacts", "deals"]
+    assert body["keys"] == [{"id": key.pk, "tools": ["hubspot__contacts", "hubspot__deals"]}]
+    assert (body["collections"], body["agents"], body["workflows"]) == ([], [], [])

@@ -830,6 +830,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/mcp/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["mcp_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/members/": {
         parameters: {
             query?: never;
@@ -2202,6 +2218,15 @@ export interface components {
             password: string;
             tenant?: string;
         };
+        McpConnection: {
+            id: number;
+            name: string;
+            provider: string;
+            provider_name: string;
+            status: string;
+            resources: components["schemas"]["McpItem"][];
+            actions: components["schemas"]["McpItem"][];
+        };
         McpGrant: {
             connection?: number;
             resources?: string[];
@@ -2225,6 +2250,26 @@ export interface components {
             collections?: number[];
             agents?: number[];
             workflows?: number[];
+        };
+        McpItem: {
+            name: string;
+            description: string;
+        };
+        McpKeyTools: {
+            id: number;
+            tools: string[];
+        };
+        McpOverview: {
+            server_url: string;
+            connections: components["schemas"]["McpConnection"][];
+            collections: components["schemas"]["McpTarget"][];
+            agents: components["schemas"]["McpTarget"][];
+            workflows: components["schemas"]["McpTarget"][];
+            keys: components["schemas"]["McpKeyTools"][];
+        };
+        McpTarget: {
+            id: number;
+            name: string;
         };
         /**
          * @description GET /auth/me/: the person, the tenant the token acts on, and what their role may do there
@@ -5382,6 +5427,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProviderTest"];
+                };
+            };
+        };
+    };
+    mcp_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["McpOverview"];
                 };
             };
         };

@@ -7,12 +7,13 @@ import { AuditLog } from "@/components/settings/AuditLog";
 import { ConnectedApps } from "@/components/settings/ConnectedApps";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
+import { Mcp } from "@/components/settings/Mcp";
 import { Members } from "@/components/settings/Members";
 import { Usage } from "@/components/settings/Usage";
 import { PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
-type TabKey = "workspace" | "members" | "invitations" | "llm" | "apps" | "audit" | "usage" | "password";
+type TabKey = "workspace" | "members" | "invitations" | "llm" | "mcp" | "apps" | "audit" | "usage" | "password";
 
 function Settings() {
   const { can, role } = useSession();
@@ -23,6 +24,8 @@ function Settings() {
     { key: "members", label: "Members" },
     ...(can("invitations", "read") ? [{ key: "invitations" as const, label: "Invitations" }] : []),
     { key: "llm", label: "LLM providers" },
+    ...(can("api_keys", "read") ? [{ key: "mcp" as const, label: "MCP" }] : []),
+    // MCP clients connected over OAuth: everyone sees their own (admins everyone's), so not inside the admins' MCP tab
     ...(can("oauth_grants", "read") ? [{ key: "apps" as const, label: "Connected apps" }] : []),
     ...(can("audit_log", "read") ? [{ key: "audit" as const, label: "Audit log" }] : []),
     ...(can("usage", "read") ? [{ key: "usage" as const, label: "Usage" }] : []),
@@ -43,6 +46,7 @@ function Settings() {
         {current === "members" ? <Members /> : null}
         {current === "invitations" ? <Invitations /> : null}
         {current === "llm" ? <LLMProviders /> : null}
+        {current === "mcp" ? <Mcp /> : null}
         {current === "apps" ? <ConnectedApps /> : null}
         {current === "audit" ? <AuditLog /> : null}
         {current === "usage" ? <Usage /> : null}
