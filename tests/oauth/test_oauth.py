@@ -406,3 +406,22 @@ def test_a_disabled_client_can_no_longer_authorize_and_its_tokens_end(flow, admi
     assert _live(tokens["access_token"]) is None
     _verifier, challenge = pkce()
     assert flow.browser.get("/oauth/authorize", flow.authorize_params(challenge)).status_code == 400
+
+
+def test_the_sign_in_page_opened_on_its_own_signs_in_and_says_where_to_go_next(member):
+    browser = Client(HTTP_HOST="localhost")
+    assert browser.get("/oauth/login/").status_code == 200
+    wrong = browser.post("/oauth/login/", {"username": member.email, "password": "wrong-password-123"})
+    assert wrong.status_code == 200 and b"Please enter the correct email address and password." in wrong.content
+    response = browser.post("/oauth/login/", {"username": member.email, "password": "correct-horse-battery-9"})
+    assert response.status_code == 302 and response["Location"] == "/oauth/signed-in/"
+    assert b"You are signed in" in browser.get("/oauth/signed-in/").content
+
+
+def test_sign_in_refuses_a_next_url_on_another_host(member):
+    browser = Client(HTTP_HOST="localhost")
+    response = browser.post(
+        "/oauth/login/",
+        {"username": member.email, "password": "correct-horse-battery-9", "next": "https://evil.example.com/"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/oauth/signed-in/"
