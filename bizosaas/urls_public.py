@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth.models import Group
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -20,6 +20,7 @@ for _model in (Group, BlacklistedToken, OutstandingToken):
 
 urlpatterns = [
     *common,
+    path("", include("apps.oauth.urls")),  # OAuth 2.1 for MCP clients: metadata, registration, consent, tokens
     path("metrics", health.metrics, name="prometheus-django-metrics"),
     path("hooks/<str:token>/", receive_webhook, name="webhook-receive"),
     path("receiver/<slug:slug>/<str:token>/", test_receiver, name="test-receiver"),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("apps.agents.api.config_urls")),
     path("api/v1/", include("apps.agents.api.run_urls")),
     path("api/v1/", include("apps.agents.api.knowledge_urls")),
+    path("api/v1/", include("apps.oauth.api.urls")),
     path("api/v1/workflows/", include("apps.workflows.api.urls")),
     path("api/v1/", include("apps.workflows.api.inbox_urls")),
     path("api/v1/", include("bizosaas.overview")),

@@ -33,6 +33,9 @@ MATRIX: dict[str, dict[str, tuple[Role, str | None]]] = {
     "invitations": {READ: (Role.ADMIN, None), CONFIGURE: (Role.ADMIN, None)},
     "api_keys": {READ: (Role.ADMIN, None), CONFIGURE: (Role.ADMIN, None)},
     "audit_log": {READ: (Role.ADMIN, "audit:read")},
+    # MCP clients connected over OAuth (apps.oauth): anyone sees and disconnects their own, members may connect
+    # one (USE: consent, and every use of its tokens), admins see and disconnect everyone's (MANAGE)
+    "oauth_grants": {READ: (Role.VIEWER, None), USE: (Role.MEMBER, None), MANAGE: (Role.ADMIN, None)},
     "connections": {
         READ: (Role.VIEWER, "connections:read"),
         USE: (Role.MEMBER, "connections:use"),

@@ -76,6 +76,15 @@ class AdminLoginAddressThrottle(_GlobalKeys, SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+class OAuthRegisterThrottle(_GlobalKeys, SimpleRateThrottle):
+    """Dynamic client registration (apps.oauth) is open to anyone: bounded per address."""
+
+    scope = "oauth_register"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 class AdminLoginAccountThrottle(_AccountThrottle):
     scope = "admin_login_email"
     field = "username"  # the admin form's name for the email address

@@ -20,6 +20,7 @@ SHARED_APPS = [
     "django_tenants",
     "apps.accounts",
     "apps.integrations.routing",
+    "apps.oauth",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -172,6 +173,7 @@ REST_FRAMEWORK = {
         "admin_login": env.str("THROTTLE_ADMIN_LOGIN", default="10/min"),
         "admin_login_email": env.str("THROTTLE_ADMIN_LOGIN_EMAIL", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="20/hour"),
+        "oauth_register": env.str("THROTTLE_OAUTH_REGISTER", default="30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -318,6 +320,10 @@ CONNECTORS_ALLOW_LOOPBACK = env.bool("CONNECTORS_ALLOW_LOOPBACK", default=False)
 CONNECTORS_ALLOW_PRIVATE = env.bool("CONNECTORS_ALLOW_PRIVATE", default=False)
 # Fernet keys, comma-separated: the first encrypts, all decrypt (rotate with `manage.py rotate_credentials_key`).
 CREDENTIALS_KEYS = env.list("CREDENTIALS_KEYS", default=[])
+# OAuth 2.1 for MCP clients (apps.oauth): how long an access token lives, and a refresh token (each refresh
+# replaces both)
+OAUTH_ACCESS_TOKEN_SECONDS = env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
+OAUTH_REFRESH_TOKEN_DAYS = env.int("OAUTH_REFRESH_TOKEN_DAYS", default=30)
 # Per-provider OAuth endpoint overrides, e.g. {"hubspot": {"authorize_url": ..., "token_url": ...}} (tests, proxies)
 OAUTH_ENDPOINT_OVERRIDES: dict = {}
 

@@ -28,6 +28,7 @@ vi.mock("next/navigation", () => ({
 }));
 
 import { AuditLog } from "@/components/settings/AuditLog";
+import { ConnectedApps } from "@/components/settings/ConnectedApps";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
 import { Members } from "@/components/settings/Members";
@@ -46,6 +47,7 @@ const PERMISSIONS = {
     agents: ["configure", "read", "use"],
     audit_log: ["read"],
     tenant: ["manage", "read"],
+    oauth_grants: ["manage", "read", "use"],
   },
   viewer: { members: ["read"], agents: ["read"], tenant: ["read"] },
 };
@@ -223,6 +225,49 @@ describe("members and invitations", () => {
     const dialog = await screen.findByRole("dialog", { name: "Revoke invitation" });
     fireEvent.click(within(dialog).getByRole("button", { name: "Revoke" }));
     await waitFor(() => expect(http.seen.some((r) => r.method === "DELETE")).toBe(true));
+  });
+});
+
+describe("connected apps", () => {
+  const grant = {
+    id: 7,
+    client_id: "abc",
+    client_name: "Desktop MCP client",
+    client_uri: "",
+    user_email: "ann@acme.test",
+    scopes: ["mcp"],
+    created_at: "2026-11-20T00:00:00Z",
+    last_used_at: null,
+  };
+
+  it("lists the connected clients and disconnects one after confirming", async () => {
+    let grants = [grant];
+    serve("owner", {
+      "GET /api/v1/oauth-grants/": () => json(page(grants)),
+      "DELETE /api/v1/oauth-grants/7/": () => {
+        grants = [];
+        return json(null, 204);
+      },
+    });
+    mount(<ConnectedApps />);
+    const row = await screen.findByTestId("connected-app-row");
+    expect(within(row).getByText("Desktop MCP client")).toBeInTheDocument();
+    expect(within(row).getByText("ann@acme.test")).toBeInTheDocument();
+    expect(within(row).getByText("Never")).toBeInTheDocument();
+    fireEvent.click(within(row).getByRole("button", { name: "Disconnect" }));
+    expect(http.seen.some((r) => r.method === "DELETE")).toBe(false); // asks first
+    const dialog = await screen.findByRole("dialog", { name: "Disconnect application" });
+    fireEvent.click(within(dialog).getByRole("button", { name: "Disconnect" }));
+    await waitFor(() =>
+      expect(http.seen.some((r) => r.method === "DELETE" && r.url.pathname === "/api/v1/oauth-grants/7/")).toBe(true),
+    );
+    expect(await screen.findByText("No connected apps")).toBeInTheDocument();
+  });
+
+  it("says when nothing is connected", async () => {
+    serve("viewer", { "GET /api/v1/oauth-grants/": () => json(page([])) });
+    mount(<ConnectedApps />);
+    expect(await screen.findByText("No connected apps")).toBeInTheDocument();
   });
 });
 

@@ -90,6 +90,7 @@ ENDPOINTS = [
     Endpoint("audit-read", "get", lambda w: f"/api/v1/audit-log/{w.event.pk}/", ADMINS, 200, "audit:read"),
     Endpoint("approvals-list", "get", lambda w: "/api/v1/approvals/", ALL, 200, "approvals:read"),
     Endpoint("approvals-count", "get", lambda w: "/api/v1/approvals/count/", ALL, 200, "approvals:read"),
+    Endpoint("oauth-grants-list", "get", lambda w: "/api/v1/oauth-grants/", ALL, 200),  # each sees their own
 ]
 
 CALLERS = [

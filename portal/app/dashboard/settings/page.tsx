@@ -4,6 +4,7 @@ import { usePathname, useRouter, useSearchParams } from "next/navigation";
 
 import { ChangePassword, Workspace } from "@/components/settings/Account";
 import { AuditLog } from "@/components/settings/AuditLog";
+import { ConnectedApps } from "@/components/settings/ConnectedApps";
 import { Invitations } from "@/components/settings/Invitations";
 import { LLMProviders } from "@/components/settings/LLMProviders";
 import { Mcp } from "@/components/settings/Mcp";
@@ -12,7 +13,7 @@ import { Usage } from "@/components/settings/Usage";
 import { PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { useSession } from "@/lib/session";
 
-type TabKey = "workspace" | "members" | "invitations" | "llm" | "mcp" | "audit" | "usage" | "password";
+type TabKey = "workspace" | "members" | "invitations" | "llm" | "mcp" | "apps" | "audit" | "usage" | "password";
 
 function Settings() {
   const { can, role } = useSession();
@@ -24,6 +25,8 @@ function Settings() {
     ...(can("invitations", "read") ? [{ key: "invitations" as const, label: "Invitations" }] : []),
     { key: "llm", label: "LLM providers" },
     ...(can("api_keys", "read") ? [{ key: "mcp" as const, label: "MCP" }] : []),
+    // MCP clients connected over OAuth: everyone sees their own (admins everyone's), so not inside the admins' MCP tab
+    ...(can("oauth_grants", "read") ? [{ key: "apps" as const, label: "Connected apps" }] : []),
     ...(can("audit_log", "read") ? [{ key: "audit" as const, label: "Audit log" }] : []),
     ...(can("usage", "read") ? [{ key: "usage" as const, label: "Usage" }] : []),
     { key: "workspace", label: "Workspace" },
@@ -44,6 +47,7 @@ function Settings() {
         {current === "invitations" ? <Invitations /> : null}
         {current === "llm" ? <LLMProviders /> : null}
         {current === "mcp" ? <Mcp /> : null}
+        {current === "apps" ? <ConnectedApps /> : null}
         {current === "audit" ? <AuditLog /> : null}
         {current === "usage" ? <Usage /> : null}
         {current === "workspace" ? <Workspace /> : null}

@@ -1,0 +1,8 @@
+from rest_framework.routers import SimpleRouter
+
+from apps.oauth.api import views
+
+router = SimpleRouter(trailing_slash="/?")
+router.register("oauth-grants", views.OAuthGrantViewSet, basename="oauth-grant")
+
+urlpatterns = router.urls
