@@ -116,8 +116,9 @@ def test_tenant_schemas_are_built_from_the_template_snapshot_with_its_triggers()
         ("integrations_event", "bzs"),
         ("integrations_delivery", "bzs"),
         ("integrations_actionrun", "bzs"),
+        ("agents_agentapproval", "bzs"),  # pending approvals, by expiry
     }
-    assert count == 2 + 3 * 3
+    assert count == 2 + 4 * 3
 
 
 def test_an_empty_tenant_keeps_pattern_indexes_only_where_something_filters_by_pattern():

@@ -101,7 +101,8 @@ def test_a_viewer_sees_read_only_pages_and_the_api_refuses_writes(page, client, 
     page.goto("/dashboard/settings")
     tabs = page.get_by_role("tablist", name="Settings sections").get_by_role("tab")
     tabs.first.wait_for()
-    assert tabs.all_inner_texts() == ["Members", "LLM providers", "Workspace", "Password"]
+    # Connected apps: each person sees and disconnects the MCP clients they connected themselves
+    assert tabs.all_inner_texts() == ["Members", "LLM providers", "Connected apps", "Workspace", "Password"]
     for tab in ("Members", "LLM providers", "Workspace"):
         page.get_by_role("tab", name=tab).click()
         settle(page)
