@@ -9,5 +9,7 @@ export default defineConfig({
     environment: "jsdom",
     include: ["tests/**/*.test.{ts,tsx}"],
     setupFiles: ["tests/setup.ts"],
+    // tests that type whole forms key by key (user-event) take seconds on two shared cores; a hang still fails
+    testTimeout: 30_000,
   },
 });
