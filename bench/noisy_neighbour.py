@@ -60,6 +60,7 @@ A_FLOOD_RATE = 200.0  # webhooks a second: ten times A's limit
 # A's accepted events and their deliveries, all at normal priority). --flood-nice 0 measures it as an equal.
 A_FLOOD_NICE = 19
 A_TEST_THREADS = 8
+WARM_SECONDS = 10.0  # at least this long at B's rate before anything is measured
 NOISE = ("flood", "tests", "bomb")  # the flood's accepted events go to A's four dripping subscriptions
 
 
@@ -341,6 +342,26 @@ def summary(label: str, measure: Measure, receiver: Receiver) -> tuple[float, fl
     return p50, p99
 
 
+def wait_model_loaded(child: Child, url: str, timeout: float = 240.0) -> None:
+    """Until the gateway's /readyz reports the embedding model loaded (the bench starts no Temporal server, so
+    /readyz as a whole answers 503; only the model's component counts here)."""
+    import httpx
+
+    deadline, loaded = time.monotonic() + timeout, 0
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with status {child.process.returncode}\n{child.tail()}")
+        try:
+            state = httpx.get(url, timeout=5.0).json()["components"]["embedding_model"]["status"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            state = "error"
+        loaded = loaded + 1 if state == "ok" else 0
+        if loaded >= 3:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{child.name} did not load its embedding model within {timeout:.0f} s\n{child.tail()}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase (default 20)")
@@ -402,10 +423,17 @@ def main() -> int:
         signer = Webhook(b["secret"])
         print(f"setup: {time.monotonic() - wall:.1f} s", flush=True)
 
+        wait_model_loaded(gateway, f"{base}/readyz")
+        print(f"gateway ready (embedding model loaded): {time.monotonic() - wall:.1f} s", flush=True)
+        # The first requests and tasks of a fresh process pay for imports, first connections and caches; B's
+        # baseline must not. Warm up at the measured rate until every delivery of it has arrived, then let the
+        # processes settle before the alone phase starts.
         warm = Measure(sender, url, signer, "msg_warm")
-        warm.run(2, 5)
-        if wait_delivered(receiver, set(warm.accepted), workers, 90) < 2 * len(warm.accepted):
+        warm.run(max(WARM_SECONDS, args.seconds / 2), args.rate)
+        if wait_delivered(receiver, set(warm.accepted), workers, 120) < 2 * len(warm.accepted):
             raise RuntimeError(f"warm-up deliveries did not arrive\n{workers.tail()}")
+        summary("  warm-up (not measured)", warm, receiver)
+        time.sleep(3)
 
         quiet = Measure(sender, url, signer, "msg_quiet")
         quiet.run(args.seconds, args.rate)
