@@ -383,6 +383,7 @@ def main() -> int:
         default=A_FLOOD_NICE,
         help=f"CPU priority (nice) of A's flooding client processes (default {A_FLOOD_NICE}; 0 for the same as ours)",
     )
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy every process's log to DIR at the end")
     args = parser.parse_args()
     noise = set(filter(None, args.noise.split(",")))
     if noise - set(NOISE):
@@ -496,6 +497,8 @@ def main() -> int:
         connection.close()
         for server in reversed(started):
             server.down()
+        if args.keep_logs:
+            shutil.copytree(Path(local_dir) / "log", args.keep_logs, dirs_exist_ok=True)
         shutil.rmtree(local_dir, ignore_errors=True)
 
 
