@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,8 +21,8 @@ from prometheus_client import Counter
 from apps.accounts import quotas
 from apps.accounts.models import Tenant, active_tenant_exists
 from apps.integrations import expressions as ex
-from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun
-from apps.integrations.outbound import attempt, claim, subscriptions_for
+from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun, Subscription
+from apps.integrations.outbound import attempt, claim, subscriptions_matching
 from apps.integrations.routing.models import PendingWork
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
 from bizosaas import work
@@ -121,7 +122,7 @@ def emit(event_type: str, payload: dict, *, connection=None, source: str = Event
 def process_event(event_id: int) -> None:
     """Creates the deliveries and rule runs of one event, once (a redelivered task finds it processed)."""
     try:
-        deliveries, actions, durable = _fan_out(event_id)
+        fanned = _fan_out([event_id])
     except Exception as exc:
         logger.exception("fan-out failed", extra={"event": event_id})
         Event.objects.filter(pk=event_id, status=Event.Status.PENDING).update(
@@ -129,13 +130,67 @@ def process_event(event_id: int) -> None:
         )
         Event.objects.filter(pk=event_id, attempts__gte=MAX_FAN_OUT_ATTEMPTS).update(status=Event.Status.FAILED)
         raise
-    for delivery_id in deliveries:
-        enqueue_delivery(delivery_id)
-    for action_run_id in actions:
-        enqueue_action(action_run_id)
-    for rule_run_id, first_action_id in durable:
+    _hand_over(fanned)
+
+
+def process_events(event_ids: list[int]) -> None:
+    """Fans out a batch in one transaction: one claim, one insert per kind of row, one update, then the work
+    queued in bulk. When that fails, each event is fanned out on its own, so one bad event (recorded on it, retried
+    by the sweeper) never holds up the others; the first failure is raised after the rest are done."""
+    try:
+        fanned = _fan_out(event_ids)
+    except Exception:
+        logger.warning("batch fan-out failed; fanning out its %s events one by one", len(event_ids), exc_info=True)
+        fanned = None
+    if fanned is not None:
+        _hand_over(fanned)
+        return
+    failed = None
+    for event_id in event_ids:
+        try:
+            process_event(event_id)
+        except Exception as exc:  # recorded on the event by process_event
+            failed = exc
+    if failed is not None:
+        raise failed
+
+
+@dataclass
+class FannedOut:
+    deliveries: list[int] = field(default_factory=list)  # marked enqueued in the fan-out's transaction
+    actions: list[int] = field(default_factory=list)  # first actions of matched rules, marked enqueued alike
+    durable: list[tuple[int, int]] = field(default_factory=list)  # (rule run, its first action) for Temporal
+
+
+def _hand_over(fanned: FannedOut) -> None:
+    _queue_marked("deliver", Delivery, [(delivery_id, "scheduled") for delivery_id in fanned.deliveries])
+    _queue_marked("run_action", ActionRun, [(action_id,) for action_id in fanned.actions])
+    for rule_run_id, first_action_id in fanned.durable:
         if not _start_rule_workflow(rule_run_id):
             enqueue_action(first_action_id)  # Temporal unavailable: the task queue runs the actions instead
+
+
+def _queue_marked(task_name: str, model, calls: list[tuple]) -> None:
+    """Queues the tasks of rows already marked enqueued (their first argument is the row's id); the rows of the
+    tasks the broker did not take are unmarked, so the sweeper queues them at its next pass."""
+    global _broker_down_until
+    if not calls:
+        return
+    from apps.integrations import tasks
+
+    schema = db.schema_name
+    taken = 0
+    if time.monotonic() >= _broker_down_until:
+        task = getattr(tasks, task_name)
+        try:
+            task.apply_many(schema, [(schema, *call) for call in calls])
+            taken = len(calls)
+        except Exception as exc:  # broker down: what was not sent stays for the sweeper
+            _broker_down_until = time.monotonic() + settings.INTEGRATIONS_BROKER_PAUSE_SECONDS
+            logger.warning("could not queue %s tasks, left for the sweeper: %s", task_name, type(exc).__name__)
+    if taken < len(calls):
+        ENQUEUE_FAILURES.labels(task_name).inc(len(calls) - taken)
+        model.objects.filter(pk__in=[call[0] for call in calls]).update(enqueued_at=None)
 
 
 def _start_rule_workflow(rule_run_id: int) -> bool:
@@ -154,65 +209,91 @@ def _start_rule_workflow(rule_run_id: int) -> bool:
 
 
 @transaction.atomic
-def _fan_out(event_id: int) -> tuple[list[int], list[int], list[tuple[int, int]]]:
-    event = Event.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
-    if event is None or event.status != Event.Status.PENDING:
-        return [], [], []
+def _fan_out(event_ids: list[int]) -> FannedOut:
+    """The deliveries and rule runs of the pending events among `event_ids` (those another worker holds are
+    skipped), written in bulk; the events are marked processed in the same transaction."""
+    fanned = FannedOut()
+    events = list(
+        Event.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=event_ids, status=Event.Status.PENDING)
+        .order_by("pk")
+    )
+    if not events:
+        return fanned
     now = timezone.now()
-    deliveries = []
-    for subscription in subscriptions_for(event):
-        delivery, created = Delivery.objects.get_or_create(
-            event=event, subscription=subscription, defaults={"next_attempt_at": now}
+    connection_ids = {event.connection_id for event in events if event.connection_id is not None}
+    subscriptions = list(
+        Subscription.objects.filter(enabled=True)
+        .filter(Q(connection__isnull=True) | Q(connection_id__in=connection_ids))
+        .order_by("pk")
+    )
+    rules = list(Rule.objects.filter(enabled=True).order_by("id"))
+    existing = set(
+        Delivery.objects.filter(event__in=events, subscription__in=subscriptions).values_list(
+            "event_id", "subscription_id"
         )
-        if created:
-            deliveries.append(delivery.pk)
-    actions, durable = [], []
-    context = ex.event_context(event)
-    for rule in Rule.objects.filter(enabled=True).order_by("id"):
-        if not rule_applies(rule, event_type=event.type, connection_id=event.connection_id):
-            continue
-        started = _evaluate(rule, event, context, now)
-        if started is not None and rule.durable:
-            durable.append(started)
-        elif started is not None:
-            actions.append(started[1])
-    event.status, event.processed_at, event.attempts, event.error = Event.Status.PROCESSED, now, event.attempts + 1, ""
-    event.save(update_fields=["status", "processed_at", "attempts", "error"])
-    return deliveries, actions, durable
-
-
-def _evaluate(rule: Rule, event: Event, context: dict, now) -> tuple[int, int] | None:
-    """Records the rule's evaluation; (rule run, its first action run) when it matched."""
-    if RuleRun.objects.filter(rule=rule, event=event).exists():
-        return None
-    evaluation = ex.evaluate(rule.match, rule.conditions, context)
-    status = RuleRun.Status.RUNNING if evaluation.matched else RuleRun.Status.NO_MATCH
-    run = RuleRun.objects.create(
-        rule=rule,
-        event=event,
-        matched=evaluation.matched,
-        condition_results=evaluation.results,
-        status=status,
-        finished_at=None if evaluation.matched else now,
     )
-    RULE_RUNS.labels("matched" if evaluation.matched else "no_match").inc()
-    if not evaluation.matched:
-        return None
-    runs = ActionRun.objects.bulk_create(
-        [
-            ActionRun(
-                rule_run=run,
-                position=index,
-                type=action["type"],
-                definition=action,
-                idempotency_key=f"{rule.pk}:{event.uid.hex}:{index}",
-                status=ActionRun.Status.PENDING if index == 0 else ActionRun.Status.WAITING,
-                next_attempt_at=now if index == 0 else None,
+    evaluated = set(RuleRun.objects.filter(event__in=events).values_list("event_id", "rule_id")) if rules else set()
+
+    deliveries, rule_runs, matched = [], [], []
+    for event in events:
+        for subscription in subscriptions_matching(subscriptions, event):
+            if (event.pk, subscription.pk) not in existing:
+                deliveries.append(
+                    Delivery(event=event, subscription=subscription, next_attempt_at=now, enqueued_at=now)
+                )
+        context = ex.event_context(event) if rules else None
+        for rule in rules:
+            if (event.pk, rule.pk) in evaluated:
+                continue
+            if not rule_applies(rule, event_type=event.type, connection_id=event.connection_id):
+                continue
+            evaluation = ex.evaluate(rule.match, rule.conditions, context)
+            rule_runs.append(
+                RuleRun(
+                    rule=rule,
+                    event=event,
+                    matched=evaluation.matched,
+                    condition_results=evaluation.results,
+                    status=RuleRun.Status.RUNNING if evaluation.matched else RuleRun.Status.NO_MATCH,
+                    finished_at=None if evaluation.matched else now,
+                )
             )
-            for index, action in enumerate(rule.actions)
-        ]
+    fanned.deliveries = [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
+    RuleRun.objects.bulk_create(rule_runs)
+    action_runs = []
+    for run in rule_runs:
+        RULE_RUNS.labels("matched" if run.matched else "no_match").inc()
+        if not run.matched:
+            continue
+        matched.append(run)
+        for index, action in enumerate(run.rule.actions):
+            first = index == 0
+            action_runs.append(
+                ActionRun(
+                    rule_run=run,
+                    position=index,
+                    type=action["type"],
+                    definition=action,
+                    idempotency_key=f"{run.rule.pk}:{run.event.uid.hex}:{index}",
+                    status=ActionRun.Status.PENDING if first else ActionRun.Status.WAITING,
+                    next_attempt_at=now if first else None,
+                    enqueued_at=now if first and not run.rule.durable else None,
+                )
+            )
+    ActionRun.objects.bulk_create(action_runs)
+    firsts = {action.rule_run_id: action.pk for action in action_runs if action.position == 0}
+    for run in matched:
+        if run.pk not in firsts:
+            continue  # a rule without actions (not accepted by the API; defensive)
+        if run.rule.durable:
+            fanned.durable.append((run.pk, firsts[run.pk]))
+        else:
+            fanned.actions.append(firsts[run.pk])
+    Event.objects.filter(pk__in=[event.pk for event in events]).update(
+        status=Event.Status.PROCESSED, processed_at=now, attempts=F("attempts") + 1, error=""
     )
-    return run.pk, runs[0].pk
+    return fanned
 
 
 # --- deliveries ----------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from standardwebhooks.webhooks import Webhook
@@ -163,11 +163,15 @@ def subscription_delete(*, tenant: Tenant, actor: Actor, subscription: Subscript
     subscription.delete()
 
 
-def subscriptions_for(event: Event):
-    candidates = Subscription.objects.filter(enabled=True).filter(
-        Q(connection__isnull=True) | Q(connection_id=event.connection_id)
-    )
-    return [s for s in candidates if any(type_matches(p, event.type) for p in s.event_types)]
+def subscriptions_matching(subscriptions, event: Event) -> list[Subscription]:
+    """Those of the (enabled) subscriptions that take the event: its connection's or any connection's, and one of
+    their event types matches."""
+    return [
+        s
+        for s in subscriptions
+        if (s.connection_id is None or s.connection_id == event.connection_id)
+        and any(type_matches(p, event.type) for p in s.event_types)
+    ]
 
 
 # --- delivering ----------------------------------------------------------------------------------------------

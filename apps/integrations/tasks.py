@@ -24,15 +24,8 @@ def process_event(schema: str, event_id: int) -> None:
 def process_events(schema: str, event_ids: list[int]) -> None:
     """A batch handed over by a gateway process or the sweeper; one failing event does not hold the others."""
     close_old_connections()
-    failed = None
     with schema_context(schema):
-        for event_id in event_ids:
-            try:
-                dispatch.process_event(event_id)
-            except Exception as exc:  # recorded on the event by process_event; the sweeper retries it
-                failed = exc
-    if failed is not None:
-        raise failed
+        dispatch.process_events(event_ids)
 
 
 @shared_task(name="integrations.deliver", **task_options(DELIVERIES, settings.DELIVERY_TIME_LIMITS))

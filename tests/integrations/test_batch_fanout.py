@@ -1,0 +1,109 @@
+"""A batch of accepted events is fanned out in one transaction with bulk writes: each event gets exactly what it
+would get alone, the statements do not grow with the batch, one bad event does not hold up the others, and the
+work is queued per tenant share in bulk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import schema_context
+
+from apps.integrations import dispatch, tasks
+from apps.integrations import expressions as ex
+from apps.integrations.models import ActionRun, Delivery, Event, RuleRun
+from bizosaas import leases
+from bizosaas.work import DELIVERIES, parked_count, parked_name, slot_name
+
+pytestmark = pytest.mark.django_db
+
+
+def orders(org, totals: list[int]) -> list[int]:
+    with schema_context(org.schema):
+        return [
+            Event.objects.create(
+                source=Event.Source.WEBHOOK, provider="shopify", type="shopify.order.create", payload={"total_price": t}
+            ).pk
+            for t in totals
+        ]
+
+
+def test_a_batch_gives_each_event_its_deliveries_and_rule_runs_as_alone(api, acme, globex, httpserver):
+    sub, _rule = acme.big_orders_to(api, httpserver.url_for("/receiver"))
+    other = api.post(
+        "/api/v1/webhooks/subscriptions/",
+        {"url": httpserver.url_for("/refunds"), "event_types": ["shopify.refund.*"]},
+        **acme.auth(),
+    ).json()
+    ids = orders(acme, [80, 20, 120])
+    with schema_context(acme.schema):
+        refund = Event.objects.create(source=Event.Source.WEBHOOK, type="shopify.refund.create", payload={}).pk
+        dispatch.process_events([*ids, refund])
+        assert set(Event.objects.values_list("status", flat=True)) == {Event.Status.PROCESSED}
+        pairs = set(Delivery.objects.values_list("event_id", "subscription_id"))
+        assert pairs == {(ids[0], sub["id"]), (ids[1], sub["id"]), (ids[2], sub["id"]), (refund, other["id"])}
+        runs = dict(RuleRun.objects.values_list("event_id", "matched"))
+        assert runs == {ids[0]: True, ids[1]: False, ids[2]: True}  # the refund's type is not the rule's trigger
+        first_actions = ActionRun.objects.filter(position=0)
+        assert sorted(first_actions.values_list("rule_run__event_id", flat=True)) == [ids[0], ids[2]]
+        assert all(action.enqueued_at is not None for action in first_actions)  # queued with the batch
+        assert Delivery.objects.filter(enqueued_at__isnull=True).count() == 0
+        dispatch.process_events(ids)  # redelivered: nothing twice
+        assert Delivery.objects.count() == 4 and RuleRun.objects.count() == 3
+    with schema_context(globex.schema):
+        assert not Delivery.objects.exists()
+
+
+def test_the_statements_of_a_batch_do_not_grow_with_its_size(api, acme, httpserver):
+    acme.big_orders_to(api, httpserver.url_for("/receiver"))
+
+    def statements(size: int) -> int:
+        ids = orders(acme, [80] * size)
+        with schema_context(acme.schema), CaptureQueriesContext(connection) as queries:
+            dispatch.process_events(ids)
+        return len(queries.captured_queries)
+
+    statements(1)  # the tenant's quota overrides are read once a moment
+    assert statements(40) == statements(4)
+
+
+def test_one_event_that_cannot_be_fanned_out_does_not_hold_up_the_others(api, acme, httpserver, monkeypatch):
+    acme.big_orders_to(api, httpserver.url_for("/receiver"))
+    ids = orders(acme, [80, 13, 90])
+    evaluate = ex.evaluate
+
+    def fails_on_13(match, conditions, context):
+        if context["payload"].get("total_price") == 13:
+            raise RuntimeError("cannot evaluate this one")
+        return evaluate(match, conditions, context)
+
+    monkeypatch.setattr(ex, "evaluate", fails_on_13)
+    with schema_context(acme.schema), pytest.raises(RuntimeError):
+        dispatch.process_events(ids)
+    with schema_context(acme.schema):
+        status = dict(Event.objects.values_list("pk", "status"))
+        assert status == {ids[0]: "processed", ids[1]: "pending", ids[2]: "processed"}
+        bad = Event.objects.get(pk=ids[1])
+        assert (bad.attempts, bad.error) == (1, "RuntimeError: cannot evaluate this one")
+        assert set(Delivery.objects.values_list("event_id", flat=True)) == {ids[0], ids[2]}
+
+
+def test_work_queued_in_bulk_goes_to_the_broker_up_to_the_tenants_share_and_waits_in_order_beyond(acme, settings):
+    from django_redis import get_redis_connection
+
+    settings.TENANT_IN_FLIGHT = {**settings.TENANT_IN_FLIGHT, DELIVERIES: 2}
+    redis = get_redis_connection("default")
+    redis.delete(parked_name(DELIVERIES, acme.schema), "bzs:slot:" + slot_name(DELIVERIES, acme.schema))
+    try:
+        tasks.deliver.apply_many(acme.schema, [(acme.schema, n, "scheduled") for n in range(1, 6)])
+        assert parked_count(DELIVERIES, acme.schema) == 3
+        parked = [json.loads(item)["args"] for item in redis.lrange(parked_name(DELIVERIES, acme.schema), 0, -1)]
+        assert parked == [[acme.schema, 3, "scheduled"], [acme.schema, 4, "scheduled"], [acme.schema, 5, "scheduled"]]
+        held = [leases.try_acquire(slot_name(DELIVERIES, acme.schema), limit=2, lease=60) for _ in range(2)]
+        assert all(held)  # the two sent tasks are running
+        tasks.deliver.apply_many(acme.schema, [(acme.schema, 6, "scheduled")])  # behind what already waits
+        assert parked_count(DELIVERIES, acme.schema) == 4
+    finally:
+        redis.delete(parked_name(DELIVERIES, acme.schema))
