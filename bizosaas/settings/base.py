@@ -224,6 +224,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "bizosaas"
+# Celery closes the database connections before and after every task unless this is set: a new PostgreSQL backend
+# (fork, authentication, search path) for each delivery or action. With it a worker process keeps its connection
+# and reopens it every this many tasks; DB_CONN_MAX_AGE and the health check still retire an old or broken one.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Work classes (bizosaas.work): each its own queue and workers. A worker started without -Q consumes them all
 # (tests, a one-process setup); `make run` and the compose stack start one worker per class.
 CELERY_TASK_QUEUES = tuple(
