@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from apps.integrations import dispatch
 from bizosaas.work import ACTIONS, DELIVERIES, FANOUT, task_options
 
-FANOUT_OPTIONS = task_options(FANOUT, settings.FANOUT_TIME_LIMITS)
+FANOUT_OPTIONS = task_options(FANOUT, settings.FANOUT_TIME_LIMITS, chain=True)
 
 
 @shared_task(name="integrations.process_event", **FANOUT_OPTIONS)
@@ -20,7 +20,7 @@ def process_event(schema: str, event_id: int) -> None:
         dispatch.process_event(event_id)
 
 
-@shared_task(name="integrations.process_events", **FANOUT_OPTIONS)
+@shared_task(name="integrations.process_events", **{**FANOUT_OPTIONS, "merge_ids": True})
 def process_events(schema: str, event_ids: list[int]) -> None:
     """A batch handed over by a gateway process or the sweeper; one failing event does not hold the others."""
     close_old_connections()
@@ -28,14 +28,14 @@ def process_events(schema: str, event_ids: list[int]) -> None:
         dispatch.process_events(event_ids)
 
 
-@shared_task(name="integrations.deliver", **task_options(DELIVERIES, settings.DELIVERY_TIME_LIMITS))
+@shared_task(name="integrations.deliver", **task_options(DELIVERIES, settings.DELIVERY_TIME_LIMITS, chain=True))
 def deliver(schema: str, delivery_id: int, trigger: str = "scheduled") -> None:
     close_old_connections()
     with schema_context(schema):
         dispatch.deliver(delivery_id, trigger)
 
 
-@shared_task(name="integrations.run_action", **task_options(ACTIONS, settings.ACTION_TIME_LIMITS))
+@shared_task(name="integrations.run_action", **task_options(ACTIONS, settings.ACTION_TIME_LIMITS, chain=True))
 def run_action(schema: str, action_run_id: int) -> None:
     close_old_connections()
     with schema_context(schema):

@@ -235,6 +235,9 @@ CELERY_TASK_QUEUES = tuple(
 )
 CELERY_TASK_TIME_LIMIT = 600  # a backstop for any task without its own limits
 CELERY_TASK_SOFT_TIME_LIMIT = 540
+# How long a finished fan-out, delivery or action task goes on running its tenant's parked tasks of the class in
+# the same worker before it hands the worker back (bizosaas.work); 0 turns it off
+TENANT_WORK_SLICE_SECONDS = env.float("TENANT_WORK_SLICE_SECONDS", default=1.0)
 # How many of one tenant's tasks of each class run at once across every worker (parked beyond that); keep each
 # below its worker's concurrency, so no single tenant can take a whole worker
 TENANT_IN_FLIGHT = {

@@ -5,6 +5,7 @@ work is queued per tenant share in bulk."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from django.db import connection
@@ -16,6 +17,7 @@ from apps.integrations import expressions as ex
 from apps.integrations.models import ActionRun, Delivery, Event, RuleRun
 from bizosaas import leases
 from bizosaas.work import DELIVERIES, parked_count, parked_name, slot_name
+from tests.integrations.conftest import Org
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +109,96 @@ def test_work_queued_in_bulk_goes_to_the_broker_up_to_the_tenants_share_and_wait
         assert parked_count(DELIVERIES, acme.schema) == 4
     finally:
         redis.delete(parked_name(DELIVERIES, acme.schema))
+
+
+@pytest.fixture
+def shop(transactional_db):
+    """A tenant of its own: a transactional test's tenants outlive it (their schemas stay)."""
+    return Org(f"chain-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture
+def own_share(shop, settings):
+    """The tenant with one delivery and one fan-out in flight at most, its parked lists and leases empty."""
+    from django_redis import get_redis_connection
+
+    from bizosaas.work import FANOUT
+
+    settings.TENANT_IN_FLIGHT = {**settings.TENANT_IN_FLIGHT, DELIVERIES: 1, FANOUT: 1}
+    redis = get_redis_connection("default")
+    keys = [
+        key
+        for work in (DELIVERIES, FANOUT)
+        for key in (parked_name(work, shop.schema), "bzs:slot:" + slot_name(work, shop.schema))
+    ]
+    redis.delete(*keys)
+    yield redis
+    redis.delete(*keys)
+
+
+def test_a_finished_delivery_runs_its_tenants_parked_deliveries_on_within_its_slice(
+    api, shop, httpserver, own_share, settings
+):
+    httpserver.expect_request("/plain", method="POST").respond_with_data("ok")
+    api.post(
+        "/api/v1/webhooks/subscriptions/",
+        {"url": httpserver.url_for("/plain"), "event_types": ["shopify.*"]},
+        **shop.auth(),
+    )
+    settings.TENANT_WORK_SLICE_SECONDS = 30
+    ids = orders(shop, [1, 2, 3])
+    with schema_context(shop.schema):
+        dispatch.process_events(ids)  # the first delivery to the broker, the other two parked behind it
+        first = Delivery.objects.order_by("pk").values_list("pk", flat=True)[0]
+    assert parked_count(DELIVERIES, shop.schema) == 2
+
+    tasks.deliver(shop.schema, first)  # what the worker that took the first one runs
+
+    with schema_context(shop.schema):
+        assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SUCCEEDED}
+    assert len(httpserver.log) == 3
+    assert parked_count(DELIVERIES, shop.schema) == 0
+    assert leases.in_use(slot_name(DELIVERIES, shop.schema)) == 0
+
+
+def test_with_no_slice_a_finished_delivery_hands_the_next_parked_one_back_to_the_queue(
+    api, shop, httpserver, own_share, settings
+):
+    httpserver.expect_request("/plain", method="POST").respond_with_data("ok")
+    api.post(
+        "/api/v1/webhooks/subscriptions/",
+        {"url": httpserver.url_for("/plain"), "event_types": ["shopify.*"]},
+        **shop.auth(),
+    )
+    settings.TENANT_WORK_SLICE_SECONDS = 0
+    ids = orders(shop, [1, 2, 3])
+    with schema_context(shop.schema):
+        dispatch.process_events(ids)
+        first = Delivery.objects.order_by("pk").values_list("pk", flat=True)[0]
+    queued = own_share.llen(DELIVERIES)
+
+    tasks.deliver(shop.schema, first)
+
+    assert len(httpserver.log) == 1
+    assert own_share.llen(DELIVERIES) == queued + 1  # the next one goes through the queue, behind other tenants
+    assert parked_count(DELIVERIES, shop.schema) == 1
+
+
+def test_parked_fan_out_batches_of_a_tenant_are_fanned_out_together(api, shop, httpserver, own_share, settings):
+    from bizosaas.work import FANOUT, park
+
+    shop.big_orders_to(api, httpserver.url_for("/receiver"))
+    settings.TENANT_WORK_SLICE_SECONDS = 30
+    first, *parked = (orders(shop, [80]) for _ in range(4))
+    for ids in parked:
+        assert park(FANOUT, shop.schema, tasks.process_events.name, [shop.schema, ids], {})
+
+    with schema_context(shop.schema), CaptureQueriesContext(connection) as queries:
+        tasks.process_events(shop.schema, first)
+        assert set(Event.objects.values_list("status", flat=True)) == {Event.Status.PROCESSED}
+        assert Delivery.objects.count() == 4 and RuleRun.objects.filter(matched=True).count() == 4
+    claims = [
+        q for q in queries.captured_queries if "FOR UPDATE SKIP LOCKED" in q["sql"] and "integrations_event" in q["sql"]
+    ]
+    assert len(claims) == 2  # the task's own batch, then the three parked ones as one
+    assert parked_count(FANOUT, shop.schema) == 0
