@@ -43,24 +43,29 @@ MAX_FAN_OUT_ATTEMPTS = 5
 _broker_down_until = 0.0  # after a failure, requests stop trying the broker for a moment (the sweeper catches up)
 
 
-def _queue(task_name: str, args: tuple, *, countdown: float | None = None) -> bool:
-    """True when the broker took the task. Never raises and never blocks long: on failure the row stays
-    pending for the sweeper."""
+def _to_broker(task_name: str, send, count: int = 1) -> bool:
+    """Calls `send` (which hands `count` tasks to the broker) unless the broker failed a moment ago; True when it
+    took them. Never raises and never blocks long: on failure the rows stay pending for the sweeper."""
     global _broker_down_until
-    from apps.integrations import tasks
-
     if time.monotonic() < _broker_down_until:
-        ENQUEUE_FAILURES.labels(task_name).inc()
+        ENQUEUE_FAILURES.labels(task_name).inc(count)
         return False
-    task = getattr(tasks, task_name)
     try:
-        task.apply_async(args, countdown=countdown, retry=False)
+        send()
     except Exception as exc:  # broker down, connection refused, timeout: the database still has the work
         _broker_down_until = time.monotonic() + settings.INTEGRATIONS_BROKER_PAUSE_SECONDS
-        ENQUEUE_FAILURES.labels(task_name).inc()
+        ENQUEUE_FAILURES.labels(task_name).inc(count)
         logger.warning("could not queue %s, left for the sweeper: %s", task_name, type(exc).__name__)
         return False
     return True
+
+
+def _queue(task_name: str, args: tuple, *, countdown: float | None = None) -> bool:
+    """True when the broker took the task (see `_to_broker`)."""
+    from apps.integrations import tasks
+
+    task = getattr(tasks, task_name)
+    return _to_broker(task_name, lambda: task.apply_async(args, countdown=countdown, retry=False))
 
 
 def broker_pause_reset() -> None:
@@ -171,25 +176,15 @@ def _hand_over(fanned: FannedOut) -> None:
 
 
 def _queue_marked(task_name: str, model, calls: list[tuple]) -> None:
-    """Queues the tasks of rows already marked enqueued (their first argument is the row's id); the rows of the
-    tasks the broker did not take are unmarked, so the sweeper queues them at its next pass."""
-    global _broker_down_until
+    """Queues the tasks of rows already marked enqueued (their first argument is the row's id), in bulk within the
+    tenant's share; when the broker does not take them, the rows are unmarked, so the sweeper queues them at its
+    next pass (a task sent before a failure part-way finds its row unmarked and still runs it: claims guard)."""
     if not calls:
         return
     from apps.integrations import tasks
 
-    schema = db.schema_name
-    taken = 0
-    if time.monotonic() >= _broker_down_until:
-        task = getattr(tasks, task_name)
-        try:
-            task.apply_many(schema, [(schema, *call) for call in calls])
-            taken = len(calls)
-        except Exception as exc:  # broker down: what was not sent stays for the sweeper
-            _broker_down_until = time.monotonic() + settings.INTEGRATIONS_BROKER_PAUSE_SECONDS
-            logger.warning("could not queue %s tasks, left for the sweeper: %s", task_name, type(exc).__name__)
-    if taken < len(calls):
-        ENQUEUE_FAILURES.labels(task_name).inc(len(calls) - taken)
+    schema, task = db.schema_name, getattr(tasks, task_name)
+    if not _to_broker(task_name, lambda: task.apply_many(schema, [(schema, *call) for call in calls]), len(calls)):
         model.objects.filter(pk__in=[call[0] for call in calls]).update(enqueued_at=None)
 
 
