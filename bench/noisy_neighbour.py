@@ -173,6 +173,7 @@ class Neighbour:
         self.bomb: tuple[int, str] | None = None
         self.health: list[float] = []
         self.threads = [threading.Thread(target=self.watch_health, daemon=True)]
+        self.flood_wanted, self.lanes = "flood" in noise, []
         if "flood" in noise:
             self.threads += [threading.Thread(target=self.flood, daemon=True)]
         if "tests" in noise:
@@ -193,30 +194,41 @@ class Neighbour:
         for thread in self.threads:
             thread.join(timeout=60)
 
-    def flood(self) -> None:
-        """A's flood from processes of its own: an attacker's client does not share the interpreter (and its GIL)
-        of B's sender and of the receiver that times B's deliveries. It shares the machine's two cores, at the CPU
-        priority `flood_nice` (see --flood-nice)."""
+    def prepare(self) -> None:
+        """Starts A's flooding processes, waiting for `start`: their interpreters' start-up (imports, about a
+        second of CPU each) belongs to A's machine, not to the phase that is measured."""
+        if not self.flood_wanted:
+            return
         context = multiprocessing.get_context("spawn")
-        results = context.Queue()
-        stop = context.Event()
+        self.flood_results, self.flood_stop, self.flood_go = context.Queue(), context.Event(), context.Event()
         url = f"{self.base}/hooks/{self.a['endpoint'].token}/"
-        lanes = [
+        rate = self.flood_rate / A_FLOOD_THREADS
+        self.lanes = [
             context.Process(
                 target=flood_lane,
-                args=(url, self.a["secret"], n, self.flood_rate / A_FLOOD_THREADS, self.flood_nice, stop, results),
+                args=(url, self.a["secret"], n, rate, self.flood_nice, self.flood_go, self.flood_stop,
+                      self.flood_results),
+                daemon=True,  # a bench that fails before the noisy phase does not wait for them
             )
             for n in range(A_FLOOD_THREADS)
-        ]
-        for lane in lanes:
+        ]  # fmt: skip
+        for lane in self.lanes:
             lane.start()
+
+    def flood(self) -> None:
+        """A's flood from processes of its own (see `prepare`): an attacker's client does not share the interpreter
+        (and its GIL) of B's sender and of the receiver that times B's deliveries. It shares the machine's two
+        cores, at the CPU priority `flood_nice` (see --flood-nice)."""
+        if not self.lanes:
+            self.prepare()
+        self.flood_go.set()
         self.stop.wait()
-        stop.set()
-        for _ in lanes:
-            for key, value in results.get(timeout=60).items():
+        self.flood_stop.set()
+        for _ in self.lanes:
+            for key, value in self.flood_results.get(timeout=60).items():
                 with self.lock:
                     self.counts[key] = self.counts.get(key, 0) + value
-        for lane in lanes:
+        for lane in self.lanes:
             lane.join(timeout=10)
 
     def connection_tests(self) -> None:
@@ -259,14 +271,15 @@ class Neighbour:
                     self.health.append(30.0)
 
 
-def flood_lane(url: str, secret: str, lane: int, rate: float, nice: int, stop, results) -> None:
-    """One of A's flooding clients, in its own process: `rate` signed webhooks a second (0: as fast as the gateway
-    answers), at CPU priority `nice`."""
+def flood_lane(url: str, secret: str, lane: int, rate: float, nice: int, go, stop, results) -> None:
+    """One of A's flooding clients, in its own process: once `go` is set, `rate` signed webhooks a second (0: as
+    fast as the gateway answers), at CPU priority `nice`."""
     os.nice(nice)
     import httpx
     from standardwebhooks.webhooks import Webhook
 
     signer, counts, number = Webhook(secret), {}, 0
+    go.wait()
     started = time.monotonic()
     with httpx.Client(timeout=30) as client:
         while not stop.is_set():
@@ -423,6 +436,8 @@ def main() -> int:
         url = f"{base}/hooks/{b['endpoint'].token}/"
         signer = Webhook(b["secret"])
         print(f"setup: {time.monotonic() - wall:.1f} s", flush=True)
+        neighbour = Neighbour(base, made["tenant-a"], noise, args.flood_rate, args.flood_nice)
+        neighbour.prepare()  # A's client processes start now and wait
 
         wait_model_loaded(gateway, f"{base}/readyz")
         print(f"gateway ready (embedding model loaded): {time.monotonic() - wall:.1f} s", flush=True)
@@ -440,7 +455,6 @@ def main() -> int:
         quiet.run(args.seconds, args.rate)
         wait_delivered(receiver, set(quiet.accepted), workers, 60)
 
-        neighbour = Neighbour(base, made["tenant-a"], noise, args.flood_rate, args.flood_nice)
         neighbour.start()
         time.sleep(2)  # A's noise is under way before B's measured phase starts
         noisy = Measure(sender, url, signer, "msg_noisy")
