@@ -136,21 +136,28 @@ def own_share(shop, settings):
     redis.delete(*keys)
 
 
-def test_a_finished_delivery_runs_its_tenants_parked_deliveries_on_within_its_slice(
-    api, shop, httpserver, own_share, settings
-):
+def three_deliveries(api, shop, httpserver) -> int:
+    """Three events to one subscription, fanned out: the first delivery goes to the broker, the other two wait
+    parked behind it (the tenant's share is one); the first one's id."""
     httpserver.expect_request("/plain", method="POST").respond_with_data("ok")
     api.post(
         "/api/v1/webhooks/subscriptions/",
         {"url": httpserver.url_for("/plain"), "event_types": ["shopify.*"]},
         **shop.auth(),
     )
-    settings.TENANT_WORK_SLICE_SECONDS = 30
     ids = orders(shop, [1, 2, 3])
     with schema_context(shop.schema):
-        dispatch.process_events(ids)  # the first delivery to the broker, the other two parked behind it
+        dispatch.process_events(ids)
         first = Delivery.objects.order_by("pk").values_list("pk", flat=True)[0]
     assert parked_count(DELIVERIES, shop.schema) == 2
+    return first
+
+
+def test_a_finished_delivery_runs_its_tenants_parked_deliveries_on_within_its_slice(
+    api, shop, httpserver, own_share, settings
+):
+    settings.TENANT_WORK_SLICE_SECONDS = 30
+    first = three_deliveries(api, shop, httpserver)
 
     tasks.deliver(shop.schema, first)  # what the worker that took the first one runs
 
@@ -164,17 +171,8 @@ def test_a_finished_delivery_runs_its_tenants_parked_deliveries_on_within_its_sl
 def test_with_no_slice_a_finished_delivery_hands_the_next_parked_one_back_to_the_queue(
     api, shop, httpserver, own_share, settings
 ):
-    httpserver.expect_request("/plain", method="POST").respond_with_data("ok")
-    api.post(
-        "/api/v1/webhooks/subscriptions/",
-        {"url": httpserver.url_for("/plain"), "event_types": ["shopify.*"]},
-        **shop.auth(),
-    )
     settings.TENANT_WORK_SLICE_SECONDS = 0
-    ids = orders(shop, [1, 2, 3])
-    with schema_context(shop.schema):
-        dispatch.process_events(ids)
-        first = Delivery.objects.order_by("pk").values_list("pk", flat=True)[0]
+    first = three_deliveries(api, shop, httpserver)
     queued = own_share.llen(DELIVERIES)
 
     tasks.deliver(shop.schema, first)
