@@ -160,7 +160,8 @@ class Measure:
 
 
 class Neighbour:
-    """Tenant A's noise, in threads, until stopped: a webhook flood, slow connection tests, a zip bomb."""
+    """Tenant A's noise until stopped: a webhook flood and slow connection tests (from processes of A's own), a
+    zip bomb."""
 
     def __init__(self, base: str, a: dict, noise: set[str], flood_rate: float, flood_nice: int):
         import httpx
@@ -176,8 +177,9 @@ class Neighbour:
         self.flood_wanted, self.lanes = "flood" in noise, []
         if "flood" in noise:
             self.threads += [threading.Thread(target=self.flood, daemon=True)]
-        if "tests" in noise:
-            self.threads += [threading.Thread(target=self.connection_tests, daemon=True) for _ in range(A_TEST_THREADS)]
+        self.tests_wanted = "tests" in noise
+        if self.tests_wanted:
+            self.threads += [threading.Thread(target=self.connection_tests, daemon=True)]
         if "bomb" in noise:
             self.threads += [threading.Thread(target=self.upload_bomb, daemon=True)]
 
@@ -195,12 +197,24 @@ class Neighbour:
             thread.join(timeout=60)
 
     def prepare(self) -> None:
-        """Starts A's flooding processes, waiting for `start`: their interpreters' start-up (imports, about a
-        second of CPU each) belongs to A's machine, not to the phase that is measured."""
-        if not self.flood_wanted:
-            return
+        """Starts A's client processes (the flood's lanes, the connection tests), waiting for `start`: their
+        interpreters' start-up (imports, about a second of CPU each) belongs to A's machine, not to the phase that
+        is measured, and A's clients do not share the interpreter (and its GIL) of B's sender and of the receiver
+        that times B's deliveries."""
         context = multiprocessing.get_context("spawn")
         self.flood_results, self.flood_stop, self.flood_go = context.Queue(), context.Event(), context.Event()
+        self.tests_results = context.Queue()
+        if self.tests_wanted:
+            url = f"{self.base}/api/v1/connections/{self.a['connection']}/test/"
+            self.tester = context.Process(
+                target=tests_lane,
+                args=(url, self.a["token"], A_TEST_THREADS, self.flood_nice, self.flood_go, self.flood_stop,
+                      self.tests_results),
+                daemon=True,
+            )  # fmt: skip
+            self.tester.start()
+        if not self.flood_wanted:
+            return
         url = f"{self.base}/hooks/{self.a['endpoint'].token}/"
         rate = self.flood_rate / A_FLOOD_THREADS
         self.lanes = [
@@ -216,11 +230,8 @@ class Neighbour:
             lane.start()
 
     def flood(self) -> None:
-        """A's flood from processes of its own (see `prepare`): an attacker's client does not share the interpreter
-        (and its GIL) of B's sender and of the receiver that times B's deliveries. It shares the machine's two
-        cores, at the CPU priority `flood_nice` (see --flood-nice)."""
-        if not self.lanes:
-            self.prepare()
+        """A's flood from processes of its own (see `prepare`). They share the machine's two cores, at the CPU
+        priority `flood_nice` (see --flood-nice)."""
         self.flood_go.set()
         self.stop.wait()
         self.flood_stop.set()
@@ -232,21 +243,16 @@ class Neighbour:
             lane.join(timeout=10)
 
     def connection_tests(self) -> None:
-        url = f"{self.base}/api/v1/connections/{self.a['connection']}/test/"
-        headers = {"Authorization": f"Bearer {self.a['token']}", "Host": "localhost"}
-        with self.httpx.Client(timeout=60) as client:
-            while not self.stop.is_set():
-                started = time.monotonic()
-                try:
-                    status = client.post(url, headers=headers).status_code
-                except self.httpx.HTTPError:
-                    status = 0
-                self.count(f"connection test {status}")
-                if status == 200:
-                    with self.lock:
-                        self.test_seconds.append(time.monotonic() - started)
-                elif status == 429:
-                    self.stop.wait(0.2)  # told to come back: a polite client would wait Retry-After
+        """A's slow connection tests from a process of its own (see `prepare`)."""
+        self.flood_go.set()
+        self.stop.wait()
+        self.flood_stop.set()
+        counts = self.tests_results.get(timeout=120)
+        with self.lock:
+            self.test_seconds += counts.pop("seconds")
+            for key, value in counts.items():
+                self.counts[key] = self.counts.get(key, 0) + value
+        self.tester.join(timeout=10)
 
     def upload_bomb(self) -> None:
         files = {"file": ("report.docx", zip_bomb(), "application/octet-stream")}
@@ -269,6 +275,40 @@ class Neighbour:
                     self.health.append(time.monotonic() - started)
                 except self.httpx.HTTPError:
                     self.health.append(30.0)
+
+
+def tests_lane(url: str, token: str, threads: int, nice: int, go, stop, results) -> None:
+    """A's connection tests against its dripping site, `threads` at a time in this process, once `go` is set, at
+    CPU priority `nice` (A's client, like the flood's)."""
+    os.nice(nice)
+    import httpx
+
+    counts: dict = {"seconds": []}
+    lock = threading.Lock()
+
+    def tester() -> None:
+        headers = {"Authorization": f"Bearer {token}", "Host": "localhost"}
+        with httpx.Client(timeout=60) as client:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    status = client.post(url, headers=headers).status_code
+                except httpx.HTTPError:
+                    status = 0
+                with lock:
+                    counts[f"connection test {status}"] = counts.get(f"connection test {status}", 0) + 1
+                    if status == 200:
+                        counts["seconds"].append(time.monotonic() - started)
+                if status == 429:
+                    stop.wait(0.2)  # told to come back: a polite client would wait Retry-After
+
+    go.wait()
+    pool = [threading.Thread(target=tester, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=90)
+    results.put(counts)
 
 
 def flood_lane(url: str, secret: str, lane: int, rate: float, nice: int, go, stop, results) -> None:
@@ -394,7 +434,7 @@ def main() -> int:
         "--flood-nice",
         type=int,
         default=A_FLOOD_NICE,
-        help=f"CPU priority (nice) of A's flooding client processes (default {A_FLOOD_NICE}; 0 for the same as ours)",
+        help=f"CPU priority (nice) of A's client processes (default {A_FLOOD_NICE}; 0: the same as ours)",
     )
     parser.add_argument("--keep-logs", metavar="DIR", help="copy every process's log to DIR at the end")
     args = parser.parse_args()

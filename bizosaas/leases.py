@@ -61,7 +61,8 @@ def _client():
     return get_redis_connection("default")
 
 
-def _script(client, source: str):
+def script(client, source: str):
+    """The Lua `source` registered on `client` (sent once, then called by its hash)."""
     key = (id(client), source)
     if key not in _scripts:
         _scripts[key] = client.register_script(source)
@@ -75,7 +76,7 @@ def _redis_call(source: str, name: str, *args) -> int | None:
         return None
     try:
         client = _client()
-        return int(_script(client, source)(keys=[PREFIX + name], args=list(args)))
+        return int(script(client, source)(keys=[PREFIX + name], args=list(args)))
     except Exception as exc:  # redis-py's errors, a refused socket, a timeout: all mean "no cap right now"
         _redis_down_until = time.monotonic() + REDIS_PAUSE_SECONDS
         logger.warning("slot %s not enforced, Redis unavailable: %s", name.split(":", 1)[0], type(exc).__name__)

@@ -69,6 +69,15 @@ if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) en
 return out
 """
 
+# KEYS: the tenant's lease slot, its parked list, the set; ARGV: the holder's token, the member. A finished task's
+# release and its hand-over of the next parked task in one round trip: frees the place, pops one, unmarks if empty.
+_FINISH = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+local item = redis.call('LPOP', KEYS[2])
+if redis.call('LLEN', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
+return item
+"""
+
 
 def in_flight_limit(work: str, schema: str) -> int:
     """How many of the tenant's tasks of this class may run at once: the tenant's own figure when a super admin
@@ -152,7 +161,9 @@ def take_parked(work: str, schema: str, count: int) -> list[dict]:
     if count <= 0:
         return []
     try:
-        items = _redis().eval(_UNPARK, 2, parked_name(work, schema), PARKED_SET, f"{work}:{schema}", count)
+        client = _redis()
+        keys, args = [parked_name(work, schema), PARKED_SET], [f"{work}:{schema}", count]
+        items = leases.script(client, _UNPARK)(keys=keys, args=args)
     except Exception as exc:
         logger.warning("could not unpark %s work: %s", work, type(exc).__name__)
         return []
@@ -267,8 +278,29 @@ class TenantTask(Task):
                 self._run_parked(work, schema, started + settings.TENANT_WORK_SLICE_SECONDS)
             return result
         finally:
-            leases.release(name, token)
+            self._finish(work, schema, name, token)
+
+    def _finish(self, work: str, schema: str, name: str, token: str) -> None:
+        """Gives the tenant's place back and sends its next parked task of the class to the queue."""
+        from bizosaas.celery import app
+
+        if not token:  # not enforced (Redis was down at the start): nothing to release
             unpark(work, schema, 1)
+            return
+        try:
+            client = _redis()
+            keys = [leases.PREFIX + name, parked_name(work, schema), PARKED_SET]
+            raw = leases.script(client, _FINISH)(keys=keys, args=[token, f"{work}:{schema}"])
+        except Exception as exc:  # the lease runs out by itself; the sweeper hands parked work over
+            logger.warning("could not release %s work: %s", work, type(exc).__name__)
+            return
+        if raw is None:
+            return
+        item = json.loads(raw)
+        try:
+            app.send_task(item["task"], item["args"], item["kwargs"], queue=work, retry=False)
+        except Exception as exc:  # the broker is down: the row is still pending and the sweeper has it
+            logger.warning("could not queue parked %s work, left for the sweeper: %s", work, type(exc).__name__)
 
     def _run_parked(self, work: str, schema: str, until: float) -> None:
         """Runs the tenant's parked tasks of this class here, oldest first, while the slice lasts."""

@@ -9,12 +9,14 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import F, Min, OuterRef, Q
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django_tenants.utils import schema_context
 from prometheus_client import Counter
 
@@ -86,10 +88,14 @@ def publish_batch(schema: str, event_ids: list[int]) -> bool:
     return _queue("process_events", (schema, event_ids))
 
 
-def enqueue_delivery(delivery_id: int, *, replay: bool = False, countdown: float | None = None) -> bool:
+def enqueue_delivery(
+    delivery_id: int, *, replay: bool = False, countdown: float | None = None, marked: bool = False
+) -> bool:
+    """Queues the delivery and marks it enqueued. `marked`: the row was written with `enqueued_at` already set; it
+    is unmarked when the broker does not take the task (so the sweeper has it), and costs no write otherwise."""
     queued = _queue("deliver", (db.schema_name, delivery_id, "replay" if replay else "scheduled"), countdown=countdown)
-    if queued:
-        Delivery.objects.filter(pk=delivery_id).update(enqueued_at=timezone.now())
+    if queued != marked:
+        Delivery.objects.filter(pk=delivery_id).update(enqueued_at=timezone.now() if queued else None)
     return queued
 
 
@@ -298,8 +304,7 @@ def deliver(delivery_id: int, trigger: str = "scheduled") -> None:
     delivery = claim(delivery_id)
     if delivery is None:
         return
-    attempt(delivery, trigger=trigger)
-    delivery.refresh_from_db()
+    attempt(delivery, trigger=trigger)  # leaves the instance in the state it wrote
     if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
         wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
         if wait <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:  # longer waits are picked up by the sweeper
@@ -330,7 +335,7 @@ def run_action(action_run_id: int, *, durable: bool = False) -> None:
         result = action_type.perform(
             run.definition,
             planned,
-            tenant=Tenant.objects.get(schema_name=db.schema_name),
+            tenant=SimpleLazyObject(partial(Tenant.objects.get, schema_name=db.schema_name)),  # read if used
             rule=rule_run.rule,
             event=rule_run.event,
             idempotency_key=run.idempotency_key,

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from standardwebhooks.webhooks import Webhook
@@ -238,12 +238,26 @@ def claim(delivery_id: int) -> Delivery | None:
     return Delivery.objects.select_related("event", "subscription").get(pk=delivery_id)
 
 
+def _settle(delivery: Delivery, **fields) -> None:
+    """Writes the delivery's new state and keeps the instance in step (the caller needs no re-read)."""
+    Delivery.objects.filter(pk=delivery.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+
+
+# A success is stamped on its subscription at most this often while the subscription is healthy: at a steady rate
+# every delivery would otherwise rewrite (and lock) the same subscription row.
+SUCCESS_STAMP_SECONDS = 1.0
+
+
 def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttempt:
-    """One POST of a claimed delivery, recorded, then the delivery rescheduled, completed or given up."""
+    """One POST of a claimed delivery, recorded, then the delivery rescheduled, completed or given up (the instance
+    is left in the state written)."""
     subscription, event = delivery.subscription, delivery.event
     number = delivery.attempts + 1
     if not subscription.enabled:
-        Delivery.objects.filter(pk=delivery.pk).update(
+        _settle(
+            delivery,
             status=Delivery.Status.FAILED,
             last_error="The subscription is disabled.",
             next_attempt_at=None,
@@ -274,12 +288,15 @@ def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttemp
     fields = {"attempts": number, "last_status_code": result.status, "last_error": error[:500], "enqueued_at": None}
     if result.ok:
         DELIVERIES.labels("succeeded").inc()
-        Delivery.objects.filter(pk=delivery.pk).update(
-            **fields, status=Delivery.Status.SUCCEEDED, succeeded_at=now, next_attempt_at=None
-        )
-        Subscription.objects.filter(pk=subscription.pk).update(
-            last_success_at=now, failing_since=None, consecutive_failures=0
-        )
+        _settle(delivery, **fields, status=Delivery.Status.SUCCEEDED, succeeded_at=now, next_attempt_at=None)
+        # healthy and stamped within the last second: nothing to write (the condition is checked in the database,
+        # so a failure another worker recorded meanwhile is still cleared)
+        Subscription.objects.filter(pk=subscription.pk).filter(
+            Q(consecutive_failures__gt=0)
+            | Q(failing_since__isnull=False)
+            | Q(last_success_at__isnull=True)
+            | Q(last_success_at__lt=now - timedelta(seconds=SUCCESS_STAMP_SECONDS))
+        ).update(last_success_at=now, failing_since=None, consecutive_failures=0)
         return log
     Subscription.objects.filter(pk=subscription.pk).update(
         last_failure_at=now, consecutive_failures=F("consecutive_failures") + 1
@@ -287,19 +304,17 @@ def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttemp
     Subscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(failing_since=now)
     if result.status == 410:
         DELIVERIES.labels("gone").inc()
-        Delivery.objects.filter(pk=delivery.pk).update(**fields, status=Delivery.Status.FAILED, next_attempt_at=None)
+        _settle(delivery, **fields, status=Delivery.Status.FAILED, next_attempt_at=None)
         disable(subscription, reason="The endpoint answered 410 Gone.")
         return log
     delay = next_delay(number, result.retry_after)  # a replay of an exhausted delivery is that one try
     if delay is None:
         DELIVERIES.labels("failed").inc()
-        Delivery.objects.filter(pk=delivery.pk).update(**fields, status=Delivery.Status.FAILED, next_attempt_at=None)
+        _settle(delivery, **fields, status=Delivery.Status.FAILED, next_attempt_at=None)
         _maybe_disable(subscription.pk)
     else:
         DELIVERIES.labels("retrying").inc()
-        Delivery.objects.filter(pk=delivery.pk).update(
-            **fields, status=Delivery.Status.PENDING, next_attempt_at=now + timedelta(seconds=delay)
-        )
+        _settle(delivery, **fields, status=Delivery.Status.PENDING, next_attempt_at=now + timedelta(seconds=delay))
     return log
 
 

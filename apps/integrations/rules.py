@@ -5,10 +5,12 @@ capabilities add to."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
@@ -160,12 +162,20 @@ def _perform_send(action: dict, planned: dict, *, event, **_) -> dict:
     subscription = Subscription.objects.filter(pk=action["subscription"]).first()
     if subscription is None:
         raise ActionFailed("The subscription no longer exists.")
-    delivery, created = Delivery.objects.get_or_create(
-        event=event, subscription=subscription, defaults={"next_attempt_at": event.received_at}
-    )
-    if created:
-        enqueue_delivery(delivery.pk)
-    return {"delivery": delivery.pk, "queued": created}
+    delivery = Delivery.objects.filter(event=event, subscription=subscription).only("pk").first()
+    if delivery is not None:  # this action ran before (a retry after the delivery was written)
+        return {"delivery": delivery.pk, "queued": False}
+    try:
+        # inside a caller's transaction a savepoint keeps it usable after a conflict; alone, one INSERT
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
+            delivery = Delivery.objects.create(
+                event=event, subscription=subscription, next_attempt_at=event.received_at, enqueued_at=timezone.now()
+            )
+    except IntegrityError:  # the same delivery written at the same moment by a second run of this action
+        delivery = Delivery.objects.only("pk").get(event=event, subscription=subscription)
+        return {"delivery": delivery.pk, "queued": False}
+    enqueue_delivery(delivery.pk, marked=True)
+    return {"delivery": delivery.pk, "queued": True}
 
 
 register_action(

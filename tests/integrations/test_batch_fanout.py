@@ -5,6 +5,7 @@ work is queued per tenant share in bulk."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -200,3 +201,36 @@ def test_parked_fan_out_batches_of_a_tenant_are_fanned_out_together(api, shop, h
     ]
     assert len(claims) == 2  # the task's own batch, then the three parked ones as one
     assert parked_count(FANOUT, shop.schema) == 0
+
+
+def test_a_rule_action_queues_its_delivery_or_leaves_it_for_the_sweeper(api, acme, httpserver, monkeypatch):
+    """The rule's delivery is written already marked as queued; when the broker does not take it, the mark is
+    taken off, so the sweeper queues it."""
+    extra = api.post(
+        "/api/v1/webhooks/subscriptions/",
+        {"url": httpserver.url_for("/rule"), "event_types": ["internal.only"]},
+        **acme.auth(),
+    ).json()
+    rule = api.post(
+        "/api/v1/rules/",
+        {
+            "name": "Orders to the extra endpoint",
+            "trigger_event": "shopify.order.create",
+            "actions": [{"type": "send_to_subscription", "subscription": extra["id"]}],
+        },
+        **acme.auth(),
+    )
+    assert rule.status_code == 201, rule.content
+    up, down = orders(acme, [80, 90])
+    with schema_context(acme.schema):
+        dispatch.process_events([up, down])
+        actions = dict(ActionRun.objects.values_list("rule_run__event_id", "pk"))
+        dispatch.run_action(actions[up])
+        monkeypatch.setattr(dispatch, "_broker_down_until", time.monotonic() + 60)  # the broker just failed
+        dispatch.run_action(actions[down])
+        queued = dict(Delivery.objects.filter(subscription_id=extra["id"]).values_list("event_id", "enqueued_at"))
+        assert queued[up] is not None and queued[down] is None
+        assert ActionRun.objects.get(pk=actions[down]).status == ActionRun.Status.SUCCEEDED
+        dispatch.broker_pause_reset()
+        assert dispatch.sweep_schema()["deliveries"] >= 1
+        assert Delivery.objects.get(event_id=down, subscription_id=extra["id"]).enqueued_at is not None

@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from werkzeug import Response
 
-from apps.integrations import dispatch
+from apps.integrations import dispatch, outbound
 from apps.integrations.models import Delivery, DeliveryAttempt, Event, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -640,6 +640,31 @@ def test_sustained_failure_disables_a_subscription_and_a_success_resets_the_stre
     post_event(api, acme, "shop.order.created", {"n": 5})
     assert fan_out_and_deliver(acme) == []
     assert len(received(httpserver, "/flaky")) == 2 + 1 + 2 + 2
+
+
+def test_a_success_clears_a_failure_recorded_by_another_worker_while_it_was_sending(api, acme, httpserver):
+    """A healthy subscription's success is not re-stamped on every delivery, but whether it needs the stamp is
+    decided by the row as it is when the success is recorded, not as it was when the delivery was claimed."""
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    created = subscribe(api, acme, httpserver.url_for("/ok"), ["shop.*"])
+    post_event(api, acme, "shop.order.created", {"n": 1})
+    [first] = fan_out_and_deliver(acme)
+    assert delivery_detail(api, acme, first)["status"] == "succeeded"
+    healthy = subscription_row(acme, created["id"])
+    assert healthy.last_success_at is not None
+
+    post_event(api, acme, "shop.order.created", {"n": 2})
+    acme.process_pending()
+    with schema_context(acme.schema):
+        [second] = Delivery.objects.filter(status=Delivery.Status.PENDING).values_list("pk", flat=True)
+        delivery = outbound.claim(second)  # loads the subscription as healthy
+        # meanwhile another worker's delivery to the same endpoint failed
+        Subscription.objects.filter(pk=created["id"]).update(consecutive_failures=3, failing_since=timezone.now())
+        outbound.attempt(delivery)
+    assert delivery_detail(api, acme, second)["status"] == "succeeded"
+    sub = subscription_row(acme, created["id"])
+    assert (sub.consecutive_failures, sub.failing_since) == (0, None)
+    assert sub.last_success_at > healthy.last_success_at
 
 
 # --- 7. replay -----------------------------------------------------------------------------------------------
