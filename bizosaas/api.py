@@ -6,17 +6,26 @@ import math
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from rest_framework import exceptions, pagination, parsers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.accounts.quotas import QuotaExceeded
+from apps.connectors.api.slow_calls import ProviderCallsBusy
 from apps.connectors.exceptions import ConnectorError
+from bizosaas import refusals
+
+API_RATES = ("api_requests_per_minute", "api_key_requests_per_minute")  # counted on every request of a principal
 
 
 def exception_handler(exc, context):
     if isinstance(exc, QuotaExceeded):  # 429 + Retry-After for rates, 403 for capacities
-        return Response(exc.body(), status=exc.status_code, headers=exc.headers())
+        body, headers = exc.body(), exc.headers()
+        if exc.status_code == 429 and exc.limit.key in API_RATES and exc.window_end is not None:
+            seconds = (exc.window_end - timezone.now()).total_seconds()
+            _hold(context, "api_rate", seconds, exc.status_code, body, headers, whole_principal=True)
+        return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, ConnectorError):
         body = {"detail": exc.message, "code": exc.code}
         if exc.retry_after is not None:
@@ -26,11 +35,27 @@ def exception_handler(exc, context):
         headers = (
             {"Retry-After": str(math.ceil(exc.retry_after))} if exc.status_code == 429 and exc.retry_after else None
         )
+        if isinstance(exc, ProviderCallsBusy) and exc.retry_after:
+            _hold(context, "provider_calls", exc.retry_after, exc.status_code, body, headers or {})
         return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
     return drf_exception_handler(exc, context)
+
+
+def _hold(context, kind: str, seconds: float, status: int, body: dict, headers: dict, *, whole_principal=False):
+    """Lets bizosaas.wsgi repeat this 429 to the same credential (every request of it, or this request only) until
+    the caller was told to come back (bizosaas.refusals)."""
+    request = context.get("request")
+    authorization = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+    if not authorization:  # a session's requests are the portal's: never answered from memory
+        return
+    if whole_principal:
+        key = refusals.principal_key(authorization)
+    else:
+        key = refusals.request_key(authorization, request.method, request.path_info)
+    refusals.hold(key, kind=kind, seconds=seconds, status=status, body=body, headers=headers)
 
 
 class JSONObjectParser(parsers.JSONParser):

@@ -1,5 +1,6 @@
 import json
 import os
+from http import HTTPStatus
 
 from django.core.wsgi import get_wsgi_application
 
@@ -8,20 +9,34 @@ django_application = get_wsgi_application()
 
 from apps.agents.knowledge import embeddings  # noqa: E402  (needs the apps loaded above)
 from apps.integrations import hooks  # noqa: E402
+from bizosaas import refusals  # noqa: E402
 
 embeddings.preload()  # in the background: no request pays for loading the model
 
 
+def json_headers(length: int) -> list[tuple[str, str]]:
+    return [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(length)),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+
+
 def application(environ, start_response):
-    """Django, except for a webhook endpoint already over its requests per second in this window: that one is
-    answered here, before any middleware, with the refusal it got (apps.integrations.hooks). A flood's excess then
-    costs this process almost nothing, so the other tenants' webhooks keep their latency."""
+    """Django, except for a webhook endpoint already over its requests per second in this window, or an API caller
+    that was told 429 and asks again before its Retry-After: those are answered here, before any middleware, with
+    the refusal they got (apps.integrations.hooks, bizosaas.refusals). A flood's excess then costs this process
+    almost nothing, so the other tenants' requests keep their latency."""
     token = hooks.token_of(environ.get("PATH_INFO", ""))
     refused = hooks.refused_now(token) if token else None
     if refused is None:
-        return django_application(environ, start_response)
+        answer = None if token else refusals.held_for_api(environ)
+        if answer is None:
+            return django_application(environ, start_response)
+        status, body, headers = answer
+        start_response(f"{status} {HTTPStatus(status).phrase}", [*json_headers(len(body)), *headers])
+        return [body]
     body = json.dumps(refused.body()).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    headers += list(refused.headers().items())
+    headers = [*json_headers(len(body)), *refused.headers().items()]
     start_response("429 Too Many Requests", headers)
     return [body]

@@ -5,7 +5,6 @@ numbers so that each test is fast; everything runs against the real PostgreSQL a
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -33,8 +32,10 @@ from apps.integrations.dispatch import emit
 from apps.integrations.models import Event, InboundEndpoint
 from apps.integrations.rules import ActionFailed
 from apps.workflows.models import WorkflowConfig
+from bizosaas import refusals as held_refusals
 from tests.factories import make_user
 from tests.integrations.conftest import Org as IntegrationsOrg
+from tests.wsgi import wsgi_call
 
 pytestmark = pytest.mark.django_db
 
@@ -432,44 +433,42 @@ def test_an_endpoint_past_its_requests_per_second_answers_429_with_retry_after_1
 
 def wsgi_post(endpoint: dict, msg_id: str) -> tuple[str, dict, dict]:
     """A webhook through the gateway's WSGI application (bizosaas.wsgi), the way gunicorn calls it."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    from bizosaas.wsgi import application
-
     text = json.dumps({"type": "order.paid", "data": {"id": msg_id}}).encode()
     moment = datetime.now(UTC)
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/hooks/" + endpoint["url"].rstrip("/").rsplit("/", 1)[1] + "/",
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "localhost",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(text)),
-        "HTTP_WEBHOOK_ID": msg_id,
-        "HTTP_WEBHOOK_TIMESTAMP": str(int(moment.timestamp())),
-        "HTTP_WEBHOOK_SIGNATURE": Webhook(endpoint["signing_secret"]).sign(msg_id, moment, text.decode()),
-        "wsgi.input": io.BytesIO(text),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-    }
-    answer = {}
+    return wsgi_call(
+        "POST",
+        "/hooks/" + endpoint["url"].rstrip("/").rsplit("/", 1)[1] + "/",
+        text,
+        HTTP_WEBHOOK_ID=msg_id,
+        HTTP_WEBHOOK_TIMESTAMP=str(int(moment.timestamp())),
+        HTTP_WEBHOOK_SIGNATURE=Webhook(endpoint["signing_secret"]).sign(msg_id, moment, text.decode()),
+    )
 
-    def start_response(status, headers, exc_info=None):
-        answer["status"], answer["headers"] = status, dict(headers)
 
-    # as Django's test client does: the test's database connection stays open across the request
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
+def test_a_caller_past_the_api_rate_is_answered_before_django_until_the_minute_ends(api, acme, globex):
+    """A client that ignores Retry-After gets the refusal again from the gateway's memory: the same answer, the
+    Retry-After counting down, without a pass through the stack (here Redis's counters are unreachable, so a
+    pass through the stack would let the call in). Other callers are answered as before."""
+    acme.limit(api_requests_per_minute=2)
+    fresh_minute()
+    owner = acme.auth("owner")  # one token: the held refusal is keyed by the credential
+    assert [api.get("/api/v1/tenant/", **owner).status_code for _ in range(2)] == [200, 200]
+    first = api.get("/api/v1/members/", **owner)
+    assert first.status_code == 429
+
+    quotas._redis_down_until = time.monotonic() + 30
     try:
-        result = application(environ, start_response)
-        body = b"".join(result)
-        getattr(result, "close", lambda: None)()
+        status, headers, body = wsgi_call("GET", "/api/v1/connections/", HTTP_AUTHORIZATION=owner["HTTP_AUTHORIZATION"])
+        theirs = wsgi_call("GET", "/api/v1/tenant/", HTTP_AUTHORIZATION=globex.auth("owner")["HTTP_AUTHORIZATION"])
     finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return answer["status"], answer["headers"], json.loads(body)
+        quotas._redis_down_until = 0.0
+        held_refusals.forget_all()
+
+    assert status == "429 Too Many Requests"
+    assert body == first.json()
+    assert 1 <= int(headers["Retry-After"]) <= int(first["Retry-After"])
+    assert headers["Content-Type"] == "application/json"
+    assert theirs[0] == "200 OK"
 
 
 def test_an_endpoint_over_its_second_is_refused_before_django_until_the_second_ends(api, acme, globex):

@@ -10,10 +10,11 @@ from django_tenants.utils import schema_context
 
 from apps.connectors.api.slow_calls import _PROCESS
 from apps.connectors.models import Connection, ConnectionCheck
-from bizosaas import leases
+from bizosaas import leases, refusals
 from tests.connectors.providers.test_wordpress import APP_PASSWORD, USER
 from tests.factories import bearer, make_member, make_tenant
 from tests.slow_drip import SlowDripServer
+from tests.wsgi import wsgi_call
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +99,21 @@ def test_a_gateway_process_with_its_share_in_provider_calls_refuses_more_and_sti
     assert public_client.get("/healthz").status_code == 200
     for token in held:
         leases.release(name, token)
+
+
+def test_a_busy_provider_call_is_repeated_to_that_request_only_for_its_retry_after(api, settings):
+    tenant, member, connection = workspace("busy-held", "https://blog.example.com")
+    held = [leases.try_acquire(f"gateway-calls:tenant:{tenant.schema_name}", limit=2, lease=30) for _ in range(2)]
+    who = bearer(member, tenant)
+    path = f"/api/v1/connections/{connection.pk}/test/"
+    try:
+        refused = api.post(path, **who)
+        assert refused.status_code == 429
+        for token in held:  # the calls in flight have ended, but the caller was told to wait 2 s
+            leases.release(f"gateway-calls:tenant:{tenant.schema_name}", token)
+        again = wsgi_call("POST", path, HTTP_AUTHORIZATION=who["HTTP_AUTHORIZATION"])
+        other = wsgi_call("GET", "/api/v1/tenant/", HTTP_AUTHORIZATION=who["HTTP_AUTHORIZATION"])
+    finally:
+        refusals.forget_all()
+    assert (again[0], again[1]["Retry-After"], again[2]) == ("429 Too Many Requests", "2", refused.json())
+    assert other[0] == "200 OK"  # the same caller's other requests are not held
