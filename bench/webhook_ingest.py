@@ -610,7 +610,12 @@ def main() -> int:
         ok = True
         ours_rate, floor_rate = ours.sent / ours.elapsed, floor.sent / floor.elapsed
         print()
-        print(f"gunicorn gthread, 1 worker x 8 threads; {args.n} webhooks to each at concurrency {args.concurrency}")
+        line = gunicorn_args("bizosaas.wsgi", "127.0.0.1:0")
+        processes, threads = (line[line.index(flag) + 1] for flag in ("--workers", "--threads"))
+        print(
+            f"gunicorn gthread, {processes} workers x {threads} threads (the gateway's of `manage.py dev`); "
+            f"{args.n} webhooks to each at concurrency {args.concurrency}"
+        )
         print(
             f"gateway /hooks/ (Standard Webhooks): {ours_rate:,.0f} accepted/s | "
             f"p50 {_ms(percentile(ours.latencies, 0.5))} | p99 {_ms(percentile(ours.latencies, 0.99))} | "

@@ -44,14 +44,16 @@ logconfig_dict = {
 }
 
 _multiproc_dir = None
-if workers > 1:
-    # chosen here, in the master, before any worker imports prometheus_client
-    _multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="bizosaas-gateway-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _multiproc_dir
 
 
 def on_starting(server):
-    if _multiproc_dir:
+    global _multiproc_dir
+    if server.cfg.workers > 1:  # the effective count (a --workers on the command line wins over this file)
+        # chosen here, in the master, before any worker imports prometheus_client
+        _multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+            prefix="bizosaas-gateway-metrics-"
+        )
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _multiproc_dir
         os.makedirs(_multiproc_dir, exist_ok=True)
         for name in os.listdir(_multiproc_dir):  # a previous run's values must not be added to this one's
             if name.endswith(".db"):

@@ -12,6 +12,7 @@ from honcho.printer import Printer
 from bizosaas.infra import Infra, InfraError, default_root
 from bizosaas.management.commands.infra import describe
 
+GUNICORN_CONF = Path(settings.BASE_DIR) / "docker" / "gunicorn.conf.py"
 # Each Celery worker serves its metrics on a port of its own (9466 is the Temporal worker's).
 CELERY_METRICS_PORTS = {"fanout": 9465, "deliveries": 9467, "actions": 9468, "agents": 9469, "ingestion": 9470}
 
@@ -40,11 +41,13 @@ def processes(*, bind: str, portal: bool) -> dict[str, tuple[str, dict[str, str]
     bin_dir = Path(sys.executable).parent
     python = sys.executable
     procs = {
-        # 16 threads: slow provider calls in requests are capped well below that (bizosaas.slow_calls), so
-        # webhook intake, health and the rest of the API always find a free thread
+        # docker/gunicorn.conf.py, as in the image (JSON logs, no access log, every process's metrics summed),
+        # with GUNICORN_WORKERS processes (default 2: one interpreter a core, so one busy request does not hold
+        # every other behind its GIL) of 16 threads: slow provider calls in requests are capped well below that
+        # (apps/connectors/api/slow_calls.py), so webhook intake, health and the rest of the API always find one
         "gateway": (
-            f"{bin_dir / 'gunicorn'} bizosaas.wsgi --bind {bind} --worker-class gthread --workers 1 "
-            "--threads 16 --timeout 60",  # no access log: RequestLogMiddleware writes one JSON line per request
+            f"{bin_dir / 'gunicorn'} -c {GUNICORN_CONF} bizosaas.wsgi --bind {bind} "
+            f"--workers {os.environ.get('GUNICORN_WORKERS') or 2} --threads 16 --timeout 60",
             # the portal's server is the one proxy in front: it sets X-Forwarded-For from its socket peer
             {
                 "TRUSTED_PROXY_COUNT": os.environ.get("TRUSTED_PROXY_COUNT", "1" if portal else "0"),
