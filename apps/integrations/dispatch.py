@@ -229,12 +229,19 @@ def _fan_out(event_ids: list[int]) -> FannedOut:
         .order_by("pk")
     )
     rules = list(Rule.objects.filter(enabled=True).order_by("id"))
+    # What an earlier try wrote is skipped. An event never fanned out (attempts 0) has nothing yet: a fan-out
+    # writes its rows and counts the attempt in one transaction, and nothing else writes them for a pending event.
+    retried = [event for event in events if event.attempts]
     existing = set(
-        Delivery.objects.filter(event__in=events, subscription__in=subscriptions).values_list(
+        Delivery.objects.filter(event__in=retried, subscription__in=subscriptions).values_list(
             "event_id", "subscription_id"
         )
+        if retried and subscriptions
+        else ()
     )
-    evaluated = set(RuleRun.objects.filter(event__in=events).values_list("event_id", "rule_id")) if rules else set()
+    evaluated = set(
+        RuleRun.objects.filter(event__in=retried).values_list("event_id", "rule_id") if retried and rules else ()
+    )
 
     deliveries, rule_runs, matched = [], [], []
     for event in events:
