@@ -8,6 +8,7 @@ Gunicorn's own messages are JSON too (the same formatter as the application).
 
 import os
 import shutil
+import sys
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -54,6 +55,10 @@ def on_starting(server):
             prefix="bizosaas-gateway-metrics-"
         )
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _multiproc_dir
+        if "prometheus_client.values" in sys.modules:  # imported already (by a logging handler?): switch it
+            from prometheus_client import values
+
+            values.ValueClass = values.get_value_class()
         os.makedirs(_multiproc_dir, exist_ok=True)
         for name in os.listdir(_multiproc_dir):  # a previous run's values must not be added to this one's
             if name.endswith(".db"):
