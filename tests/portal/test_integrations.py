@@ -54,7 +54,7 @@ def test_an_admin_wires_a_webhook_to_a_subscription_and_a_rule_and_sees_it_deliv
 
     # --- an inbound endpoint: the signing secret is shown once ---------------------------------------------
     page.goto("/dashboard/integrations#inbound")
-    page.get_by_role("heading", name="Inbound endpoints").wait_for()
+    page.get_by_role("heading", name="Inbound endpoints", exact=True).wait_for()  # not "No inbound endpoints"
     page.get_by_test_id("empty").wait_for()
     page.get_by_role("button", name="New inbound endpoint").click()
     dialog = page.get_by_role("dialog", name="New inbound endpoint")
