@@ -172,16 +172,20 @@ def take_parked(work: str, schema: str, count: int) -> list[dict]:
 
 def unpark(work: str, schema: str, count: int = 1) -> int:
     """Sends up to `count` of the tenant's parked tasks of the class back to their queue; how many."""
-    from bizosaas.celery import app
+    return sum(_send_parked(work, item) for item in take_parked(work, schema, count))
 
-    sent = 0
-    for item in take_parked(work, schema, count):
-        try:
-            app.send_task(item["task"], item["args"], item["kwargs"], queue=work, retry=False)
-            sent += 1
-        except Exception as exc:  # the broker is down: the row is still pending and the sweeper has it
-            logger.warning("could not queue parked %s work, left for the sweeper: %s", work, type(exc).__name__)
-    return sent
+
+def _send_parked(work: str, item: dict) -> bool:
+    """Queues one task taken from a parked list; False when the broker did not take it (its row is still pending,
+    so the sweeper queues it again)."""
+    from bizosaas.celery import app  # the Celery app imports the tasks, which import this module
+
+    try:
+        app.send_task(item["task"], item["args"], item["kwargs"], queue=work, retry=False)
+    except Exception as exc:
+        logger.warning("could not queue parked %s work, left for the sweeper: %s", work, type(exc).__name__)
+        return False
+    return True
 
 
 def room(work: str, schema: str) -> int:
@@ -282,8 +286,6 @@ class TenantTask(Task):
 
     def _finish(self, work: str, schema: str, name: str, token: str) -> None:
         """Gives the tenant's place back and sends its next parked task of the class to the queue."""
-        from bizosaas.celery import app
-
         if not token:  # not enforced (Redis was down at the start): nothing to release
             unpark(work, schema, 1)
             return
@@ -294,13 +296,8 @@ class TenantTask(Task):
         except Exception as exc:  # the lease runs out by itself; the sweeper hands parked work over
             logger.warning("could not release %s work: %s", work, type(exc).__name__)
             return
-        if raw is None:
-            return
-        item = json.loads(raw)
-        try:
-            app.send_task(item["task"], item["args"], item["kwargs"], queue=work, retry=False)
-        except Exception as exc:  # the broker is down: the row is still pending and the sweeper has it
-            logger.warning("could not queue parked %s work, left for the sweeper: %s", work, type(exc).__name__)
+        if raw is not None:
+            _send_parked(work, json.loads(raw))
 
     def _run_parked(self, work: str, schema: str, until: float) -> None:
         """Runs the tenant's parked tasks of this class here, oldest first, while the slice lasts."""
