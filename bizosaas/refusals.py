@@ -5,6 +5,8 @@ process microseconds a request instead of a pass through the whole stack, and th
 
 Held only where repeating the answer is exact or is what the caller was told:
 
+- a webhook endpoint over its requests per second (apps.integrations.hooks) stays so until the second ends: held
+  for its URL;
 - a full API rate window (requests per minute of the tenant or of the API key) stays full until it ends, since its
   counter only grows: held for the principal (its Authorization header), whatever the path, until the window ends;
 - "the provider calls are in flight already, try again in N s" (apps.connectors.api.slow_calls) is held for that
@@ -25,15 +27,18 @@ import time
 
 from prometheus_client import Counter
 
+from apps.accounts import quotas
+
 HELD = Counter(
     "bizosaas_gateway_refusals_repeated_total",
     "429s a gateway process answered again from memory, before the stack (the caller ignored Retry-After)",
-    ["kind"],  # api_rate | provider_calls
+    ["kind"],  # webhook_rate | api_rate | provider_calls
 )
 MAX_HELD = 10_000
 
-# key -> (monotonic instant the refusal ends, its kind, its status, its JSON body, its headers but Retry-After)
-_held: dict[str, tuple[float, str, int, bytes, list[tuple[str, str]]]] = {}
+# key -> (monotonic instant the refusal ends, its kind, its quota, its status, its JSON body, its headers but
+# Retry-After)
+_held: dict[str, tuple[float, str, str, int, bytes, list[tuple[str, str]]]] = {}
 
 
 def _key(authorization: str, scope: str) -> str:
@@ -48,8 +53,16 @@ def request_key(authorization: str, method: str, path: str) -> str:
     return _key(authorization, f"{method} {path}")
 
 
-def hold(key: str, *, kind: str, seconds: float, status: int, body: dict, headers: dict[str, str]) -> None:
-    """Answers `key`'s requests with this refusal for the next `seconds` (nothing when they are not positive)."""
+def hook_key(token: str) -> str:
+    """A webhook endpoint's requests (`/hooks/<token>/`): whoever knows the URL is its caller."""
+    return _key(token, "hook")
+
+
+def hold(
+    key: str, *, kind: str, seconds: float, status: int, body: dict, headers: dict[str, str], limit: str = ""
+) -> None:
+    """Answers `key`'s requests with this refusal for the next `seconds` (nothing when they are not positive).
+    `limit`: the quota it enforces, whose refusals counter (bizosaas_quota_refusals_total) counts each repeat."""
     if seconds <= 0:
         return
     if len(_held) >= MAX_HELD:
@@ -59,7 +72,8 @@ def hold(key: str, *, kind: str, seconds: float, status: int, body: dict, header
         if len(_held) >= MAX_HELD:
             _held.clear()
     kept = [(name, value) for name, value in headers.items() if name.lower() != "retry-after"]
-    _held[key] = (time.monotonic() + seconds, kind, status, json.dumps(body, separators=(",", ":")).encode(), kept)
+    content = json.dumps(body, separators=(",", ":")).encode()
+    _held[key] = (time.monotonic() + seconds, kind, limit, status, content, kept)
 
 
 def held(*keys: str) -> tuple[int, bytes, list[tuple[str, str]]] | None:
@@ -69,11 +83,13 @@ def held(*keys: str) -> tuple[int, bytes, list[tuple[str, str]]] | None:
         found = _held.get(key)
         if found is None:
             continue
-        until, kind, status, body, headers = found
+        until, kind, limit, status, body, headers = found
         if until <= now:
             _held.pop(key, None)
             continue
         HELD.labels(kind).inc()
+        if limit:
+            quotas.REFUSALS.labels(limit).inc()
         return status, body, [*headers, ("Retry-After", str(max(1, math.ceil(until - now))))]
     return None
 

@@ -1,4 +1,3 @@
-import json
 import os
 from http import HTTPStatus
 
@@ -25,18 +24,12 @@ def json_headers(length: int) -> list[tuple[str, str]]:
 def application(environ, start_response):
     """Django, except for a webhook endpoint already over its requests per second in this window, or an API caller
     that was told 429 and asks again before its Retry-After: those are answered here, before any middleware, with
-    the refusal they got (apps.integrations.hooks, bizosaas.refusals). A flood's excess then costs this process
-    almost nothing, so the other tenants' requests keep their latency."""
+    the refusal they got (bizosaas.refusals). A flood's excess then costs this process almost nothing, so the other
+    tenants' requests keep their latency."""
     token = hooks.token_of(environ.get("PATH_INFO", ""))
-    refused = hooks.refused_now(token) if token else None
-    if refused is None:
-        answer = None if token else refusals.held_for_api(environ)
-        if answer is None:
-            return django_application(environ, start_response)
-        status, body, headers = answer
-        start_response(f"{status} {HTTPStatus(status).phrase}", [*json_headers(len(body)), *headers])
-        return [body]
-    body = json.dumps(refused.body()).encode()
-    headers = [*json_headers(len(body)), *refused.headers().items()]
-    start_response("429 Too Many Requests", headers)
+    answer = refusals.held(refusals.hook_key(token)) if token else refusals.held_for_api(environ)
+    if answer is None:
+        return django_application(environ, start_response)
+    status, body, headers = answer
+    start_response(f"{status} {HTTPStatus(status).phrase}", [*json_headers(len(body)), *headers])
     return [body]

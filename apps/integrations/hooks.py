@@ -16,6 +16,7 @@ from apps.accounts.models import Tenant
 from apps.integrations.inbound import WEBHOOKS, accept
 from apps.integrations.models import InboundEndpoint
 from apps.integrations.routing.models import WebhookRoute
+from bizosaas import refusals
 
 NOT_FOUND = {"detail": "No such webhook endpoint."}
 
@@ -66,34 +67,25 @@ def _lookup(token: str) -> tuple[str, InboundEndpoint] | None:
     return schema, endpoint
 
 
-# token -> (monotonic instant its window ends, the refusal): an endpoint over its requests per second is refused
-# by this process for the rest of that second without asking Redis again. Exact, not an approximation: the
-# window's counter only grows, so every later answer in the window would be the same refusal. bizosaas.wsgi
-# asks before Django's middleware runs, so a flood's excess costs microseconds and one log line per window.
-_refused: dict[str, tuple[float, quotas.QuotaExceeded]] = {}
+# An endpoint over its requests per second is refused by this process for the rest of that second without asking
+# Redis again (bizosaas.refusals): exact, not an approximation, since the window's counter only grows, so every
+# later answer in the window would be the same refusal. bizosaas.wsgi asks before Django's middleware runs, so a
+# flood's excess costs microseconds and one log line per window.
 REFUSED_LIMIT = "webhook_requests_per_second"
 
 
 def _remember_refusal(token: str, exc: quotas.QuotaExceeded) -> None:
     if exc.limit.key != REFUSED_LIMIT or exc.window_end is None:
         return
-    left = (exc.window_end - timezone.now()).total_seconds()
-    if left > 0:
-        if len(_refused) > 10000:
-            _refused.clear()
-        _refused[token] = (time.monotonic() + left, exc)
-
-
-def refused_now(token: str) -> quotas.QuotaExceeded | None:
-    """The refusal an endpoint got earlier in the window that has not ended yet, if any."""
-    held = _refused.get(token)
-    if held is None:
-        return None
-    if held[0] <= time.monotonic():
-        _refused.pop(token, None)
-        return None
-    quotas.REFUSALS.labels(REFUSED_LIMIT).inc()
-    return held[1]
+    refusals.hold(
+        refusals.hook_key(token),
+        kind="webhook_rate",
+        seconds=(exc.window_end - timezone.now()).total_seconds(),
+        status=exc.status_code,
+        body=exc.body(),
+        headers=exc.headers(),
+        limit=REFUSED_LIMIT,
+    )
 
 
 def token_of(path: str) -> str | None:
@@ -120,9 +112,13 @@ def receive(request, token: str):
     if found is None:
         return JsonResponse(NOT_FOUND, status=404)
     schema, endpoint = found
-    refused = refused_now(token)
-    if refused is not None:
-        return _quota_response(refused)
+    held = refusals.held(refusals.hook_key(token))
+    if held is not None:
+        status, content, headers = held
+        response = HttpResponse(content, status=status, content_type="application/json")
+        for name, value in headers:
+            response[name] = value
+        return response
     try:
         # per endpoint, before the body is even read: a flood costs one Redis call per request and stores nothing
         quotas.consume(schema, REFUSED_LIMIT, subject=str(endpoint.pk))
