@@ -640,7 +640,7 @@ def main() -> int:
             f"{fan.backlog / fan.backlog_seconds:,.0f} events/s ({fan.backlog_seconds:.1f} s from the first fanned out "
             f"to the last; the worker's start-up before the first: {fan.backlog_startup:.1f} s)"
         )
-        print(f"fan-out: {fan.accepted} webhooks at {args.fanout_rate:g}/s, Celery worker --concurrency 2")
+        print(f"fan-out: {fan.accepted} webhooks at {args.fanout_rate:g}/s, the Celery workers of `manage.py dev`")
         for label, samples in (
             ("accept -> subscription delivery received", fan.direct),
             ("accept -> rule action done (ActionRun.finished_at)", fan.action_done),
