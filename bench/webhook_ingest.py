@@ -435,6 +435,8 @@ class FanOut:
     missing: int  # deliveries that never arrived
     failures: list[str]
     lag: float  # seconds from the last accept to the last delivery received: the worker's backlog when large
+    accept_span: float  # seconds from the first accept to the last
+    end_to_end: float  # seconds from the first accept to the last delivery received
     backlog: int  # the ingest phase's events, fanned out before anything is timed
     backlog_seconds: float  # from the first of them processed to the last (processed_at)
     backlog_startup: float  # from starting the worker to the first of them processed
@@ -544,8 +546,9 @@ def bench_fanout(args, local_dir: str, children: list[Child], sender: Sender, in
             )
         action_done = [finished[m].timestamp() - t for m, t in accepted_at.items() if m in finished]
         worker.stop()
-        lag = max((at for (_path, m), at in received.items() if m in accepted_at), default=0.0)
-        lag -= max(accepted_at.values(), default=0.0)
+        last_received = max((at for (_path, m), at in received.items() if m in accepted_at), default=0.0)
+        first_accept = min(accepted_at.values(), default=0.0)
+        lag = last_received - max(accepted_at.values(), default=0.0)
         missing = 2 * len(accepted_at) - got
         return FanOut(
             len(accepted_at),
@@ -555,6 +558,8 @@ def bench_fanout(args, local_dir: str, children: list[Child], sender: Sender, in
             missing,
             failures,
             lag,
+            max(accepted_at.values(), default=0.0) - first_accept,
+            last_received - first_accept,
             backlog,
             backlog_seconds,
             backlog_startup,
@@ -652,6 +657,13 @@ def main() -> int:
                     f"p99 {percentile(samples, 0.99) * 1000:.1f} ms ({len(samples)})"
                 )
         print(f"  last delivery received {fan.lag:.2f} s after the last webhook was accepted")
+        if fan.accepted and fan.end_to_end > 0:
+            print(
+                f"  end to end: {fan.accepted} events (a delivery, a rule action and its delivery each) in "
+                f"{fan.end_to_end:.2f} s from the first accept to the last delivery = "
+                f"{fan.accepted / fan.end_to_end:,.0f} events/s (target >= 440; the gateway accepted them at "
+                f"{fan.accepted / max(fan.accept_span, 1e-3):,.0f}/s)"
+            )
         if fan.failures or fan.missing or fan.accepted != args.m:
             ok = False
             print(

@@ -15,7 +15,8 @@ takes the tenant's next parked task and runs it in the same worker process, unde
 TENANT_WORK_SLICE_SECONDS have passed; then it hands the worker back. That spares each waiting task a trip through
 the broker, a worker hand-off and a lease of its own, which is most of what a delivery to a fast endpoint costs.
 The slice is the fairness: another tenant's task waits for a worker at most one slice and one task. Parked fan-out
-batches (`merge_ids`) are run as one batch. Agent runs and ingestion are long and never chained.
+batches and delivery batches (`merge_ids`) are run as one batch (deliveries up to DELIVERY_BATCH_SIZE, their POSTs
+together). Agent runs and ingestion are long and never chained.
 """
 
 from __future__ import annotations
@@ -96,13 +97,21 @@ def slot_name(work: str, schema: str) -> str:
     return f"inflight:{work}:{schema}"
 
 
-def task_options(work: str, limits: tuple[float, float], *, chain: bool = False, merge_ids: bool = False) -> dict:
+def task_options(
+    work: str,
+    limits: tuple[float, float],
+    *,
+    chain: bool = False,
+    merge_ids: bool = False,
+    merge_limit: str | None = None,
+) -> dict:
     """The `@shared_task` options of a tenant task of a work class: its queue, its share, its time limits (soft,
     hard), and the delivery guarantees every tenant task has (acknowledged after it ran, no result kept).
 
     `chain`: the task runs on the tenant's parked tasks of its class for up to a slice; only for tasks whose one
     run is bounded well below the soft limit (a slice plus one task must fit in it). `merge_ids`: parked calls
-    `(schema, ids)` of the task are run as one call with their ids together."""
+    `(schema, ids)` of the task are run as one call with their ids together, at most as many ids a call as the
+    setting named `merge_limit` says (read when they run)."""
     soft, hard = limits
     return {
         "base": TenantTask,
@@ -113,6 +122,7 @@ def task_options(work: str, limits: tuple[float, float], *, chain: bool = False,
         "time_limit": hard,
         "chain_parked": chain,
         "merge_ids": merge_ids,
+        "merge_limit": merge_limit,
     }
 
 
@@ -210,14 +220,15 @@ def unpark_due() -> int:
 MERGE_TAKE = 20  # parked fan-out batches run together at most (each up to the publisher's batch of ids)
 
 
-def _merged(items: list[dict], task: str) -> list[dict]:
-    """Consecutive parked calls of `task`, (schema, ids) each, as one call with their ids together; calls of any
-    other task as they are."""
+def _merged(items: list[dict], task: str, limit: int | None = None) -> list[dict]:
+    """Consecutive parked calls of `task`, (schema, ids) each, as one call with their ids together (at most `limit`
+    ids a call); calls of any other task as they are."""
     out: list[dict] = []
     for item in items:
         last = out[-1] if out else None
         mergeable = item["task"] == task and not item["kwargs"]
-        if mergeable and last is not None and last["task"] == task and not last["kwargs"]:
+        fits = last is not None and (limit is None or len(last["args"][1]) + len(item["args"][1]) <= limit)
+        if mergeable and fits and last["task"] == task and not last["kwargs"]:
             last["args"] = [last["args"][0], [*last["args"][1], *item["args"][1]]]
         else:
             out.append({**item, "args": list(item["args"])})
@@ -230,6 +241,7 @@ class TenantTask(Task):
     abstract = True
     chain_parked = False  # see task_options
     merge_ids = False
+    merge_limit: str | None = None  # the setting that caps a merged call's ids
 
     def apply_async(self, args=None, kwargs=None, **options):
         """A task due now for a tenant already at its share (or with work waiting) is parked at once: it never
@@ -299,6 +311,9 @@ class TenantTask(Task):
         if raw is not None:
             _send_parked(work, json.loads(raw))
 
+    def _merged(self, items: list[dict]) -> list[dict]:
+        return _merged(items, self.name, getattr(settings, self.merge_limit) if self.merge_limit else None)
+
     def _run_parked(self, work: str, schema: str, until: float) -> None:
         """Runs the tenant's parked tasks of this class here, oldest first, while the slice lasts."""
         from bizosaas.celery import app
@@ -307,7 +322,7 @@ class TenantTask(Task):
             items = take_parked(work, schema, MERGE_TAKE if self.merge_ids else 1)
             if not items:
                 return
-            for item in _merged(items, self.name) if self.merge_ids else items:
+            for item in self._merged(items) if self.merge_ids else items:
                 task = app.tasks.get(item["task"])
                 if task is None:  # a task renamed since it was parked: its row is the sweeper's
                     logger.error("parked task %s is unknown; left for the sweeper", item["task"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -24,7 +25,7 @@ from apps.accounts import quotas
 from apps.accounts.models import Tenant, active_tenant_exists
 from apps.integrations import expressions as ex
 from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun, Subscription
-from apps.integrations.outbound import attempt, claim, subscriptions_matching
+from apps.integrations.outbound import attempt_many, claim_many, subscriptions_matching
 from apps.integrations.routing.models import PendingWork
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
 from bizosaas import work
@@ -42,6 +43,8 @@ MAX_FAN_OUT_ATTEMPTS = 5
 # --- queueing ------------------------------------------------------------------------------------------------
 
 
+# Deliveries written marked by the actions of a running batch (run_actions), queued together when it ends
+_collected: ContextVar[list[int] | None] = ContextVar("collected_deliveries", default=None)
 _broker_down_until = 0.0  # after a failure, requests stop trying the broker for a moment (the sweeper catches up)
 
 
@@ -93,14 +96,25 @@ def enqueue_delivery(
 ) -> bool:
     """Queues the delivery and marks it enqueued. `marked`: the row was written with `enqueued_at` already set; it
     is unmarked when the broker does not take the task (so the sweeper has it), and costs no write otherwise."""
-    queued = _queue("deliver", (db.schema_name, delivery_id, "replay" if replay else "scheduled"), countdown=countdown)
+    collected = _collected.get()
+    if marked and collected is not None and not replay and countdown is None:
+        collected.append(delivery_id)  # handed over with the batch's others when it ends (run_actions)
+        return True
+    if replay or countdown is not None:
+        trigger = "replay" if replay else "scheduled"
+        queued = _queue("deliver", (db.schema_name, delivery_id, trigger), countdown=countdown)
+    else:  # a batch of one: parked behind the tenant's other deliveries, it is sent together with them
+        queued = _queue("deliver_batch", (db.schema_name, [delivery_id]))
     if queued != marked:
         Delivery.objects.filter(pk=delivery_id).update(enqueued_at=timezone.now() if queued else None)
     return queued
 
 
 def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> bool:
-    queued = _queue("run_action", (db.schema_name, action_run_id), countdown=countdown)
+    if countdown is not None:
+        queued = _queue("run_action", (db.schema_name, action_run_id), countdown=countdown)
+    else:  # a batch of one: parked behind the tenant's other actions, it is performed together with them
+        queued = _queue("run_actions", (db.schema_name, [action_run_id]))
     if queued:
         ActionRun.objects.filter(pk=action_run_id).update(enqueued_at=timezone.now())
     return queued
@@ -174,24 +188,40 @@ class FannedOut:
 
 
 def _hand_over(fanned: FannedOut) -> None:
-    _queue_marked("deliver", Delivery, [(delivery_id, "scheduled") for delivery_id in fanned.deliveries])
-    _queue_marked("run_action", ActionRun, [(action_id,) for action_id in fanned.actions])
+    _queue_deliveries(fanned.deliveries)
+    _queue_actions(fanned.actions)
     for rule_run_id, first_action_id in fanned.durable:
         if not _start_rule_workflow(rule_run_id):
             enqueue_action(first_action_id)  # Temporal unavailable: the task queue runs the actions instead
 
 
-def _queue_marked(task_name: str, model, calls: list[tuple]) -> None:
-    """Queues the tasks of rows already marked enqueued (their first argument is the row's id), in bulk within the
-    tenant's share; when the broker does not take them, the rows are unmarked, so the sweeper queues them at its
-    next pass (a task sent before a failure part-way finds its row unmarked and still runs it: claims guard)."""
+def _queue_actions(action_run_ids: list[int]) -> bool:
+    """Queues action runs marked enqueued in batches of ACTION_BATCH_SIZE (see `_queue_marked`)."""
+    size = settings.ACTION_BATCH_SIZE
+    batches = [(action_run_ids[start : start + size],) for start in range(0, len(action_run_ids), size)]
+    return _queue_marked("run_actions", ActionRun, batches, action_run_ids)
+
+
+def _queue_deliveries(delivery_ids: list[int]) -> bool:
+    """Queues deliveries marked enqueued in batches of DELIVERY_BATCH_SIZE (see `_queue_marked`)."""
+    size = settings.DELIVERY_BATCH_SIZE
+    batches = [(delivery_ids[start : start + size],) for start in range(0, len(delivery_ids), size)]
+    return _queue_marked("deliver_batch", Delivery, batches, delivery_ids)
+
+
+def _queue_marked(task_name: str, model, calls: list[tuple], ids: list[int]) -> bool:
+    """Queues the tasks of rows already marked enqueued (`ids`, which the calls' arguments name), in bulk within
+    the tenant's share; when the broker does not take them, the rows are unmarked, so the sweeper queues them at
+    its next pass (a task sent before a failure part-way finds its row unmarked and still runs it: claims guard)."""
     if not calls:
-        return
+        return True
     from apps.integrations import tasks
 
     schema, task = db.schema_name, getattr(tasks, task_name)
     if not _to_broker(task_name, lambda: task.apply_many(schema, [(schema, *call) for call in calls]), len(calls)):
-        model.objects.filter(pk__in=[call[0] for call in calls]).update(enqueued_at=None)
+        model.objects.filter(pk__in=ids).update(enqueued_at=None)
+        return False
+    return True
 
 
 def _start_rule_workflow(rule_run_id: int) -> bool:
@@ -308,14 +338,33 @@ def _fan_out(event_ids: list[int]) -> FannedOut:
 
 
 def deliver(delivery_id: int, trigger: str = "scheduled") -> None:
-    delivery = claim(delivery_id)
-    if delivery is None:
-        return
-    attempt(delivery, trigger=trigger)  # leaves the instance in the state it wrote
-    if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
-        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
-        if wait <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:  # longer waits are picked up by the sweeper
-            enqueue_delivery(delivery.pk, countdown=max(0.0, wait))
+    deliveries = claim_many([delivery_id])
+    if deliveries:
+        attempt_many(deliveries, trigger=trigger)  # leaves the instance in the state it wrote
+        _sent(deliveries)
+
+
+def deliver_batch(delivery_ids: list[int]) -> None:
+    """Sends the due ones of the deliveries at once: one claim, the POSTs together, the outcomes written together.
+    Beyond DELIVERY_BATCH_SIZE the rest go back to the queue as batches of their own (a task stays within one
+    delivery's deadline)."""
+    size = settings.DELIVERY_BATCH_SIZE
+    batch, rest = delivery_ids[:size], delivery_ids[size:]
+    if rest:
+        _queue_deliveries(rest)
+    deliveries = claim_many(batch)
+    if deliveries:
+        attempt_many(deliveries)  # leaves each instance in the state it wrote
+        _sent(deliveries)
+
+
+def _sent(deliveries: list[Delivery]) -> None:
+    """Queues the next try of those deliveries that are due again soon (later ones are the sweeper's)."""
+    for delivery in deliveries:
+        if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
+            wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+            if wait <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:
+                enqueue_delivery(delivery.pk, countdown=max(0.0, wait))
 
 
 # --- actions -------------------------------------------------------------------------------------------------
@@ -324,13 +373,79 @@ def deliver(delivery_id: int, trigger: str = "scheduled") -> None:
 def run_action(action_run_id: int, *, durable: bool = False) -> None:
     """Performs one due action run at most once. `durable`: the `rule_actions` workflow drives the order and the
     retries, so nothing is queued on Celery from here."""
+    runs = _claim_actions([action_run_id])
+    if runs:
+        ok, result = _perform(runs[0], _lazy_tenant(), durable=durable)
+        if ok:
+            _actions_succeeded([(runs[0], result)], durable=durable)
+
+
+def run_actions(action_run_ids: list[int]) -> None:
+    """Performs the due ones of the action runs, in order, each at most once: one claim for them all, their
+    successes written together, and the deliveries and next actions they queue handed over in bulk at the end.
+    After TENANT_WORK_SLICE_SECONDS no further action is started (one slow connector call cannot stretch the
+    batch past its time limit); the rest are given back unperformed and queued again, as are those beyond
+    ACTION_BATCH_SIZE."""
+    size = settings.ACTION_BATCH_SIZE
+    if len(action_run_ids) > size:
+        _queue_actions(action_run_ids[size:])
+    runs = _claim_actions(action_run_ids[:size])
+    if not runs:
+        return
+    tenant, ends = _lazy_tenant(), time.monotonic() + settings.TENANT_WORK_SLICE_SECONDS
+    succeeded, left = [], []
+    token = _collected.set([])
+    try:
+        for index, run in enumerate(runs):
+            if index and time.monotonic() >= ends:
+                left = runs[index:]
+                break
+            ok, result = _perform(run, tenant, durable=False)
+            if ok:
+                succeeded.append((run, result))
+        _actions_succeeded(succeeded, durable=False)
+    finally:
+        deliveries = _collected.get()
+        _collected.reset(token)
+        _queue_deliveries(deliveries)
+        if left:
+            _give_back([run.pk for run in left])
+
+
+def _lazy_tenant():
+    return SimpleLazyObject(partial(Tenant.objects.get, schema_name=db.schema_name))  # read only if an action uses it
+
+
+def _claim_actions(action_run_ids: list[int]) -> list[ActionRun]:
+    """Marks those of the action runs that are pending and due as running (one statement) and loads them with their
+    rule run, rule and event (one more), in the order given; the others are left alone."""
+    if not action_run_ids:
+        return []
     now = timezone.now()
-    claimed = ActionRun.objects.filter(
-        pk=action_run_id, status=ActionRun.Status.PENDING, next_attempt_at__lte=now + timedelta(seconds=1)
-    ).update(status=ActionRun.Status.RUNNING, started_at=now, attempts=F("attempts") + 1)
+    table = db.ops.quote_name(ActionRun._meta.db_table)
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, started_at = %s, attempts = attempts + 1 "  # noqa: S608 - the model's
+            "WHERE id = ANY(%s) AND status = %s AND next_attempt_at <= %s RETURNING id",
+            [ActionRun.Status.RUNNING, now, list(action_run_ids), ActionRun.Status.PENDING, now + timedelta(seconds=1)],
+        )
+        claimed = {row[0] for row in cursor.fetchall()}
     if not claimed:
-        return  # done, running elsewhere, or not due yet
-    run = ActionRun.objects.select_related("rule_run__rule", "rule_run__event").get(pk=action_run_id)
+        return []
+    runs = ActionRun.objects.select_related("rule_run__rule", "rule_run__event").in_bulk(claimed)
+    return [runs[pk] for pk in action_run_ids if pk in runs]
+
+
+def _give_back(action_run_ids: list[int]) -> None:
+    """Claimed action runs not performed: pending again as they were (their claim uncounted), and queued."""
+    ActionRun.objects.filter(pk__in=action_run_ids, status=ActionRun.Status.RUNNING).update(
+        status=ActionRun.Status.PENDING, started_at=None, attempts=F("attempts") - 1, enqueued_at=timezone.now()
+    )
+    _queue_actions(action_run_ids)
+
+
+def _perform(run: ActionRun, tenant, *, durable: bool) -> tuple[bool, dict | None]:
+    """Performs a claimed action run: (True, its result), or (False, None) once its failure is recorded."""
     rule_run = run.rule_run
     action_type = ACTION_TYPES.get(run.type)
     context = ex.event_context(rule_run.event)
@@ -342,32 +457,57 @@ def run_action(action_run_id: int, *, durable: bool = False) -> None:
         result = action_type.perform(
             run.definition,
             planned,
-            tenant=SimpleLazyObject(partial(Tenant.objects.get, schema_name=db.schema_name)),  # read if used
+            tenant=tenant,
             rule=rule_run.rule,
             event=rule_run.event,
             idempotency_key=run.idempotency_key,
         )
     except ActionFailed as exc:
         _action_failed(run, exc, queue=not durable)
-        return
+        return False, None
     except Exception as exc:
         logger.exception("rule action crashed", extra={"action_run": run.pk})
         _action_failed(run, ActionFailed(f"{type(exc).__name__}: {exc}", retryable=True), queue=not durable)
+        return False, None
+    return True, result
+
+
+def _actions_succeeded(done: list[tuple[ActionRun, dict | None]], *, durable: bool) -> None:
+    """Records performed action runs as succeeded, then per rule run: its next action made due (and queued unless
+    `durable`), or the rule run succeeded when that was its last. A few statements whatever the number."""
+    if not done:
         return
-    RULE_ACTIONS.labels(run.type, "succeeded").inc()
-    ActionRun.objects.filter(pk=run.pk).update(
-        status=ActionRun.Status.SUCCEEDED, finished_at=timezone.now(), result=result, input=run.input, error=""
-    )
-    following = ActionRun.objects.filter(rule_run=rule_run, position=run.position + 1).first()
-    if following is None:
-        RuleRun.objects.filter(pk=rule_run.pk).update(status=RuleRun.Status.SUCCEEDED, finished_at=timezone.now())
-        RULE_RUNS.labels("succeeded").inc()
+    now = timezone.now()
+    for run, result in done:
+        RULE_ACTIONS.labels(run.type, "succeeded").inc()
+        run.status, run.finished_at, run.result, run.error = ActionRun.Status.SUCCEEDED, now, result, ""
+    if len(done) == 1:
+        run = done[0][0]
+        ActionRun.objects.filter(pk=run.pk).update(
+            status=run.status, finished_at=now, result=run.result, input=run.input, error=""
+        )
+    else:
+        ActionRun.objects.bulk_update([run for run, _ in done], ["status", "finished_at", "result", "input", "error"])
+    wanted = {(run.rule_run_id, run.position + 1) for run, _ in done}
+    following = [
+        (rule_run_id, pk)
+        for pk, rule_run_id, position in ActionRun.objects.filter(
+            rule_run_id__in={rule_run_id for rule_run_id, _ in wanted}
+        ).values_list("pk", "rule_run_id", "position")
+        if (rule_run_id, position) in wanted
+    ]
+    finished = {rule_run_id for rule_run_id, _ in wanted} - {rule_run_id for rule_run_id, _ in following}
+    if finished:
+        RuleRun.objects.filter(pk__in=finished).update(status=RuleRun.Status.SUCCEEDED, finished_at=now)
+        RULE_RUNS.labels("succeeded").inc(len(finished))
+    if not following:
         return
-    ActionRun.objects.filter(pk=following.pk, status=ActionRun.Status.WAITING).update(
-        status=ActionRun.Status.PENDING, next_attempt_at=timezone.now()
-    )
-    if not durable:
-        enqueue_action(following.pk)
+    made_due = ActionRun.objects.filter(pk__in=[pk for _, pk in following], status=ActionRun.Status.WAITING)
+    if durable:
+        made_due.update(status=ActionRun.Status.PENDING, next_attempt_at=now)
+        return
+    made_due.update(status=ActionRun.Status.PENDING, next_attempt_at=now, enqueued_at=now)
+    _queue_actions([pk for _, pk in following])
 
 
 def _action_failed(run: ActionRun, exc: ActionFailed, *, queue: bool = True) -> None:
@@ -430,14 +570,18 @@ def sweep_schema() -> dict[str, int]:
     # a tenant with parked work of a class gets it as its share frees up (bizosaas.work), not queued twice
     if not work.parked_count(work.DELIVERIES, schema):
         due = Delivery.objects.filter(not_recent, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-        for delivery_id in list(due.values_list("pk", flat=True)[:1000]):
-            counts["deliveries"] += enqueue_delivery(delivery_id)
+        due_ids = list(due.values_list("pk", flat=True).order_by("next_attempt_at", "pk")[:1000])
+        if due_ids:
+            Delivery.objects.filter(pk__in=due_ids).update(enqueued_at=now)
+            counts["deliveries"] += len(due_ids) if _queue_deliveries(due_ids) else 0
     if not work.parked_count(work.ACTIONS, schema):
         due_actions = ActionRun.objects.filter(
             not_recent, status=ActionRun.Status.PENDING, next_attempt_at__lte=now, rule_run__workflow_id=""
         )  # a durable rule's workflow runs its own actions
-        for action_id in list(due_actions.values_list("pk", flat=True)[:1000]):
-            counts["actions"] += enqueue_action(action_id)
+        action_ids = list(due_actions.values_list("pk", flat=True).order_by("next_attempt_at", "pk")[:1000])
+        if action_ids:
+            ActionRun.objects.filter(pk__in=action_ids).update(enqueued_at=now)
+            counts["actions"] += len(action_ids) if _queue_actions(action_ids) else 0
     # An action whose worker died while performing it may or may not have happened: it is not run again.
     for run in ActionRun.objects.filter(
         status=ActionRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=settings.RULE_ACTION_STALE_SECONDS)

@@ -35,11 +35,35 @@ def deliver(schema: str, delivery_id: int, trigger: str = "scheduled") -> None:
         dispatch.deliver(delivery_id, trigger)
 
 
+@shared_task(
+    name="integrations.deliver_batch",
+    **task_options(
+        DELIVERIES, settings.DELIVERY_TIME_LIMITS, chain=True, merge_ids=True, merge_limit="DELIVERY_BATCH_SIZE"
+    ),
+)
+def deliver_batch(schema: str, delivery_ids: list[int]) -> None:
+    """Deliveries sent together (the parked ones of the tenant merged up to DELIVERY_BATCH_SIZE)."""
+    close_old_connections()
+    with schema_context(schema):
+        dispatch.deliver_batch(delivery_ids)
+
+
 @shared_task(name="integrations.run_action", **task_options(ACTIONS, settings.ACTION_TIME_LIMITS, chain=True))
 def run_action(schema: str, action_run_id: int) -> None:
     close_old_connections()
     with schema_context(schema):
         dispatch.run_action(action_run_id)
+
+
+@shared_task(
+    name="integrations.run_actions",
+    **task_options(ACTIONS, settings.ACTION_TIME_LIMITS, chain=True, merge_ids=True, merge_limit="ACTION_BATCH_SIZE"),
+)
+def run_actions(schema: str, action_run_ids: list[int]) -> None:
+    """Action runs performed in one task (the parked ones of the tenant merged up to ACTION_BATCH_SIZE)."""
+    close_old_connections()
+    with schema_context(schema):
+        dispatch.run_actions(action_run_ids)
 
 
 @shared_task(

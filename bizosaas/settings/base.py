@@ -350,11 +350,15 @@ TEST_RECEIVER_KEEP = env.int("TEST_RECEIVER_KEEP", default=50)
 TEST_RECEIVER_MAX_BODY_BYTES = env.int("TEST_RECEIVER_MAX_BODY_BYTES", default=64 * 1024)
 TEST_RECEIVER_REQUESTS_PER_MINUTE = env.int("TEST_RECEIVER_REQUESTS_PER_MINUTE", default=60)
 RULE_ACTION_MAX_ATTEMPTS = 5
+# Rule actions one task performs, one after the other, starting none after TENANT_WORK_SLICE_SECONDS
+ACTION_BATCH_SIZE = env.int("ACTION_BATCH_SIZE", default=16)
 RULE_ACTION_BACKOFF_SECONDS = 10.0
 RULE_ACTION_STALE_SECONDS = 600
 INTEGRATIONS_REQUEUE_AFTER_SECONDS = 60
 # Task time limits (soft, hard) per work class: a backstop behind the HTTP deadlines
 FANOUT_TIME_LIMITS = (120, 150)
+# Deliveries one task sends at once (its POSTs run together, so a batch takes as long as its slowest endpoint)
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=16)
 DELIVERY_TIME_LIMITS = (WEBHOOK_TIMEOUT + 15, WEBHOOK_TIMEOUT + 30)
 ACTION_TIME_LIMITS = (CONNECTOR_DEADLINE * 2 + 30, CONNECTOR_DEADLINE * 2 + 60)
 KNOWLEDGE_INGEST_TIME_LIMIT = env.int("KNOWLEDGE_INGEST_TIME_LIMIT", default=1200)  # one document, seconds

@@ -120,12 +120,14 @@ def shop(transactional_db):
 
 @pytest.fixture
 def own_share(shop, settings):
-    """The tenant with one delivery and one fan-out in flight at most, its parked lists and leases empty."""
+    """The tenant with one delivery task and one fan-out in flight at most, one delivery a task, its parked lists
+    and leases empty."""
     from django_redis import get_redis_connection
 
     from bizosaas.work import FANOUT
 
     settings.TENANT_IN_FLIGHT = {**settings.TENANT_IN_FLIGHT, DELIVERIES: 1, FANOUT: 1}
+    settings.DELIVERY_BATCH_SIZE = 1
     redis = get_redis_connection("default")
     keys = [
         key

@@ -35,7 +35,9 @@ def test_every_work_class_has_its_own_queue_and_time_limits(settings):
             tasks.process_events,
             tasks.sweep,
             tasks.deliver,
+            tasks.deliver_batch,
             tasks.run_action,
+            tasks.run_actions,
             agent_tasks.execute_run,
             agent_tasks.ingest_document,
             agent_tasks.reembed_collection,
@@ -47,7 +49,9 @@ def test_every_work_class_has_its_own_queue_and_time_limits(settings):
         "integrations.process_events": "fanout",
         "integrations.sweep": "fanout",
         "integrations.deliver": "deliveries",
+        "integrations.deliver_batch": "deliveries",
         "integrations.run_action": "actions",
+        "integrations.run_actions": "actions",
         "agents.execute_run": "agents",
         "agents.ingest_document": "ingestion",
         "agents.reembed_collection": "ingestion",
@@ -55,11 +59,12 @@ def test_every_work_class_has_its_own_queue_and_time_limits(settings):
     declared = {queue.name for queue in settings.CELERY_TASK_QUEUES}
     assert set(queues.values()) <= declared  # a worker started without -Q consumes every class
     assert settings.CELERY_BEAT_SCHEDULE["integrations-sweep"]["options"] == {"queue": "fanout"}
-    for task in (tasks.process_events, tasks.deliver, tasks.run_action, agent_tasks.execute_run,
-                 agent_tasks.ingest_document):  # fmt: skip
+    for task in (tasks.process_events, tasks.deliver, tasks.deliver_batch, tasks.run_action, tasks.run_actions,
+                 agent_tasks.execute_run, agent_tasks.ingest_document):  # fmt: skip
         assert 0 < task.soft_time_limit < task.time_limit, task.name
     # a delivery is looked at as lost only once its attempt cannot be running any more
     assert settings.DELIVERY_STALE_SECONDS > tasks.deliver.time_limit > settings.WEBHOOK_TIMEOUT
+    assert settings.DELIVERY_STALE_SECONDS > tasks.deliver_batch.time_limit > settings.WEBHOOK_TIMEOUT
 
 
 @pytest.fixture
@@ -114,6 +119,7 @@ def deliveries(org: Org, status: str) -> int:
 def test_a_tenants_slow_endpoint_holds_only_its_own_share_of_the_delivery_workers(receivers, settings):
     server, state = receivers
     settings.TENANT_IN_FLIGHT = {**settings.TENANT_IN_FLIGHT, "deliveries": 1}
+    settings.DELIVERY_BATCH_SIZE = 1  # one delivery a task: the share is counted in POSTs
     a, b = Org(f"fair-a-{uuid.uuid4().hex[:6]}"), Org(f"fair-b-{uuid.uuid4().hex[:6]}")
     subscribe(a, server.url_for("/slow"))
     subscribe(b, server.url_for("/fast"))
