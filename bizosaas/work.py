@@ -70,6 +70,15 @@ if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) en
 return out
 """
 
+# KEYS: the tenant's list, the set; ARGV: the member, ttl, then the tasks as JSON, newest first. Puts tasks taken
+# but not run back at the head of the list, in their order.
+_RETURN = """
+redis.call('LPUSH', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('SADD', KEYS[2], ARGV[1])
+return redis.call('LLEN', KEYS[1])
+"""
+
 # KEYS: the tenant's lease slot, its parked list, the set; ARGV: the holder's token, the member. A finished task's
 # release and its hand-over of the next parked task in one round trip: frees the place, pops one, unmarks if empty.
 _FINISH = """
@@ -180,6 +189,22 @@ def take_parked(work: str, schema: str, count: int) -> list[dict]:
     return [json.loads(raw) for raw in items or ()]
 
 
+def return_parked(work: str, schema: str, items: list[dict]) -> None:
+    """Puts tasks taken from the tenant's parked list and not run back where they were, ahead of the rest; when
+    Redis cannot take them they are sent to the queue instead (or, failing that, left for the sweeper)."""
+    if not items:
+        return
+    try:
+        client = _redis()
+        raw = [json.dumps(item) for item in reversed(items)]
+        keys, args = [parked_name(work, schema), PARKED_SET], [f"{work}:{schema}", PARK_TTL_SECONDS, *raw]
+        leases.script(client, _RETURN)(keys=keys, args=args)
+    except Exception as exc:
+        logger.warning("could not return %s parked %s task(s): %s", len(items), work, type(exc).__name__)
+        for item in items:
+            _send_parked(work, item)
+
+
 def unpark(work: str, schema: str, count: int = 1) -> int:
     """Sends up to `count` of the tenant's parked tasks of the class back to their queue; how many."""
     return sum(_send_parked(work, item) for item in take_parked(work, schema, count))
@@ -226,9 +251,14 @@ def _merged(items: list[dict], task: str, limit: int | None = None) -> list[dict
     out: list[dict] = []
     for item in items:
         last = out[-1] if out else None
-        mergeable = item["task"] == task and not item["kwargs"]
-        fits = last is not None and (limit is None or len(last["args"][1]) + len(item["args"][1]) <= limit)
-        if mergeable and fits and last["task"] == task and not last["kwargs"]:
+        joins = (
+            last is not None
+            and item["task"] == last["task"] == task
+            and not item["kwargs"]
+            and not last["kwargs"]
+            and (limit is None or len(last["args"][1]) + len(item["args"][1]) <= limit)
+        )
+        if joins:
             last["args"] = [last["args"][0], [*last["args"][1], *item["args"][1]]]
         else:
             out.append({**item, "args": list(item["args"])})
@@ -322,7 +352,11 @@ class TenantTask(Task):
             items = take_parked(work, schema, MERGE_TAKE if self.merge_ids else 1)
             if not items:
                 return
-            for item in self._merged(items) if self.merge_ids else items:
+            calls = self._merged(items) if self.merge_ids else items
+            for index, item in enumerate(calls):
+                if index and time.monotonic() >= until:  # the slice is over: the rest wait where they were
+                    return_parked(work, schema, calls[index:])
+                    return
                 task = app.tasks.get(item["task"])
                 if task is None:  # a task renamed since it was parked: its row is the sweeper's
                     logger.error("parked task %s is unknown; left for the sweeper", item["task"])

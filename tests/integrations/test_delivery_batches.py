@@ -4,6 +4,7 @@ batch, and the tenant's parked deliveries are sent together when a task runs the
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -182,3 +183,29 @@ def test_parked_deliveries_of_a_tenant_are_sent_together_up_to_the_batch_size(ac
     assert state["peak"] == 3  # the five parked ones went as a batch of three, then of two
     assert parked_count(DELIVERIES, acme.schema) == 0
     assert len(server.log) == 6
+
+
+def test_parked_work_taken_but_not_reached_within_the_slice_goes_back_ahead_of_the_rest(acme, receiver, clean_share):
+    server, _state = receiver
+    subscribe(acme, server.url_for("/slow"))
+    ids = events(acme, 4)
+    with schema_context(acme.schema):
+        dispatch.process_events(ids)
+        slow, second, third, fourth = Delivery.objects.order_by("pk").values_list("pk", flat=True)
+    clean_share.delete(DELIVERIES, parked_name(DELIVERIES, acme.schema))
+    for delivery_id in (slow, second, third):  # single deliveries (as retries are), which are not merged
+        assert park(DELIVERIES, acme.schema, tasks.deliver.name, [acme.schema, delivery_id, "scheduled"], {})
+    assert park(DELIVERIES, acme.schema, tasks.deliver.name, [acme.schema, fourth, "scheduled"], {})
+
+    # a slice shorter than the first POST (0.4 s): taken together, only the first is run
+    tasks.deliver_batch._run_parked(DELIVERIES, acme.schema, until=time.monotonic() + 0.2)
+
+    with schema_context(acme.schema):
+        assert dict(Delivery.objects.values_list("pk", "status")) == {
+            slow: "succeeded",
+            second: "pending",
+            third: "pending",
+            fourth: "pending",
+        }
+    left = [json.loads(raw)["args"][1] for raw in clean_share.lrange(parked_name(DELIVERIES, acme.schema), 0, -1)]
+    assert left == [second, third, fourth]  # in their order, ahead of what was parked behind them
