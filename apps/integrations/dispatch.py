@@ -25,7 +25,7 @@ from apps.accounts import quotas
 from apps.accounts.models import Tenant, active_tenant_exists
 from apps.integrations import expressions as ex
 from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun, Subscription
-from apps.integrations.outbound import attempt_many, claim_many, subscriptions_matching
+from apps.integrations.outbound import attempt_many, claim_due, claim_many, subscriptions_matching
 from apps.integrations.routing.models import PendingWork
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
 from bizosaas import work
@@ -195,18 +195,18 @@ def _hand_over(fanned: FannedOut) -> None:
             enqueue_action(first_action_id)  # Temporal unavailable: the task queue runs the actions instead
 
 
+def _queue_batches(task_name: str, model, ids: list[int], size: int) -> bool:
+    """Queues rows marked enqueued as tasks of `size` ids each (see `_queue_marked`)."""
+    batches = [(ids[start : start + size],) for start in range(0, len(ids), size)]
+    return _queue_marked(task_name, model, batches, ids)
+
+
 def _queue_actions(action_run_ids: list[int]) -> bool:
-    """Queues action runs marked enqueued in batches of ACTION_BATCH_SIZE (see `_queue_marked`)."""
-    size = settings.ACTION_BATCH_SIZE
-    batches = [(action_run_ids[start : start + size],) for start in range(0, len(action_run_ids), size)]
-    return _queue_marked("run_actions", ActionRun, batches, action_run_ids)
+    return _queue_batches("run_actions", ActionRun, action_run_ids, settings.ACTION_BATCH_SIZE)
 
 
 def _queue_deliveries(delivery_ids: list[int]) -> bool:
-    """Queues deliveries marked enqueued in batches of DELIVERY_BATCH_SIZE (see `_queue_marked`)."""
-    size = settings.DELIVERY_BATCH_SIZE
-    batches = [(delivery_ids[start : start + size],) for start in range(0, len(delivery_ids), size)]
-    return _queue_marked("deliver_batch", Delivery, batches, delivery_ids)
+    return _queue_batches("deliver_batch", Delivery, delivery_ids, settings.DELIVERY_BATCH_SIZE)
 
 
 def _queue_marked(task_name: str, model, calls: list[tuple], ids: list[int]) -> bool:
@@ -421,15 +421,7 @@ def _claim_actions(action_run_ids: list[int]) -> list[ActionRun]:
     rule run, rule and event (one more), in the order given; the others are left alone."""
     if not action_run_ids:
         return []
-    now = timezone.now()
-    table = db.ops.quote_name(ActionRun._meta.db_table)
-    with db.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, started_at = %s, attempts = attempts + 1 "  # noqa: S608 - the model's
-            "WHERE id = ANY(%s) AND status = %s AND next_attempt_at <= %s RETURNING id",
-            [ActionRun.Status.RUNNING, now, list(action_run_ids), ActionRun.Status.PENDING, now + timedelta(seconds=1)],
-        )
-        claimed = {row[0] for row in cursor.fetchall()}
+    claimed = claim_due(ActionRun, action_run_ids, ActionRun.Status.RUNNING, "started_at", count_attempt=True)
     if not claimed:
         return []
     runs = ActionRun.objects.select_related("rule_run__rule", "rule_run__event").in_bulk(claimed)

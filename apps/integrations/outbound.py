@@ -235,20 +235,28 @@ def claim(delivery_id: int) -> Delivery | None:
     return claimed[0] if claimed else None
 
 
+def claim_due(model, ids: list[int], to_status: str, stamp: str, *, count_attempt: bool = False) -> set[int]:
+    """Moves those of the rows (deliveries or action runs) that are pending and due within a second to `to_status`,
+    stamping `stamp` with now (and counting an attempt), in one statement; the ids it moved."""
+    now = timezone.now()
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(stamp).column)
+    attempts = ", attempts = attempts + 1" if count_attempt else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, {column} = %s{attempts} "  # noqa: S608 - names are the model's
+            "WHERE id = ANY(%s) AND status = %s AND next_attempt_at <= %s RETURNING id",
+            [to_status, now, list(ids), "pending", now + timedelta(seconds=1)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def claim_many(delivery_ids: list[int]) -> list[Delivery]:
     """Marks those of the deliveries that are due as being sent, in one statement, and loads them with their
     event and subscription in one more; the others (not due, done, or another worker's) are left alone."""
     if not delivery_ids:
         return []
-    now = timezone.now()
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, claimed_at = %s "  # noqa: S608 - the table name is the model's
-            "WHERE id = ANY(%s) AND status = %s AND next_attempt_at <= %s RETURNING id",
-            [Delivery.Status.SENDING, now, list(delivery_ids), Delivery.Status.PENDING, now + timedelta(seconds=1)],
-        )
-        claimed = [row[0] for row in cursor.fetchall()]
+    claimed = claim_due(Delivery, delivery_ids, Delivery.Status.SENDING, "claimed_at")
     if not claimed:
         return []
     return list(Delivery.objects.select_related("event", "subscription").filter(pk__in=claimed).order_by("pk"))
