@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import exceptions, pagination, parsers
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.accounts.quotas import QuotaExceeded
 from apps.connectors.api.slow_calls import ProviderCallsBusy
@@ -41,6 +40,10 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
+    # imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES (this module's parser) as it loads, so this
+    # module must not need it while it loads (DRF's own system check may be the first to import this module)
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     return drf_exception_handler(exc, context)
 
 

@@ -7,7 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.accounts.throttles import admin_login_throttled
-from apps.integrations.hooks import receive as receive_webhook
 from apps.integrations.receiver import receive as test_receiver
 from bizosaas import health, system_health
 from bizosaas.urls_tenant import urlpatterns as common
@@ -22,7 +21,7 @@ urlpatterns = [
     *common,
     path("", include("apps.oauth.urls")),  # OAuth 2.1 for MCP clients: metadata, registration, consent, tokens
     path("metrics", health.metrics, name="prometheus-django-metrics"),
-    path("hooks/<str:token>/", receive_webhook, name="webhook-receive"),
+    path("", include("bizosaas.urls_hooks")),  # inbound webhooks
     path("receiver/<slug:slug>/<str:token>/", test_receiver, name="test-receiver"),
     path("admin/system-health/", system_health.system_health, name="admin-system-health"),
     # the console's sign-in form, per address and per account (admin.site.login itself has no limit)

@@ -1,10 +1,26 @@
 import os
 from http import HTTPStatus
 
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.test.utils import override_settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bizosaas.settings.dev")
 django_application = get_wsgi_application()
+
+
+class HooksHandler(WSGIHandler):
+    """Django's WSGI handler with the middleware of settings.HOOKS_MIDDLEWARE: what serves `/hooks/<token>/`.
+    Django reads MIDDLEWARE once, when a handler loads it; this one reads the webhooks' list instead, here at
+    start-up, before any request is served."""
+
+    def load_middleware(self, is_async=False):
+        with override_settings(MIDDLEWARE=settings.HOOKS_MIDDLEWARE):
+            super().load_middleware(is_async)
+
+
+hooks_application = HooksHandler()
 
 from apps.agents.knowledge import embeddings  # noqa: E402  (needs the apps loaded above)
 from apps.integrations import hooks  # noqa: E402
@@ -22,14 +38,15 @@ def json_headers(length: int) -> list[tuple[str, str]]:
 
 
 def application(environ, start_response):
-    """Django, except for a webhook endpoint already over its requests per second in this window, or an API caller
+    """Django (for `/hooks/<token>/`, with the webhooks' own middleware: hooks_application), except for a webhook
+    endpoint already over its requests per second in this window, or an API caller
     that was told 429 and asks again before its Retry-After: those are answered here, before any middleware, with
     the refusal they got (bizosaas.refusals). A flood's excess then costs this process almost nothing, so the other
     tenants' requests keep their latency."""
     token = hooks.token_of(environ.get("PATH_INFO", ""))
     answer = refusals.held(refusals.hook_key(token)) if token else refusals.held_for_api(environ)
     if answer is None:
-        return django_application(environ, start_response)
+        return (hooks_application if token else django_application)(environ, start_response)
     status, body, headers = answer
     start_response(f"{status} {HTTPStatus(status).phrase}", [*json_headers(len(body)), *headers])
     return [body]

@@ -7,8 +7,9 @@ import io
 import json
 
 
-def wsgi_call(method: str, path: str, body: bytes = b"", **extra) -> tuple[str, dict, dict]:
-    """A request through the gateway's WSGI application (bizosaas.wsgi), the way gunicorn calls it."""
+def wsgi_call(method: str, path: str, body: bytes = b"", **extra) -> tuple[str, dict, dict | str]:
+    """A request through the gateway's WSGI application (bizosaas.wsgi), the way gunicorn calls it: (status,
+    headers, the body parsed when it is JSON, else its text)."""
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
@@ -42,4 +43,5 @@ def wsgi_call(method: str, path: str, body: bytes = b"", **extra) -> tuple[str, 
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-    return answer["status"], answer["headers"], json.loads(body)
+    is_json = answer["headers"].get("Content-Type", "").startswith("application/json")
+    return answer["status"], answer["headers"], json.loads(body) if is_json else body.decode()

@@ -66,9 +66,9 @@ class TenantResolutionMiddleware:
     def __call__(self, request):
         connection.set_schema_to_public()
         if request.path_info.startswith("/hooks/"):
-            # inbound webhooks: routed by their token alone, on the public URL conf, whatever the host
+            # inbound webhooks: routed by their token alone, whatever the host
             request.tenant, request.api_key = None, None
-            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            request.urlconf = settings.HOOKS_URLCONF
             set_urlconf(request.urlconf)
             try:
                 return self.get_response(request)

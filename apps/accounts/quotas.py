@@ -155,14 +155,27 @@ def in_flight_override(schema: str, work: str) -> int | None:
     return _override_values(schema).get(f"in_flight_{work}")
 
 
+def _overrides_of(tenant: Tenant | str) -> dict:
+    if isinstance(tenant, Tenant) and Tenant.quota.is_cached(tenant):
+        return _loaded_override_values(tenant)
+    return _override_values(_schema(tenant))
+
+
+def _value(limit: Limit, overrides: dict) -> int | Decimal:
+    value = overrides.get(limit.key)
+    return _number(limit, limit.default if value is None else value)
+
+
 def limits_for(tenant: Tenant | str) -> dict[str, int | Decimal]:
     """Every limit's value for the tenant: its override where set, else the platform default. A tenant loaded with
     its `quota` (as every request's is) costs no query; otherwise the overrides are read once a moment."""
-    if isinstance(tenant, Tenant) and Tenant.quota.is_cached(tenant):
-        overrides = _loaded_override_values(tenant)
-    else:
-        overrides = _override_values(_schema(tenant))
-    return {limit.key: _number(limit, overrides.get(limit.key, limit.default)) for limit in LIMITS}
+    overrides = _overrides_of(tenant)
+    return {limit.key: _value(limit, overrides) for limit in LIMITS}
+
+
+def limit_for(tenant: Tenant | str, key: str) -> int | Decimal:
+    """One limit's value for the tenant (what limits_for gives for `key`)."""
+    return _value(BY_KEY[key], _overrides_of(tenant))
 
 
 # --- windows ---------------------------------------------------------------------------------------------------
@@ -365,7 +378,7 @@ def consume(tenant: Tenant | str, key: str, *, subject: str = "", amount: int = 
     """Counts `amount` against a rate limit of the tenant's (for one API key or endpoint: `subject`), or raises
     QuotaExceeded, counting nothing, when that would pass it."""
     schema = _schema(tenant)
-    _consume(schema, [(BY_KEY[key], subject, int(limits_for(schema)[key]))], amount, timezone.now())
+    _consume(schema, [(BY_KEY[key], subject, int(limit_for(schema, key)))], amount, timezone.now())
 
 
 def count(tenant: Tenant | str, key: str, *, amount: int = 1) -> None:
@@ -394,11 +407,12 @@ class ApiQuotaThrottle(BaseThrottle):
         tenant = getattr(request, "tenant", None)
         if tenant is None or not getattr(request.user, "is_authenticated", False):
             return True
-        limits = limits_for(tenant)
-        counters = [(BY_KEY["api_requests_per_minute"], "", int(limits["api_requests_per_minute"]))]
+        overrides = _overrides_of(tenant)
+        limit = BY_KEY["api_requests_per_minute"]
+        counters = [(limit, "", int(_value(limit, overrides)))]
         if isinstance(request.auth, ApiKey):
             limit = BY_KEY["api_key_requests_per_minute"]
-            counters.append((limit, str(request.auth.pk), int(limits[limit.key])))
+            counters.append((limit, str(request.auth.pk), int(_value(limit, overrides))))
         _consume(tenant.schema_name, counters, 1, timezone.now())
         return True
 
@@ -435,7 +449,7 @@ def check_capacity(tenant: Tenant | str, key: str, *, adding: int = 1) -> None:
     on an advisory lock held until that transaction ends."""
     schema = _schema(tenant)
     limit = BY_KEY[key]
-    value = limits_for(schema)[key]
+    value = limit_for(schema, key)
     with db.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"quota:{schema}:{key}"])
     usage = _measure(key, None)

@@ -68,6 +68,20 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
+# `/hooks/<token>/` (bizosaas.wsgi): what a webhook needs, without sessions, CSRF, authentication, messages or
+# static files (a webhook has no cookie and no user; the view verifies the sender's signature and bounds its body)
+HOOKS_MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "bizosaas.observability.RequestContextMiddleware",
+    "apps.accounts.access.TenantResolutionMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "bizosaas.observability.RequestLogMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+HOOKS_URLCONF = "bizosaas.urls_hooks"
+
 ROOT_URLCONF = "bizosaas.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "bizosaas.urls_public"
 WSGI_APPLICATION = "bizosaas.wsgi.application"
