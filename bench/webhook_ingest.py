@@ -5,7 +5,7 @@
    load on the floor (bench/_webhook_floor.py): the same gunicorn configuration serving a middleware-free Django
    view that INSERTs the same body as an Event in the same tenant schema, and nothing else. Rounds of at most
    500 alternate (gateway, floor, floor, gateway, ...) so that drift affects both alike. Every request is signed
-   just before its round starts, so the client's work is the same for both. Target: at least 0.7 of the floor's
+   just before its round starts, so the client's work is the same for both. Target: at least 0.85 of the floor's
    throughput (printed, not enforced). Every webhook sent must be stored, or the run fails.
 2. The Celery worker (the command line of `manage.py dev`, with its embedded beat) starts and first fans out
    the webhooks the gateway queued in step 1 (timed and reported). Then M webhooks paced at a fixed rate to a
@@ -46,7 +46,7 @@ from bizosaas.infra import Infra, free_port  # noqa: E402
 ROUND_MAX = 500  # webhooks to one server in one round; rounds alternate gateway, floor, floor, gateway, ...
 WARMUP = 50  # requests to each server before anything is timed
 FANOUT_WARMUP = 5
-TARGET = 0.7
+TARGET = 0.85  # issue 20: at least 0.85 of the floor's throughput
 FLOOR_APP = "bench._webhook_floor:application"
 EVENT_TYPE = "custom.order.created"  # what the gateway makes of a Standard Webhooks `order.created` without connection
 
@@ -378,7 +378,10 @@ def bench_ingest(args, local_dir: str, children: list[Child], sender: Sender) ->
     signer = Webhook(secret)
 
     gateway_base, floor_base = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
-    gateway = spawn("gateway", gunicorn_args("bizosaas.wsgi", gateway_base[7:]), local_dir)
+    # nothing here searches the knowledge base: without this the gateway's processes would spend the first rounds
+    # loading the embedding model in the background (a ready gateway has it loaded and idle)
+    quiet = {"KNOWLEDGE_PRELOAD_MODEL": "false"}
+    gateway = spawn("gateway", gunicorn_args("bizosaas.wsgi", gateway_base[7:]), local_dir, quiet)
     children.append(gateway)
     floor = spawn("floor", gunicorn_args(FLOOR_APP, floor_base[7:]), local_dir)
     children.append(floor)

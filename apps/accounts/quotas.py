@@ -324,6 +324,26 @@ end
 return {0, 0}
 """
 
+# The same, in turn: each counter is counted before the next is looked at, so a refusal by one leaves the ones
+# before it counted (and the ones after it untouched).
+_CONSUME_IN_TURN = """
+local amount = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[i * 2])
+  if limit >= 0 then
+    local current = tonumber(redis.call('GET', key) or '0')
+    if current + amount > limit then
+      return {i, current}
+    end
+  end
+  redis.call('INCRBY', key, amount)
+  if redis.call('PTTL', key) < 0 then
+    redis.call('PEXPIRE', key, tonumber(ARGV[i * 2 + 1]))
+  end
+end
+return {0, 0}
+"""
+
 
 def counter_key(schema: str, key: str, subject: str, suffix: str) -> str:
     # the schema in braces: one tenant's counters share a Redis Cluster slot (the script touches several)
@@ -351,7 +371,10 @@ def _redis_failed(exc: Exception) -> None:
     )
 
 
-def _consume(schema: str, counters: list[tuple[Limit, str, int | None]], amount: int, now: datetime) -> None:
+def _consume(
+    schema: str, counters: list[tuple[Limit, str, int | None]], amount: int, now: datetime, *, script=_CONSUME
+) -> bool:
+    """Whether the counters were reached (False: Redis is unreachable, nothing was counted or refused)."""
     keys: list[str] = []
     args: list[int] = [int(amount)]
     for limit, subject, value in counters:
@@ -360,18 +383,19 @@ def _consume(schema: str, counters: list[tuple[Limit, str, int | None]], amount:
         args += [-1 if value is None else int(value), int((end - now).total_seconds() * 1000) + 5000]
     client = _redis()
     if client is None:
-        return
+        return False
     try:
-        script = _scripts.get(id(client))
-        if script is None:
-            script = _scripts[id(client)] = client.register_script(_CONSUME)
-        position, usage = script(keys=keys, args=args)
+        registered = _scripts.get((id(client), script))
+        if registered is None:
+            registered = _scripts[(id(client), script)] = client.register_script(script)
+        position, usage = registered(keys=keys, args=args)
     except Exception as exc:  # redis-py's errors, a refused socket, a timeout: no counting right now
         _redis_failed(exc)
-        return
+        return False
     if position:
         limit, _subject, value = counters[int(position) - 1]
         raise refusal(limit, schema=schema, limit_value=value, usage=int(usage), now=now)
+    return True
 
 
 def consume(tenant: Tenant | str, key: str, *, subject: str = "", amount: int = 1) -> None:
@@ -379,6 +403,16 @@ def consume(tenant: Tenant | str, key: str, *, subject: str = "", amount: int = 
     QuotaExceeded, counting nothing, when that would pass it."""
     schema = _schema(tenant)
     _consume(schema, [(BY_KEY[key], subject, int(limit_for(schema, key)))], amount, timezone.now())
+
+
+def consume_in_turn(tenant: Tenant | str, counters: list[tuple[str, str]], *, amount: int = 1) -> bool:
+    """Counts `amount` against several rate limits of the tenant ((key, subject) each), in one round trip and in
+    turn: over one of them, QuotaExceeded for it, with the ones before it counted and the ones after it not.
+    Whether anything was counted (False while Redis is unreachable: nothing is enforced then)."""
+    schema = _schema(tenant)
+    overrides = _overrides_of(schema)
+    chosen = [(BY_KEY[key], subject, int(_value(BY_KEY[key], overrides))) for key, subject in counters]
+    return _consume(schema, chosen, amount, timezone.now(), script=_CONSUME_IN_TURN)
 
 
 def count(tenant: Tenant | str, key: str, *, amount: int = 1) -> None:

@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 
 from apps.accounts import quotas
 from apps.accounts.models import Tenant
-from apps.integrations.inbound import WEBHOOKS, accept
+from apps.integrations.inbound import WEBHOOKS, EventsCount, accept
 from apps.integrations.models import InboundEndpoint
 from apps.integrations.routing.models import WebhookRoute
 from bizosaas import refusals
@@ -119,12 +119,24 @@ def receive(request, token: str):
         for name, value in headers:
             response[name] = value
         return response
+    events = EventsCount(schema)
     try:
-        # per endpoint, before the body is even read: a flood costs one Redis call per request and stores nothing
-        quotas.consume(schema, REFUSED_LIMIT, subject=str(endpoint.pk))
+        # per endpoint, before the body is even read: a flood costs one Redis call per request and stores nothing.
+        # The same call counts the event against the day's (given back by accept() if none is stored).
+        counters = [(REFUSED_LIMIT, str(endpoint.pk)), ("events_per_day", "")]
+        events.counted = 1 if quotas.consume_in_turn(schema, counters) else 0
     except quotas.QuotaExceeded as exc:
-        _remember_refusal(token, exc)
-        return _quota_response(exc)
+        if exc.limit.key == REFUSED_LIMIT:
+            _remember_refusal(token, exc)
+            return _quota_response(exc)
+        events.refused = exc  # over the day's events: answered once verified (a repeat still gets its 200)
+    try:
+        return _store(request, endpoint, schema, limit, events)
+    finally:
+        events.settle()  # what was counted and not stored (too large, rejected, a repeat, an error) is given back
+
+
+def _store(request, endpoint: InboundEndpoint, schema: str, limit: int, events: EventsCount) -> HttpResponse:
     body = request.read(limit + 1)
     if len(body) > limit:
         WEBHOOKS.labels("unknown", "too_large").inc()
@@ -139,6 +151,7 @@ def receive(request, token: str):
                 headers=dict(request.headers.items()),
                 query={key: request.GET.get(key) for key in request.GET},
                 body=body,
+                events=events,
             )
         except quotas.QuotaExceeded as exc:  # events per day: verified, but not stored
             return _quota_response(exc)

@@ -285,10 +285,66 @@ def normalise_type(connector: str, raw: str) -> str:
     return f"{connector}.{obj}.{verb}"[:200]
 
 
+@dataclass
+class EventsCount:
+    """What a request has counted against its tenant's events per day. The gateway counts one event with the
+    endpoint's request rate, in the same Redis round trip, before the body is read (`counted`, or that count's
+    refusal: `refused`); accept() counts the rest of a batch once the body is verified, and whatever is not stored
+    in the end (a rejection, a handshake, a duplicate, an error) is given back."""
+
+    schema: str
+    counted: int = 0
+    refused: quotas.QuotaExceeded | None = None
+    stored: int = 0
+
+    def need(self, amount: int) -> None:
+        """Makes the count `amount`, or raises QuotaExceeded counting nothing more."""
+        if self.refused is not None:
+            raise self.refused
+        if amount > self.counted:
+            quotas.consume(self.schema, "events_per_day", amount=amount - self.counted)
+            self.counted = amount
+
+    def settle(self) -> None:
+        """Gives back what was counted beyond what was stored."""
+        if self.counted > self.stored:
+            quotas.release(self.schema, "events_per_day", amount=self.counted - self.stored)
+            self.counted = self.stored
+
+
 def accept(
-    endpoint: InboundEndpoint, *, schema: str, method: str, url: str, headers: dict, query: dict, body: bytes
+    endpoint: InboundEndpoint,
+    *,
+    schema: str,
+    method: str,
+    url: str,
+    headers: dict,
+    query: dict,
+    body: bytes,
+    events: EventsCount | None = None,
 ) -> Outcome:
-    """Everything after routing: handshake, verification, durable storage with dedup, hand-off to the worker."""
+    """Everything after routing: handshake, verification, durable storage with dedup, hand-off to the worker.
+    `events`: what the request has counted against events per day already (none by default)."""
+    events = events or EventsCount(schema)
+    try:
+        return _accept(
+            endpoint, schema=schema, method=method, url=url, headers=headers, query=query, body=body, events=events
+        )
+    finally:
+        events.settle()
+
+
+def _accept(
+    endpoint: InboundEndpoint,
+    *,
+    schema: str,
+    method: str,
+    url: str,
+    headers: dict,
+    query: dict,
+    body: bytes,
+    events: EventsCount,
+) -> Outcome:
     label = _label(endpoint)
     connection = endpoint.connection
     provider = (
@@ -335,7 +391,7 @@ def accept(
     body, payload = redact_secrets(body, payload, secret_values)
     items = split_batch(external_id, raw_type, payload)
     try:
-        quotas.consume(schema, "events_per_day", amount=len(items))  # nothing of the batch is stored over it
+        events.need(len(items))  # nothing of the batch is stored over it
     except quotas.QuotaExceeded:
         ids = {str(item_id)[:255] for item_id, _type, _payload in items}
         if Event.objects.filter(endpoint=endpoint, external_id__in=ids).count() < len(ids):
@@ -363,8 +419,8 @@ def accept(
                 )
         except IntegrityError:
             duplicates += 1
+    events.stored = len(stored)  # the duplicates' count is given back
     if duplicates:
-        quotas.release(schema, "events_per_day", amount=duplicates)
         InboundEndpoint.objects.filter(pk=endpoint.pk).update(duplicate_count=F("duplicate_count") + duplicates)
         WEBHOOKS.labels(label, "duplicate").inc(duplicates)
     if not stored:

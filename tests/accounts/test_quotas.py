@@ -518,6 +518,47 @@ def test_a_verified_webhook_over_the_events_per_day_is_refused_with_429_and_not_
     assert acme.count(Event) == 1
 
 
+def events_used(org: Org) -> int:
+    return {row["key"]: row["usage"] for row in quotas.usage_for(org.tenant)}["events_per_day"]
+
+
+def test_a_webhook_that_stores_nothing_gives_its_event_back_to_the_day(api, acme, settings):
+    """The gateway counts a webhook's event with the endpoint's rate, before the body is read: a forged one, an
+    oversized one and a repeat store nothing and leave the day's count as it was."""
+    acme.limit(events_per_day=2)
+    endpoint = webhook_endpoint(api, acme)
+    assert post_webhook(endpoint, "msg_1").status_code == 200
+    forged = wsgi_post({**endpoint, "signing_secret": "whsec_" + "A" * 32}, "msg_forged")
+    repeat = post_webhook(endpoint, "msg_1")
+    settings.WEBHOOK_MAX_BODY_BYTES = 16
+    large = post_webhook(endpoint, "msg_large")
+    settings.WEBHOOK_MAX_BODY_BYTES = 256 * 1024
+
+    assert (forged[0][:3], repeat.json()["status"], large.status_code) == ("401", "duplicate", 413)
+    assert events_used(acme) == 1
+    assert post_webhook(endpoint, "msg_2").status_code == 200  # the second of the day's two
+    assert post_webhook(endpoint, "msg_3").status_code == 429
+    assert events_used(acme) == 2
+    assert acme.count(Event) == 2
+
+
+def test_over_the_days_events_an_endpoint_still_counts_its_requests_per_second(api, acme):
+    """A refusal of the day's events leaves the request counted against the endpoint's second, so a flood past the
+    day's quota is still cut at the endpoint's rate before any body is read or verified."""
+    acme.limit(events_per_day=1, webhook_requests_per_second=3)
+    endpoint = webhook_endpoint(api, acme)
+    fresh_second()
+    answers = [post_webhook(endpoint, f"msg_{n}") for n in range(4)]
+
+    assert [answer.status_code for answer in answers] == [200, 429, 429, 429]
+    assert [answer.json()["limit"] for answer in answers[1:]] == [
+        "events_per_day",
+        "events_per_day",
+        "webhook_requests_per_second",
+    ]
+    assert acme.count(Event) == 1
+
+
 # --- agent runs and the LLM budgets ----------------------------------------------------------------------------
 
 
