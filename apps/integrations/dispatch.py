@@ -453,6 +453,7 @@ def _perform(run: ActionRun, tenant, *, durable: bool) -> tuple[bool, dict | Non
             rule=rule_run.rule,
             event=rule_run.event,
             idempotency_key=run.idempotency_key,
+            first_attempt=run.attempts <= 1,  # counted by the claim; a run given back unperformed is uncounted
         )
     except ActionFailed as exc:
         _action_failed(run, exc, queue=not durable)

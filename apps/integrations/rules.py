@@ -155,14 +155,18 @@ def _plan_send(action: dict, context: dict) -> dict:
     return {"subscription": action["subscription"]}
 
 
-def _perform_send(action: dict, planned: dict, *, event, **_) -> dict:
+def _perform_send(action: dict, planned: dict, *, event, first_attempt: bool = False, **_) -> dict:
     from apps.integrations.dispatch import enqueue_delivery
     from apps.integrations.models import Delivery
 
     subscription = Subscription.objects.filter(pk=action["subscription"]).first()
     if subscription is None:
         raise ActionFailed("The subscription no longer exists.")
-    delivery = Delivery.objects.filter(event=event, subscription=subscription).only("pk").first()
+    # a retry may find the delivery an earlier try wrote; a first try has written none (the unique constraint
+    # below stays the backstop either way)
+    delivery = (
+        None if first_attempt else Delivery.objects.filter(event=event, subscription=subscription).only("pk").first()
+    )
     if delivery is not None:  # this action ran before (a retry after the delivery was written)
         return {"delivery": delivery.pk, "queued": False}
     try:

@@ -151,3 +151,31 @@ def test_a_batch_starts_no_action_after_its_slice_and_gives_the_rest_back_unperf
     with schema_context(org.schema):
         assert set(ActionRun.objects.filter(pk__in=firsts).values_list("status", "attempts")) == {("succeeded", 1)}
         assert Delivery.objects.count() == 3
+
+
+def test_a_first_try_writes_its_delivery_without_looking_for_one_and_a_second_try_writes_none(
+    api, org, broker, httpserver
+):
+    first, _second = two_step_rule(api, org, httpserver)
+    [event_id] = orders(org, 1)
+    with schema_context(org.schema):
+        run = ActionRun.objects.get(rule_run__event_id=event_id, position=0)
+        with CaptureQueriesContext(connection) as queries:
+            dispatch.run_actions([run.pk])
+        looked = [q for q in queries.captured_queries if q["sql"].startswith("SELECT") and "_delivery" in q["sql"]]
+        delivery = Delivery.objects.get(event_id=event_id, subscription_id=first)
+        run.refresh_from_db()
+        assert (run.status, run.result) == (ActionRun.Status.SUCCEEDED, {"delivery": delivery.pk, "queued": True})
+        assert looked == []
+
+        # tried again, as after a worker lost between writing the delivery and recording the success
+        ActionRun.objects.filter(pk=run.pk).update(status=ActionRun.Status.PENDING)
+        dispatch.run_actions([run.pk])
+
+        run.refresh_from_db()
+        assert (run.status, run.attempts, run.result) == (
+            ActionRun.Status.SUCCEEDED,
+            2,
+            {"delivery": delivery.pk, "queued": False},
+        )
+        assert Delivery.objects.filter(event_id=event_id, subscription_id=first).count() == 1
