@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -80,13 +81,27 @@ _query_cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
 _query_cache_lock = threading.Lock()
 
 
-def _query_vector(query: str) -> str:
+# A query is embedded on a thread of this small per-process pool while the caller's thread runs the full-text
+# query: the model's work (torch, or the remote embedder's HTTP wait, both outside the GIL) and the database's
+# overlap instead of adding up. Bounded per process; the local model encodes one batch at a time anyway.
+QUERY_EMBEDDING_THREADS = 2
+_embedding_pool = ThreadPoolExecutor(max_workers=QUERY_EMBEDDING_THREADS, thread_name_prefix="query-embedding")
+
+
+def _query_vector(query: str) -> Future[str]:
+    """The query's vector as the SQL literal: at once from the cache, else being embedded on the pool."""
     key = (connection.schema_name, embeddings.model_name(), query)
     with _query_cache_lock:
         literal = _query_cache.get(key)
         if literal is not None:
             _query_cache.move_to_end(key)
-            return literal
+            done: Future[str] = Future()
+            done.set_result(literal)
+            return done
+    return _embedding_pool.submit(_embed, key, query)
+
+
+def _embed(key: tuple[str, str, str], query: str) -> str:
     literal = "[" + ",".join(f"{x:.7g}" for x in embeddings.embed_query(query)) + "]"
     with _query_cache_lock:
         _query_cache[key] = literal
@@ -149,19 +164,19 @@ def search(
         raise RuntimeError("Knowledge search runs in a tenant schema; none is active.")
     candidates = max(limit * 4, 40)
     where, params = _filters(collection_ids, document_ids)
-    vector = _query_vector(query)
+    vector = _query_vector(query)  # embedded meanwhile
     table = Chunk._meta.db_table
     # the SQL below is assembled from constants (table name, fixed clauses); every value is a parameter
     with transaction.atomic(), connection.cursor() as cursor:
+        by_text = _text_ranking(cursor, query, where, params, candidates)
         cursor.execute(f"SET LOCAL hnsw.ef_search = {max(candidates, 40):d}")
         if where and _has_iterative_scan(cursor):
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         cursor.execute(
             f"SELECT c.id FROM {table} c WHERE TRUE{where} ORDER BY c.embedding <=> %s::vector LIMIT %s",  # noqa: S608
-            [*params, vector, candidates],
+            [*params, vector.result(), candidates],
         )
         by_vector = [row[0] for row in cursor.fetchall()]
-        by_text = _text_ranking(cursor, query, where, params, candidates)
     scores: dict[int, float] = {}
     for ranking in (by_vector, by_text):
         for rank, chunk_id in enumerate(ranking, start=1):
