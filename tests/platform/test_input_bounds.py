@@ -179,6 +179,24 @@ def test_an_offset_past_the_end_is_an_empty_page(api, acme):
     assert body["results"] == [] and body["count"] > 0
 
 
+def test_every_page_tells_the_same_count_and_a_short_page_asks_no_count(api, acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    total = api.get("/api/v1/audit-log/", **acme["auth"]).json()["count"]
+    offsets = (0, total - 1, total, total + 5)
+    pages = [api.get("/api/v1/audit-log/", {"offset": offset}, **acme["auth"]).json() for offset in offsets]
+    with CaptureQueriesContext(connection) as queries:
+        last = api.get("/api/v1/audit-log/", {"offset": total - 1}, **acme["auth"]).json()
+
+    assert total > MAX
+    assert [page["count"] for page in pages] == [total] * 4
+    assert [len(page["results"]) for page in pages] == [MAX, 1, 0, 0]
+    assert (pages[1]["next"], pages[2]["next"]) == (None, None)
+    assert last == pages[1]
+    assert not [query for query in queries.captured_queries if "COUNT(" in query["sql"]]
+
+
 # --- body size ---------------------------------------------------------------------------------------------------
 
 LIMIT = 1024 * 1024
