@@ -12,6 +12,7 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 
 from apps.accounts import access_cache
 from apps.accounts.models import ApiKey, Domain, Membership, Tenant
+from apps.accounts.tokens import session_ended_key
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,21 @@ def _bearer(request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def _tenant_from_jwt(request, raw: str) -> Tenant | None:
+def _jwt_of(request, raw: str):
+    """The validated access token in the Bearer header, or None (authentication answers 401 later). Kept on the
+    request for TenantJWTAuthentication: validated once per request."""
     from rest_framework_simplejwt.exceptions import TokenError
     from rest_framework_simplejwt.tokens import AccessToken
 
     try:
         token = AccessToken(raw)
     except TokenError:
-        return None  # authentication answers 401 later
-    request._access_token = (raw, token)  # for TenantJWTAuthentication: validated once per request
+        return None
+    request._access_token = (raw, token)
+    return token
+
+
+def _tenant_from_jwt(token) -> Tenant | None:
     slug = token.get("tenant")
     if not slug or not isinstance(slug, str):
         return None
@@ -74,24 +81,27 @@ class TenantResolutionMiddleware:
                 return self.get_response(request)
             finally:
                 connection.set_schema_to_public()
-        access_cache.request_begins()
+        token = _bearer(request)
+        jwt = _jwt_of(request, token) if token and not token.startswith("bzs_") else None
+        sid = jwt.get("sid") if jwt is not None else None
+        # the session-ended mark of the token comes in the same Redis round trip as the access generation
+        access_cache.request_begins(also=session_ended_key(sid) if sid and isinstance(sid, str) else None)
         try:
-            return self._resolve(request)
+            return self._resolve(request, token, jwt)
         finally:
             access_cache.request_ends()
 
-    def _resolve(self, request):
+    def _resolve(self, request, token: str, jwt):
         from apps.accounts.api_keys import api_key_lookup
 
         hostname = request.get_host().split(":")[0].lower()
         domain_tenant = _tenant_from_domain(hostname)
         tenant, request.api_key = None, None
-        token = _bearer(request)
         if token.startswith("bzs_"):
             request.api_key = api_key_lookup(token)
             tenant = request.api_key.tenant if request.api_key else None
-        elif token:
-            tenant = _tenant_from_jwt(request, token)
+        elif jwt is not None:
+            tenant = _tenant_from_jwt(jwt)
         tenant = tenant or domain_tenant
         request.tenant = tenant
         if tenant is not None:

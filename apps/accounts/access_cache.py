@@ -46,18 +46,28 @@ def _client():
     return cache.client.get_client(write=True), cache.make_key(GENERATION_KEY)
 
 
-def request_begins() -> None:
+def request_begins(also: str | None = None) -> None:
     """Called once at the start of a request: reads the generation, forgets everything if it moved. The request
-    uses the cache only if Redis answered."""
+    uses the cache only if Redis answered.
+
+    `also` names one more key of the global cache that the request will ask about (the session-ended mark of its
+    JWT, apps.accounts.tokens): read in the same round trip, and answered by `prefetched(also)` until the request
+    ends."""
     global _generation
     from apps.accounts import quotas
 
     _local.usable = False
+    _local.prefetched = None
     if quotas.redis_paused():
         return
     try:
         client, key = _client()
-        current = client.get(key) or b"0"
+        if also is None:
+            current = client.get(key) or b"0"
+        else:
+            current, other = client.mget([key, caches["global"].make_key(also)])
+            current = current or b"0"
+            _local.prefetched = (also, other)
     except Exception as exc:  # a dead Redis, a configuration without it: queries, as without a cache
         quotas._redis_failed(exc)
         return
@@ -70,6 +80,16 @@ def request_begins() -> None:
 
 def request_ends() -> None:
     _local.usable = False
+    _local.prefetched = None
+
+
+def prefetched(key: str) -> tuple[bool, bytes | None]:
+    """(True, the raw value or None when absent) if `request_begins(also=key)` read `key` for this request;
+    (False, None) if it did not (another key, or Redis did not answer)."""
+    seen = getattr(_local, "prefetched", None)
+    if seen is None or seen[0] != key:
+        return False, None
+    return True, seen[1]
 
 
 def lookup(key: tuple, load: Callable[[], T]) -> T:

@@ -47,13 +47,18 @@ def tokens_revoke_all(*, user: User) -> int:
     return len(outstanding)
 
 
+def session_ended_key(sid: str) -> str:
+    """The global cache's key that marks the session ended (read with the access generation, apps.accounts.access)."""
+    return _ENDED.format(sid=sid)
+
+
 def session_end(*, refresh: RefreshToken) -> None:
     """Logout: the refresh token is blacklisted and the access tokens of its session stop working now."""
     refresh.blacklist()
     sid = refresh.get("sid")
     if sid:
         lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
-        caches["global"].set(_ENDED.format(sid=sid), 1, timeout=int(lifetime.total_seconds()) + 60)
+        caches["global"].set(session_ended_key(sid), 1, timeout=int(lifetime.total_seconds()) + 60)
 
 
 class TenantJWTAuthentication(JWTAuthentication):
@@ -96,11 +101,15 @@ def _session_ended(sid: str) -> bool:
     and pauses these reads as the quota counters do, so that requests do not each wait for a connect timeout."""
     from apps.accounts import quotas
 
+    key = session_ended_key(sid)
+    known, value = access_cache.prefetched(key)
+    if known:  # read at the start of the request, with the access generation
+        return value is not None
     if time.monotonic() < quotas._redis_down_until:
         return False
     try:
         cache = caches["global"]
-        return bool(cache.client.get_client(write=False).exists(cache.make_key(_ENDED.format(sid=sid))))
+        return bool(cache.client.get_client(write=False).exists(cache.make_key(key)))
     except Exception as exc:  # any cache failure: a configuration without it, a dead Redis
         quotas._redis_failed(exc)
         return False
