@@ -2,8 +2,9 @@
 
 1. `services.tenant_create` (the schema made from the migrated template) with 1, 100 and 500 tenants already
    present, against creating the same schema by replaying every tenant migration from zero.
-2. GET /api/v1/members/ with a JWT and with an API key through the whole middleware stack, against the same
-   queryset + serializer + JSON rendering run directly in the tenant's schema.
+2. GET /api/v1/members/ with a JWT and with an API key through the gateway's WSGI entry point (bizosaas.wsgi, what
+   gunicorn calls: its middleware, authentication, throttle, view and pagination), against the same queryset +
+   serializer + JSON rendering run directly in the tenant's schema.
 
 Self-contained: starts its own embedded PostgreSQL and Redis in a fresh temporary folder and removes both at the
 end. Run from the repository root: `.venv/bin/python bench/auth.py` (or `make bench`).
@@ -11,6 +12,7 @@ end. Run from the repository root: `.venv/bin/python bench/auth.py` (or `make be
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -111,7 +113,6 @@ def bench_members_list() -> tuple[float, float, float, int]:
     import logging
 
     from django.db import connection
-    from django.test import Client
     from django_tenants.utils import schema_context
     from rest_framework.renderers import JSONRenderer
 
@@ -138,18 +139,35 @@ def bench_members_list() -> tuple[float, float, float, int]:
         actor=Actor.system("bench"),
     )
 
-    client = Client(HTTP_HOST="localhost")
+    from bizosaas.wsgi import application  # what gunicorn serves: the entry point and its stacks
+
     path = "/api/v1/members/"
 
+    def get(authorization: str) -> bytes:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "localhost",
+            "HTTP_AUTHORIZATION": authorization,
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+        }
+        answer = []
+        result = application(environ, lambda status, headers, exc_info=None: answer.append(status))
+        body = b"".join(result)
+        getattr(result, "close", lambda: None)()
+        assert answer[0].startswith("200"), (answer, body[:300])
+        return body
+
     def via_jwt() -> bytes:
-        response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {access}")
-        assert response.status_code == 200, (response.status_code, response.content[:300])
-        return response.content
+        return get(f"Bearer {access}")
 
     def via_key() -> bytes:
-        response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {secret}")
-        assert response.status_code == 200, (response.status_code, response.content[:300])
-        return response.content
+        return get(f"Bearer {secret}")
 
     renderer = JSONRenderer()
 
@@ -190,6 +208,7 @@ def bench_members_list() -> tuple[float, float, float, int]:
 def main() -> int:
     wall = time.monotonic()
     local_dir = configure()
+    os.environ["KNOWLEDGE_PRELOAD_MODEL"] = "false"  # bizosaas.wsgi would load the embedding model meanwhile
     infra = Infra.from_env()
     servers = (infra.postgres, infra.redis)  # Temporal plays no part here
     try:

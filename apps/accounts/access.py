@@ -29,15 +29,31 @@ def _bearer(request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
+# Access tokens this process has verified, by their exact text: a caller sends the same token with every request
+# for its lifetime, so its signature and claims are checked once and only its expiry again. Bounded: emptied when
+# full. (Whether its session or user still stands is checked per request: apps.accounts.tokens.)
+_verified: dict[str, object] = {}
+VERIFIED_MAX = 4096
+
+
 def _jwt_of(request, raw: str):
     """The validated access token in the Bearer header, or None (authentication answers 401 later). Kept on the
     request for TenantJWTAuthentication: validated once per request."""
     from rest_framework_simplejwt.exceptions import TokenError
     from rest_framework_simplejwt.tokens import AccessToken
+    from rest_framework_simplejwt.utils import aware_utcnow
 
+    token = _verified.get(raw)
     try:
-        token = AccessToken(raw)
+        if token is None:
+            token = AccessToken(raw)
+            if len(_verified) >= VERIFIED_MAX:
+                _verified.clear()
+            _verified[raw] = token
+        else:
+            token.check_exp(current_time=aware_utcnow())  # not its own `current_time`: when it was verified
     except TokenError:
+        _verified.pop(raw, None)
         return None
     request._access_token = (raw, token)
     return token

@@ -82,6 +82,21 @@ HOOKS_MIDDLEWARE = [
 ]
 HOOKS_URLCONF = "bizosaas.urls_hooks"
 
+# `/api/` (bizosaas.wsgi): the API authenticates every request by its Bearer header (a JWT or an API key, never a
+# cookie: REST_FRAMEWORK's authentication classes below), so it has no use for sessions, CSRF, Django's authentication,
+# messages or static files; those stay for the console (/admin/)
+API_MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "bizosaas.observability.RequestContextMiddleware",
+    "bizosaas.body_limit.BodyLimitMiddleware",  # before anything reads the body
+    "apps.accounts.access.TenantResolutionMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "bizosaas.observability.RequestLogMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
 ROOT_URLCONF = "bizosaas.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "bizosaas.urls_public"
 WSGI_APPLICATION = "bizosaas.wsgi.application"

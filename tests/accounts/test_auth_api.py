@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -177,6 +178,22 @@ def test_an_expired_access_token_is_401(api):
     response = api.get("/api/v1/members/", HTTP_AUTHORIZATION=f"Bearer {token}")
 
     assert response.status_code == 401
+
+
+def test_a_token_that_worked_is_refused_once_it_expires(api):
+    """The gateway keeps the tokens it verified (apps.accounts.access): their expiry is still checked on every
+    request, against the time of that request."""
+    tenant = make_tenant(slug="acme")
+    user = make_member(tenant, "owner")
+    token = AccessToken.for_user(user)
+    token["tenant"] = "acme"
+    token["tv"] = user.token_version
+    token.set_exp(lifetime=timedelta(seconds=2))
+
+    assert api.get("/api/v1/members/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+    time.sleep(2.1)
+
+    assert api.get("/api/v1/members/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
 
 
 # --- switching tenants ----------------------------------------------------------------------------------------
