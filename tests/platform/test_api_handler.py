@@ -80,6 +80,12 @@ def test_the_api_stack_keeps_the_gateways_bounds_and_answers():
     assert status == "301 Moved Permanently"  # CommonMiddleware's slash, as before
     assert headers["Location"].endswith("/api/v1/members/")
 
+    status, _headers, page = wsgi_call("GET", "/api/docs/")
+    assert status == "200 OK"  # the API's documentation page renders without sessions or CSRF middleware
+    assert "swagger" in page.lower()
+    status, _headers, _schema = wsgi_call("GET", "/api/schema/", QUERY_STRING="format=json")
+    assert status == "200 OK"
+
     too_big = b"{" + b" " * settings.API_MAX_BODY_BYTES + b"}"
     status, _headers, body = wsgi_call("POST", "/api/v1/auth/login/", too_big)
     assert status == "413 Request Entity Too Large"
