@@ -193,16 +193,45 @@ def bench_members_list() -> tuple[float, float, float, int]:
                 started = time.perf_counter_ns()
                 call()
                 timings[name].append(time.perf_counter_ns() - started)
+        trips = {name: round_trips(call) for name, call in (("jwt", via_jwt), ("key", via_key), ("raw", raw))}
     finally:
         for handler, stream in redirected:
             handler.setStream(stream)
         devnull.close()
+    for name, (sql, redis) in trips.items():
+        print(f"  round trips a request ({name}): {sql:.1f} SQL statements, {redis:.1f} Redis commands", flush=True)
     return (
         statistics.median(timings["jwt"]),
         statistics.median(timings["key"]),
         statistics.median(timings["raw"]),
         rows,
     )
+
+
+def round_trips(call, times: int = 20) -> tuple[float, float]:
+    """Round trips per call: SQL statements sent by psycopg (Django's connection health check and `SET search_path`
+    included) and commands sent by redis-py (a Lua script is one)."""
+    import psycopg
+    import redis
+
+    sent = {"sql": 0, "redis": 0}
+    execute, command = psycopg.Cursor.execute, redis.Redis.execute_command
+
+    def sql(self, *args, **kwargs):
+        sent["sql"] += 1
+        return execute(self, *args, **kwargs)
+
+    def redis_command(self, *args, **kwargs):
+        sent["redis"] += 1
+        return command(self, *args, **kwargs)
+
+    psycopg.Cursor.execute, redis.Redis.execute_command = sql, redis_command
+    try:
+        for _ in range(times):
+            call()
+    finally:
+        psycopg.Cursor.execute, redis.Redis.execute_command = execute, command
+    return sent["sql"] / times, sent["redis"] / times
 
 
 def main() -> int:
