@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 
 def wsgi_call(method: str, path: str, body: bytes = b"", **extra) -> tuple[str, dict, dict | str]:
@@ -45,3 +46,15 @@ def wsgi_call(method: str, path: str, body: bytes = b"", **extra) -> tuple[str, 
         request_finished.connect(close_old_connections)
     is_json = answer["headers"].get("Content-Type", "").startswith("application/json")
     return answer["status"], answer["headers"], json.loads(body) if is_json else body.decode()
+
+
+class LogLines(logging.Handler):
+    """The records of a logger during a request (attach it after importing bizosaas.wsgi, whose django.setup()
+    re-applies LOGGING)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

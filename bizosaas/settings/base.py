@@ -68,34 +68,22 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-# `/hooks/<token>/` (bizosaas.wsgi): what a webhook needs, without sessions, CSRF, authentication, messages or
-# static files (a webhook has no cookie and no user; the view verifies the sender's signature and bounds its body)
-HOOKS_MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "bizosaas.observability.RequestContextMiddleware",
-    "apps.accounts.access.TenantResolutionMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "bizosaas.observability.RequestLogMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-]
+# The console's own middleware (/admin/: a session cookie, CSRF-protected forms, messages, static files). The other
+# two stacks are MIDDLEWARE without it, in the same order (bizosaas.wsgi serves them):
+CONSOLE_ONLY_MIDDLEWARE = {
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+}
+# `/api/`: every request is authenticated by its Bearer header (a JWT or an API key, never a cookie:
+# REST_FRAMEWORK's authentication classes below)
+API_MIDDLEWARE = [name for name in MIDDLEWARE if name not in CONSOLE_ONLY_MIDDLEWARE]
+# `/hooks/<token>/`: a webhook has no cookie and no user; the view verifies the sender's signature and reads at
+# most WEBHOOK_MAX_BODY_BYTES of its body itself
+HOOKS_MIDDLEWARE = [name for name in API_MIDDLEWARE if name != "bizosaas.body_limit.BodyLimitMiddleware"]
 HOOKS_URLCONF = "bizosaas.urls_hooks"
-
-# `/api/` (bizosaas.wsgi): the API authenticates every request by its Bearer header (a JWT or an API key, never a
-# cookie: REST_FRAMEWORK's authentication classes below), so it has no use for sessions, CSRF, Django's authentication,
-# messages or static files; those stay for the console (/admin/)
-API_MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "bizosaas.observability.RequestContextMiddleware",
-    "bizosaas.body_limit.BodyLimitMiddleware",  # before anything reads the body
-    "apps.accounts.access.TenantResolutionMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "bizosaas.observability.RequestLogMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-]
 
 ROOT_URLCONF = "bizosaas.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "bizosaas.urls_public"

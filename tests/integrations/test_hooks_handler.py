@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from apps.integrations.models import Event
 from tests.integrations.conftest import hook_path
-from tests.wsgi import wsgi_call
+from tests.wsgi import LogLines, wsgi_call
 
 
 def signed(endpoint: dict, msg_id: str, **extra) -> tuple[str, str, bytes, dict]:
@@ -34,21 +34,12 @@ def stored(org) -> list[str]:
         return list(Event.objects.values_list("external_id", flat=True))
 
 
-class Lines(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def test_a_signed_webhook_through_the_gateway_is_stored_and_answered_like_any_other_request(api, acme):
     import bizosaas.wsgi  # noqa: F401 (loading it runs django.setup(), which re-applies LOGGING: before the handler)
 
     endpoint = acme.endpoint(api, scheme="standard_webhooks")
     method, path, body, headers = signed(endpoint, "msg_wsgi_1", HTTP_X_REQUEST_ID="sender-req-42")
-    request_log, lines = logging.getLogger("bizosaas.request"), Lines()
+    request_log, lines = logging.getLogger("bizosaas.request"), LogLines()
     request_log.addHandler(lines)
     try:
         status, answer_headers, answer = wsgi_call(method, path, body, **headers)

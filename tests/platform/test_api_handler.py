@@ -13,18 +13,9 @@ import pytest
 from django.conf import settings
 
 from tests.factories import PASSWORD, make_member, make_tenant
-from tests.wsgi import wsgi_call
+from tests.wsgi import LogLines, wsgi_call
 
 pytestmark = pytest.mark.django_db
-
-
-class Lines(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def post(path: str, data: dict, **headers):
@@ -43,7 +34,7 @@ def test_login_list_and_logout_through_the_gateway_without_cookies_or_csrf():
     assert "Set-Cookie" not in headers
     auth = {"HTTP_AUTHORIZATION": f"Bearer {pair['access']}"}
 
-    request_log, lines = logging.getLogger("bizosaas.request"), Lines()
+    request_log, lines = logging.getLogger("bizosaas.request"), LogLines()
     request_log.addHandler(lines)
     try:
         status, headers, page = wsgi_call("GET", "/api/v1/members/", HTTP_X_REQUEST_ID="caller-req-7", **auth)
