@@ -109,6 +109,8 @@ DATABASES = {"default": env.db_url_config(database_url())}
 DATABASES["default"]["ENGINE"] = "bizosaas.db"  # django-tenants' backend, one SET search_path per change
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# a connection used less than this long ago is health-checked on the client (bizosaas.db), without `SELECT 1`
+DB_HEALTH_CHECK_QUIET_SECONDS = env.float("DB_HEALTH_CHECK_QUIET_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url()
