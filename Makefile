@@ -91,6 +91,7 @@ chromium:
 lint: install portal-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layers and contracts in pyproject.toml
 	DJANGO_SETTINGS_MODULE=bizosaas.settings.dev $(MANAGE) makemigrations --check --dry-run
 
 format: install

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -97,18 +98,20 @@ def celery_queue_lengths() -> dict[str, int]:
         client.close()
 
 
+_events_pending_counter: Callable[[], int] | None = None
+
+
+def register_events_pending_counter(counter: Callable[[], int]) -> None:
+    """How `bizosaas_events_pending` is counted: filled in by the app owning the index of owed work, in ready()."""
+    global _events_pending_counter
+    _events_pending_counter = counter
+
+
 def events_pending_count() -> int:
-    """Pending events of active tenants, counted in the public index of owed work (PendingWork): one indexed
-    count, capped at EVENTS_PENDING_CAP, whatever the number of tenants."""
-    from django.db.models import OuterRef
-
-    from apps.accounts.models import active_tenant_exists
-    from apps.integrations.routing.models import PendingWork
-
-    pending = PendingWork.objects.filter(
-        active_tenant_exists(OuterRef("schema_name")), kind=PendingWork.Kind.EVENT, state="pending"
-    )
-    return pending[:EVENTS_PENDING_CAP].count()
+    """Pending events of active tenants, at most EVENTS_PENDING_CAP (apps.integrations.selectors counts them)."""
+    if _events_pending_counter is None:
+        raise LookupError("no counter of pending events is registered (apps.integrations registers it)")
+    return _events_pending_counter()
 
 
 class ScrapeTimeCollector:

@@ -22,6 +22,7 @@ from apps.agents import llm_client
 from apps.agents.models import Agent, AgentApproval, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
 from apps.integrations.dispatch import emit
+from bizosaas import durable
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import AGENT_RUNS
 
@@ -131,15 +132,15 @@ def _start_durable(tenant: Tenant, actor: Actor, schema: str, run: AgentRun) -> 
     """Long runs go to Temporal (the `agent_run` workflow); if Temporal cannot take it, Celery does."""
     from django_tenants.utils import schema_context
 
-    from apps.workflows.client import TemporalUnavailable
-    from apps.workflows.services import start_agent_run
-
-    try:
-        with schema_context(schema):
-            start_agent_run(tenant=tenant, actor=actor, agent_run=run)
-    except TemporalUnavailable:
-        logger.warning("Temporal unavailable; agent run %s goes to the task queue instead", run.pk)
-        _enqueue(schema, run.pk)
+    with schema_context(schema):
+        durable.start_or_queue(
+            durable.AGENT_RUN,
+            lambda: _enqueue(schema, run.pk),
+            what=f"agent run {run.pk}",
+            tenant=tenant,
+            actor=actor,
+            agent_run=run,
+        )
 
 
 def run_requeue(*, run: AgentRun, resume_state: dict) -> None:
@@ -158,9 +159,7 @@ def run_requeue(*, run: AgentRun, resume_state: dict) -> None:
 
 def _durable_workflow_waits(run: AgentRun) -> bool:
     """Whether a Temporal workflow (the durable `agent_run`) owns this run: it resumes the run itself."""
-    from apps.workflows.models import WorkflowRun  # workflows sits above agents (as in _start_durable)
-
-    return WorkflowRun.objects.filter(agent_run_id=run.pk, status=WorkflowRun.Status.RUNNING).exists()
+    return durable.running(durable.AGENT_RUN, agent_run_id=run.pk)
 
 
 def run_fail_waiting(*, run_id: int, error: str) -> bool:

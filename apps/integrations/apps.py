@@ -10,3 +10,8 @@ class IntegrationsConfig(AppConfig):
         from apps.integrations.inbound import register_quota_subjects
 
         register_quota_subjects()
+
+        from apps.integrations.selectors import events_pending_count
+        from bizosaas.metrics import register_events_pending_counter
+
+        register_events_pending_counter(events_pending_count)  # the `bizosaas_events_pending` gauge

@@ -28,7 +28,7 @@ from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun, 
 from apps.integrations.outbound import attempt_many, claim_due, claim_many, subscriptions_matching
 from apps.integrations.routing.models import PendingWork
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
-from bizosaas import work
+from bizosaas import durable, work
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +191,7 @@ def _hand_over(fanned: FannedOut) -> None:
     _queue_deliveries(fanned.deliveries)
     _queue_actions(fanned.actions)
     for rule_run_id, first_action_id in fanned.durable:
-        if not _start_rule_workflow(rule_run_id):
-            enqueue_action(first_action_id)  # Temporal unavailable: the task queue runs the actions instead
+        _start_rule_workflow(rule_run_id, first_action_id)
 
 
 def _queue_batches(task_name: str, model, ids: list[int], size: int) -> bool:
@@ -224,19 +223,19 @@ def _queue_marked(task_name: str, model, calls: list[tuple], ids: list[int]) -> 
     return True
 
 
-def _start_rule_workflow(rule_run_id: int) -> bool:
-    """Hands a durable rule's actions to the `rule_actions` workflow; False when Temporal cannot take them."""
-    from apps.workflows.client import TemporalUnavailable
-    from apps.workflows.services import start_rule_actions
-
+def _start_rule_workflow(rule_run_id: int, first_action_id: int) -> None:
+    """Hands a durable rule's actions to the `rule_actions` workflow; when Temporal cannot take them, the task
+    queue runs them from the first action instead."""
     run = RuleRun.objects.select_related("rule").get(pk=rule_run_id)
-    try:
-        workflow_run = start_rule_actions(tenant=Tenant.objects.get(schema_name=db.schema_name), rule_run=run)
-    except TemporalUnavailable:
-        logger.warning("Temporal unavailable; rule run %s goes to the task queue", rule_run_id)
-        return False
-    RuleRun.objects.filter(pk=rule_run_id).update(workflow_id=workflow_run.workflow_id)
-    return True
+    workflow_id = durable.start_or_queue(
+        durable.RULE_ACTIONS,
+        partial(enqueue_action, first_action_id),
+        what=f"rule run {rule_run_id}",
+        tenant=Tenant.objects.get(schema_name=db.schema_name),
+        rule_run=run,
+    )
+    if workflow_id is not None:
+        RuleRun.objects.filter(pk=rule_run_id).update(workflow_id=workflow_id)
 
 
 @transaction.atomic

@@ -19,3 +19,7 @@ class WorkflowsConfig(AppConfig):
         from apps.workflows.services import schedules_follow_tenant
 
         register_tenant_status_hook(schedules_follow_tenant)  # a suspended tenant's schedules stop firing
+
+        from apps.workflows.services import register_durable_kinds
+
+        register_durable_kinds()  # what the apps below start on Temporal (bizosaas.durable)

@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from apps.workflows.models import WorkflowConfig
 from apps.workflows.templates import TEMPLATES
+from bizosaas import durable
 from bizosaas.digits import ascii_digits
 from bizosaas.temporal import connect
 
@@ -49,7 +50,7 @@ OVERLAP = {
 }
 
 
-class TemporalUnavailable(APIException):
+class TemporalUnavailable(APIException, durable.Unavailable):
     """Temporal could not be reached or refused the request for a reason of its own (503)."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE

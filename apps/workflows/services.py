@@ -25,6 +25,7 @@ from apps.agents.approvals import starter_may_not_decide
 from apps.workflows import client
 from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.templates import TEMPLATES, clean_parameters
+from bizosaas import durable
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import WORKFLOW_RUNS
 
@@ -282,6 +283,24 @@ def start_agent_run(*, tenant: Tenant, actor: Actor, agent_run) -> WorkflowRun:
     WorkflowRun.objects.filter(pk=run.pk).update(agent_run_id=agent_run.pk)
     run.refresh_from_db()
     return run
+
+
+def register_durable_kinds() -> None:
+    """The durable work the apps below this one start through bizosaas.durable: a durable rule's actions and a
+    long agent run."""
+    durable.register(
+        durable.RULE_ACTIONS,
+        start=lambda *, tenant, rule_run: start_rule_actions(tenant=tenant, rule_run=rule_run).workflow_id,
+    )
+    durable.register(
+        durable.AGENT_RUN,
+        start=lambda *, tenant, actor, agent_run: (
+            start_agent_run(tenant=tenant, actor=actor, agent_run=agent_run).workflow_id
+        ),
+        running=lambda *, agent_run_id: WorkflowRun.objects.filter(
+            agent_run_id=agent_run_id, status=WorkflowRun.Status.RUNNING
+        ).exists(),
+    )
 
 
 def start_rule_actions(*, tenant: Tenant, rule_run) -> WorkflowRun:
