@@ -144,7 +144,7 @@ def _orders(endpoint: InboundEndpoint, done: Seeded) -> None:
         if answer["status_code"] != 200:
             raise RuntimeError(f"the demo shop's event was refused: {answer['response']}")
         done.created.append(f"event {event_type} #{payload['order_id']}")
-    from apps.integrations.publisher import publisher
+    from apps.integrations.queueing import publisher
 
     publisher.flush()  # handed to the broker before the command ends (else the sweeper queues them)
 

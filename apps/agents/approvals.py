@@ -29,7 +29,7 @@ from apps.accounts.models import Tenant, active_tenant_exists
 from apps.agents.models import AgentApproval, AgentRun, RunStep, ToolGrant
 from apps.agents.runs import run_fail_waiting, run_requeue
 from apps.connectors.registry import registry
-from apps.integrations.dispatch import emit
+from apps.integrations.queueing import emit
 from apps.integrations.routing.models import PendingWork
 from bizosaas.metrics import AGENT_APPROVALS
 

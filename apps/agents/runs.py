@@ -21,7 +21,7 @@ from apps.accounts.models import Tenant
 from apps.agents import llm_client
 from apps.agents.models import Agent, AgentApproval, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
-from apps.integrations.dispatch import emit
+from apps.integrations.queueing import emit
 from bizosaas import durable
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import AGENT_RUNS

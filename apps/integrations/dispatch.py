@@ -1,13 +1,13 @@
-"""From a stored event to everything it causes: deliveries to matching subscriptions, rule evaluations and
-their actions. Work is handed to Celery; when the broker is unreachable nothing is lost: rows stay pending and
-`sweep` (run by Celery beat) enqueues them once it is back. Every function here runs in a tenant schema."""
+"""The engine: from a stored event to everything it causes (deliveries to matching subscriptions, rule
+evaluations and their actions), and the sweeper. It hands its work to Celery through apps.integrations.queueing;
+when the broker is unreachable nothing is lost: rows stay owed and `sweep` (run by Celery beat) queues them once
+it is back. Every function here runs in a tenant schema (the sweeper picks the schemas)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -21,124 +21,22 @@ from django.utils.functional import SimpleLazyObject
 from django_tenants.utils import schema_context
 from prometheus_client import Counter
 
-from apps.accounts import quotas
 from apps.accounts.models import Tenant, active_tenant_exists
 from apps.integrations import expressions as ex
+from apps.integrations import queueing
 from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun, Subscription
 from apps.integrations.outbound import attempt_many, claim_due, claim_many, subscriptions_matching
 from apps.integrations.routing.models import PendingWork
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
-from bizosaas import durable, work
+from bizosaas import work
+from bizosaas.durable import RULE_ACTIONS as DURABLE_RULE_ACTIONS
+from bizosaas.durable import start_or_queue
 
 logger = logging.getLogger(__name__)
 
-ENQUEUE_FAILURES = Counter(
-    "bizosaas_broker_enqueue_failures_total", "Tasks that could not be queued (left for the sweeper)", ["task"]
-)
 RULE_RUNS = Counter("bizosaas_rule_runs_total", "Rule evaluations and their outcome", ["status"])
 RULE_ACTIONS = Counter("bizosaas_rule_actions_total", "Rule actions by type and outcome", ["type", "outcome"])
 MAX_FAN_OUT_ATTEMPTS = 5
-
-
-# --- queueing ------------------------------------------------------------------------------------------------
-
-
-# Deliveries written marked by the actions of a running batch (run_actions), queued together when it ends
-_collected: ContextVar[list[int] | None] = ContextVar("collected_deliveries", default=None)
-_broker_down_until = 0.0  # after a failure, requests stop trying the broker for a moment (the sweeper catches up)
-
-
-def _to_broker(task_name: str, send, count: int = 1) -> bool:
-    """Calls `send` (which hands `count` tasks to the broker) unless the broker failed a moment ago; True when it
-    took them. Never raises and never blocks long: on failure the rows stay pending for the sweeper."""
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        ENQUEUE_FAILURES.labels(task_name).inc(count)
-        return False
-    try:
-        send()
-    except Exception as exc:  # broker down, connection refused, timeout: the database still has the work
-        _broker_down_until = time.monotonic() + settings.INTEGRATIONS_BROKER_PAUSE_SECONDS
-        ENQUEUE_FAILURES.labels(task_name).inc(count)
-        logger.warning("could not queue %s, left for the sweeper: %s", task_name, type(exc).__name__)
-        return False
-    return True
-
-
-def _queue(task_name: str, args: tuple, *, countdown: float | None = None) -> bool:
-    """True when the broker took the task (see `_to_broker`)."""
-    from apps.integrations import tasks
-
-    task = getattr(tasks, task_name)
-    return _to_broker(task_name, lambda: task.apply_async(args, countdown=countdown, retry=False))
-
-
-def broker_pause_reset() -> None:
-    """Forget a recent broker failure (the sweeper calls it: its run is the probe that the broker is back)."""
-    global _broker_down_until
-    _broker_down_until = 0.0
-
-
-def enqueue_event(schema: str, event_id: int) -> None:
-    """Queues an event's fan-out. Accepted webhooks go through this process's publisher thread (batched, off
-    the request); anything it cannot hand over stays pending for the sweeper."""
-    from apps.integrations.publisher import publisher
-
-    publisher.submit(schema, event_id)
-
-
-def publish_batch(schema: str, event_ids: list[int]) -> bool:
-    return _queue("process_events", (schema, event_ids))
-
-
-def enqueue_delivery(
-    delivery_id: int, *, replay: bool = False, countdown: float | None = None, marked: bool = False
-) -> bool:
-    """Queues the delivery and marks it enqueued. `marked`: the row was written with `enqueued_at` already set; it
-    is unmarked when the broker does not take the task (so the sweeper has it), and costs no write otherwise."""
-    collected = _collected.get()
-    if marked and collected is not None and not replay and countdown is None:
-        collected.append(delivery_id)  # handed over with the batch's others when it ends (run_actions)
-        return True
-    if replay or countdown is not None:
-        trigger = "replay" if replay else "scheduled"
-        queued = _queue("deliver", (db.schema_name, delivery_id, trigger), countdown=countdown)
-    else:  # a batch of one: parked behind the tenant's other deliveries, it is sent together with them
-        queued = _queue("deliver_batch", (db.schema_name, [delivery_id]))
-    if queued != marked:
-        Delivery.objects.filter(pk=delivery_id).update(enqueued_at=timezone.now() if queued else None)
-    return queued
-
-
-def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> bool:
-    if countdown is not None:
-        queued = _queue("run_action", (db.schema_name, action_run_id), countdown=countdown)
-    else:  # a batch of one: parked behind the tenant's other actions, it is performed together with them
-        queued = _queue("run_actions", (db.schema_name, [action_run_id]))
-    if queued:
-        ActionRun.objects.filter(pk=action_run_id).update(enqueued_at=timezone.now())
-    return queued
-
-
-def emit(event_type: str, payload: dict, *, connection=None, source: str = Event.Source.SYSTEM, external_id: str = ""):
-    """Raises an event of the platform's own (or an API client's) and fans it out like a webhook's. Counts against
-    the tenant's events per day: an API client's is refused over it (QuotaExceeded), the platform's own never."""
-    schema = db.schema_name
-    if source != Event.Source.SYSTEM:
-        quotas.consume(schema, "events_per_day")
-    event = Event.objects.create(
-        source=source,
-        connection=connection,
-        provider=connection.provider if connection is not None else "",
-        external_id=external_id,
-        type=event_type,
-        raw_type=event_type,
-        payload=payload,
-    )
-    if source == Event.Source.SYSTEM:
-        quotas.count(schema, "events_per_day")
-    transaction.on_commit(lambda: enqueue_event(schema, event.pk))
-    return event
 
 
 # --- fan-out -------------------------------------------------------------------------------------------------
@@ -188,48 +86,19 @@ class FannedOut:
 
 
 def _hand_over(fanned: FannedOut) -> None:
-    _queue_deliveries(fanned.deliveries)
-    _queue_actions(fanned.actions)
+    queueing.queue_deliveries(fanned.deliveries)
+    queueing.queue_actions(fanned.actions)
     for rule_run_id, first_action_id in fanned.durable:
         _start_rule_workflow(rule_run_id, first_action_id)
-
-
-def _queue_batches(task_name: str, model, ids: list[int], size: int) -> bool:
-    """Queues rows marked enqueued as tasks of `size` ids each (see `_queue_marked`)."""
-    batches = [(ids[start : start + size],) for start in range(0, len(ids), size)]
-    return _queue_marked(task_name, model, batches, ids)
-
-
-def _queue_actions(action_run_ids: list[int]) -> bool:
-    return _queue_batches("run_actions", ActionRun, action_run_ids, settings.ACTION_BATCH_SIZE)
-
-
-def _queue_deliveries(delivery_ids: list[int]) -> bool:
-    return _queue_batches("deliver_batch", Delivery, delivery_ids, settings.DELIVERY_BATCH_SIZE)
-
-
-def _queue_marked(task_name: str, model, calls: list[tuple], ids: list[int]) -> bool:
-    """Queues the tasks of rows already marked enqueued (`ids`, which the calls' arguments name), in bulk within
-    the tenant's share; when the broker does not take them, the rows are unmarked, so the sweeper queues them at
-    its next pass (a task sent before a failure part-way finds its row unmarked and still runs it: claims guard)."""
-    if not calls:
-        return True
-    from apps.integrations import tasks
-
-    schema, task = db.schema_name, getattr(tasks, task_name)
-    if not _to_broker(task_name, lambda: task.apply_many(schema, [(schema, *call) for call in calls]), len(calls)):
-        model.objects.filter(pk__in=ids).update(enqueued_at=None)
-        return False
-    return True
 
 
 def _start_rule_workflow(rule_run_id: int, first_action_id: int) -> None:
     """Hands a durable rule's actions to the `rule_actions` workflow; when Temporal cannot take them, the task
     queue runs them from the first action instead."""
     run = RuleRun.objects.select_related("rule").get(pk=rule_run_id)
-    workflow_id = durable.start_or_queue(
-        durable.RULE_ACTIONS,
-        partial(enqueue_action, first_action_id),
+    workflow_id = start_or_queue(
+        DURABLE_RULE_ACTIONS,
+        partial(queueing.enqueue_action, first_action_id),
         what=f"rule run {rule_run_id}",
         tenant=Tenant.objects.get(schema_name=db.schema_name),
         rule_run=run,
@@ -350,7 +219,7 @@ def deliver_batch(delivery_ids: list[int]) -> None:
     size = settings.DELIVERY_BATCH_SIZE
     batch, rest = delivery_ids[:size], delivery_ids[size:]
     if rest:
-        _queue_deliveries(rest)
+        queueing.queue_deliveries(rest)
     deliveries = claim_many(batch)
     if deliveries:
         attempt_many(deliveries)  # leaves each instance in the state it wrote
@@ -363,7 +232,7 @@ def _sent(deliveries: list[Delivery]) -> None:
         if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at:
             wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
             if wait <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:
-                enqueue_delivery(delivery.pk, countdown=max(0.0, wait))
+                queueing.enqueue_delivery(delivery.pk, countdown=max(0.0, wait))
 
 
 # --- actions -------------------------------------------------------------------------------------------------
@@ -387,13 +256,13 @@ def run_actions(action_run_ids: list[int]) -> None:
     ACTION_BATCH_SIZE."""
     size = settings.ACTION_BATCH_SIZE
     if len(action_run_ids) > size:
-        _queue_actions(action_run_ids[size:])
+        queueing.queue_actions(action_run_ids[size:])
     runs = _claim_actions(action_run_ids[:size])
     if not runs:
         return
     tenant, ends = _lazy_tenant(), time.monotonic() + settings.TENANT_WORK_SLICE_SECONDS
     succeeded, left = [], []
-    token = _collected.set([])
+    token = queueing.collected_deliveries.set([])
     try:
         for index, run in enumerate(runs):
             if index and time.monotonic() >= ends:
@@ -404,9 +273,9 @@ def run_actions(action_run_ids: list[int]) -> None:
                 succeeded.append((run, result))
         _actions_succeeded(succeeded, durable=False)
     finally:
-        deliveries = _collected.get()
-        _collected.reset(token)
-        _queue_deliveries(deliveries)
+        deliveries = queueing.collected_deliveries.get()
+        queueing.collected_deliveries.reset(token)
+        queueing.queue_deliveries(deliveries)
         if left:
             _give_back([run.pk for run in left])
 
@@ -432,7 +301,7 @@ def _give_back(action_run_ids: list[int]) -> None:
     ActionRun.objects.filter(pk__in=action_run_ids, status=ActionRun.Status.RUNNING).update(
         status=ActionRun.Status.PENDING, started_at=None, attempts=F("attempts") - 1, enqueued_at=timezone.now()
     )
-    _queue_actions(action_run_ids)
+    queueing.queue_actions(action_run_ids)
 
 
 def _perform(run: ActionRun, tenant, *, durable: bool) -> tuple[bool, dict | None]:
@@ -499,7 +368,7 @@ def _actions_succeeded(done: list[tuple[ActionRun, dict | None]], *, durable: bo
         made_due.update(status=ActionRun.Status.PENDING, next_attempt_at=now)
         return
     made_due.update(status=ActionRun.Status.PENDING, next_attempt_at=now, enqueued_at=now)
-    _queue_actions([pk for _, pk in following])
+    queueing.queue_actions([pk for _, pk in following])
 
 
 def _action_failed(run: ActionRun, exc: ActionFailed, *, queue: bool = True) -> None:
@@ -517,7 +386,7 @@ def _action_failed(run: ActionRun, exc: ActionFailed, *, queue: bool = True) -> 
             enqueued_at=None,
         )
         if queue and delay <= settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS:
-            enqueue_action(run.pk, countdown=delay)
+            queueing.enqueue_action(run.pk, countdown=delay)
         return
     RULE_ACTIONS.labels(run.type, "failed").inc()
     ActionRun.objects.filter(pk=run.pk).update(
@@ -552,7 +421,7 @@ def sweep_schema() -> dict[str, int]:
     event_ids = list(events)
     for start in range(0, len(event_ids), 200):
         batch = event_ids[start : start + 200]
-        if publish_batch(schema, batch):
+        if queueing.publish_batch(schema, batch):
             Event.objects.filter(pk__in=batch).update(enqueued_at=now)
             counts["events"] += len(batch)
     stale_send = now - timedelta(seconds=settings.DELIVERY_STALE_SECONDS)  # past its task's hard limit
@@ -565,7 +434,7 @@ def sweep_schema() -> dict[str, int]:
         due_ids = list(due.values_list("pk", flat=True).order_by("next_attempt_at", "pk")[:1000])
         if due_ids:
             Delivery.objects.filter(pk__in=due_ids).update(enqueued_at=now)
-            counts["deliveries"] += len(due_ids) if _queue_deliveries(due_ids) else 0
+            counts["deliveries"] += len(due_ids) if queueing.queue_deliveries(due_ids) else 0
     if not work.parked_count(work.ACTIONS, schema):
         due_actions = ActionRun.objects.filter(
             not_recent, status=ActionRun.Status.PENDING, next_attempt_at__lte=now, rule_run__workflow_id=""
@@ -573,7 +442,7 @@ def sweep_schema() -> dict[str, int]:
         action_ids = list(due_actions.values_list("pk", flat=True).order_by("next_attempt_at", "pk")[:1000])
         if action_ids:
             ActionRun.objects.filter(pk__in=action_ids).update(enqueued_at=now)
-            counts["actions"] += len(action_ids) if _queue_actions(action_ids) else 0
+            counts["actions"] += len(action_ids) if queueing.queue_actions(action_ids) else 0
     # An action whose worker died while performing it may or may not have happened: it is not run again.
     for run in ActionRun.objects.filter(
         status=ActionRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=settings.RULE_ACTION_STALE_SECONDS)
@@ -607,7 +476,7 @@ def owed_schemas(now=None) -> list[str]:
 
 
 def sweep() -> dict[str, int]:
-    broker_pause_reset()
+    queueing.broker_pause_reset()
     totals = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0, "unparked": work.unpark_due(), "schemas": 0}
     for schema in owed_schemas():
         totals["schemas"] += 1

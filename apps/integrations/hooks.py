@@ -3,8 +3,6 @@ and endpoint; verified before anything else; stored before it is answered."""
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -12,60 +10,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import schema_context
 
 from apps.accounts import quotas
-from apps.accounts.models import Tenant
 from apps.integrations.inbound import WEBHOOKS, EventsCount, accept
 from apps.integrations.models import InboundEndpoint
-from apps.integrations.routing.models import WebhookRoute
+from apps.integrations.routing.lookup import endpoint_lookup
 from bizosaas import refusals
 
 NOT_FOUND = {"detail": "No such webhook endpoint."}
-
-# token -> (expires at, schema, endpoint with its connection): a webhook then costs one INSERT and no lookups.
-# Writes in this process drop their entries at once (signals.py); other gateway processes see a disabled,
-# rotated or deleted endpoint, a changed connection secret or a suspended tenant within
-# WEBHOOK_ROUTE_CACHE_SECONDS.
-_endpoints: dict[str, tuple[float, str, InboundEndpoint]] = {}
-
-
-def forget_route(token: str) -> None:
-    _endpoints.pop(token, None)
-
-
-def forget_where(*, schema: str, connection_id: int | None = None) -> None:
-    for token, (_expires, cached_schema, endpoint) in list(_endpoints.items()):
-        if cached_schema == schema and (connection_id is None or endpoint.connection_id == connection_id):
-            _endpoints.pop(token, None)
-
-
-def _lookup(token: str) -> tuple[str, InboundEndpoint] | None:
-    now = time.monotonic()
-    cached = _endpoints.get(token)
-    if cached is not None and cached[0] > now:
-        return cached[1], cached[2]
-    route = (
-        WebhookRoute.objects.filter(token=token, tenant__status=Tenant.Status.ACTIVE)
-        .values_list("tenant__schema_name", "endpoint_id")
-        .first()
-    )
-    if route is None:
-        _endpoints.pop(token, None)
-        return None
-    schema, endpoint_id = route
-    with schema_context(schema):
-        endpoint = (
-            InboundEndpoint.objects.select_related("connection")
-            .filter(pk=endpoint_id, token=token, enabled=True)
-            .order_by()
-            .first()
-        )
-    if endpoint is None:
-        _endpoints.pop(token, None)
-        return None
-    if len(_endpoints) > 10000:
-        _endpoints.clear()
-    _endpoints[token] = (now + settings.WEBHOOK_ROUTE_CACHE_SECONDS, schema, endpoint)
-    return schema, endpoint
-
 
 # An endpoint over its requests per second is refused by this process for the rest of that second without asking
 # Redis again (bizosaas.refusals): exact, not an approximation, since the window's counter only grows, so every
@@ -108,7 +58,7 @@ def receive(request, token: str):
     if declared > limit:
         WEBHOOKS.labels("unknown", "too_large").inc()
         return JsonResponse({"detail": f"Body larger than {limit} bytes."}, status=413)
-    found = _lookup(token)
+    found = endpoint_lookup(token)
     if found is None:
         return JsonResponse(NOT_FOUND, status=404)
     schema, endpoint = found

@@ -26,6 +26,7 @@ from apps.accounts.models import Tenant
 from apps.connectors.base import WebhookVerificationError
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
+from apps.integrations import queueing
 from apps.integrations.models import Event, InboundEndpoint
 from apps.integrations.routing.models import WebhookRoute
 
@@ -136,7 +137,7 @@ def endpoint_rotate_secret(*, tenant: Tenant, actor: Actor, endpoint: InboundEnd
 
 @transaction.atomic
 def endpoint_delete(*, tenant: Tenant, actor: Actor, endpoint: InboundEndpoint) -> None:
-    from apps.integrations.hooks import forget_route
+    from apps.integrations.routing.lookup import forget_route
 
     forget_route(endpoint.token)
     WebhookRoute.objects.filter(tenant=tenant, endpoint_id=endpoint.pk).delete()
@@ -426,10 +427,8 @@ def _accept(
     if not stored:
         return Outcome(200, {"status": "duplicate", "detail": "Already received; nothing done."})
     WEBHOOKS.labels(label, "accepted").inc(len(stored))
-    from apps.integrations.dispatch import enqueue_event
-
     for event in stored:
-        enqueue_event(schema, event.pk)
+        queueing.enqueue_event(schema, event.pk)
     first = stored[0]
     answer = {"status": "accepted", "event": str(first.uid), "type": first.type}
     if len(stored) + duplicates > 1:

@@ -24,6 +24,7 @@ from apps.accounts.models import Tenant
 from apps.connectors.exceptions import ConnectorError
 from apps.connectors.http import WEBHOOK_EXCERPT, guard_host, post_webhook
 from apps.connectors.models import Connection
+from apps.integrations import queueing
 from apps.integrations.expressions import check_type_pattern, type_matches
 from apps.integrations.inbound import new_signing_secret
 from apps.integrations.models import Delivery, DeliveryAttempt, Event, Subscription
@@ -426,9 +427,7 @@ def disable(subscription: Subscription, *, reason: str) -> None:
     if not updated:
         return
     logger.warning("subscription disabled", extra={"subscription": subscription.pk, "reason": reason})
-    from apps.integrations.dispatch import emit
-
-    emit(
+    queueing.emit(
         "bizosaas.subscription.disabled",
         {"subscription_id": subscription.pk, "url": subscription.url, "reason": reason},
         connection=subscription.connection,
@@ -437,13 +436,11 @@ def disable(subscription: Subscription, *, reason: str) -> None:
 
 def delivery_replay(delivery: Delivery) -> Delivery:
     """Sends the delivery again now (one more attempt, whatever its state)."""
-    from apps.integrations.dispatch import enqueue_delivery
-
     Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.SENDING).update(
         status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), enqueued_at=None, last_error=""
     )
     delivery.refresh_from_db()
-    enqueue_delivery(delivery.pk, replay=True)
+    queueing.enqueue_delivery(delivery.pk, replay=True)
     return delivery
 
 

@@ -1,4 +1,4 @@
-"""Hands accepted events to Celery off the request thread, in batches.
+"""Hands accepted events to Celery off the request thread, in batches (the instance: queueing.publisher).
 
 A webhook's request stores the event and returns; this process's publisher thread sends the ids to the broker,
 one message per tenant per batch. If the process dies before that, or the broker is down, the events stay
@@ -7,12 +7,12 @@ one message per tenant per batch. If the process dies before that, or the broker
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,10 @@ LINGER = 0.05  # seconds between two publishes of one process under load
 
 
 class Publisher:
-    def __init__(self):
+    """Sends what `submit` is given, as `publish(schema, event_ids)` calls made by a thread of its own."""
+
+    def __init__(self, publish: Callable[[str, list[int]], object]):
+        self._publish = publish
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -49,8 +52,6 @@ class Publisher:
                 self._thread.start()
 
     def _run(self) -> None:
-        from apps.integrations.dispatch import publish_batch
-
         last_publish = 0.0
         while True:
             item = self._queue.get()
@@ -74,13 +75,9 @@ class Publisher:
                     break
             for schema, ids in batches.items():
                 try:
-                    publish_batch(schema, ids)
+                    self._publish(schema, ids)
                 except Exception:  # never let the thread die; the sweeper has the rows
                     logger.exception("publishing events failed")
             last_publish = time.monotonic()
             for waiter in waiters:
                 waiter.set()
-
-
-publisher = Publisher()
-atexit.register(publisher.flush)

@@ -18,6 +18,7 @@ from apps.connectors.exceptions import ConnectorError, ProviderUnavailableError,
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from apps.integrations import expressions as ex
+from apps.integrations import queueing
 from apps.integrations.models import Rule, Subscription
 
 MAX_CONDITIONS = 50
@@ -156,7 +157,6 @@ def _plan_send(action: dict, context: dict) -> dict:
 
 
 def _perform_send(action: dict, planned: dict, *, event, first_attempt: bool = False, **_) -> dict:
-    from apps.integrations.dispatch import enqueue_delivery
     from apps.integrations.models import Delivery
 
     subscription = Subscription.objects.filter(pk=action["subscription"]).first()
@@ -178,7 +178,7 @@ def _perform_send(action: dict, planned: dict, *, event, first_attempt: bool = F
     except IntegrityError:  # the same delivery written at the same moment by a second run of this action
         delivery = Delivery.objects.only("pk").get(event=event, subscription=subscription)
         return {"delivery": delivery.pk, "queued": False}
-    enqueue_delivery(delivery.pk, marked=True)
+    queueing.enqueue_delivery(delivery.pk, marked=True)
     return {"delivery": delivery.pk, "queued": True}
 
 

@@ -20,6 +20,7 @@ from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Subscription
+from apps.integrations.queueing import enqueue_delivery
 
 DEFAULT_TYPE = "test.ping"
 SUBSCRIPTION_TEST_TYPE = "bizosaas.subscription.test"
@@ -97,7 +98,6 @@ def send_signed(endpoint: InboundEndpoint, *, event_type: str, payload: dict, ms
 def subscription_send_test(*, tenant: Tenant, actor: Actor, subscription: Subscription) -> Delivery:
     """A synthetic `bizosaas.subscription.test` event, delivered to this subscription only (no rule or other
     subscription sees it), signed and retried like any delivery. Counts against the events per day."""
-    from apps.integrations.dispatch import enqueue_delivery  # dispatch imports outbound, which imports this app
 
     if not subscription.enabled:
         raise ValidationError({"enabled": ["The subscription is disabled: enable it to send a test event."]})

@@ -27,7 +27,7 @@ def disable_rules_of_deleted_connection(sender, instance: Connection, **kwargs) 
 @receiver(post_save, sender=InboundEndpoint, dispatch_uid="integrations.forget_endpoint_on_save")
 @receiver(post_delete, sender=InboundEndpoint, dispatch_uid="integrations.forget_endpoint_on_delete")
 def forget_endpoint(sender, instance: InboundEndpoint, **kwargs) -> None:
-    from apps.integrations.hooks import forget_route
+    from apps.integrations.routing.lookup import forget_route
 
     forget_route(instance.token)
 
@@ -35,13 +35,13 @@ def forget_endpoint(sender, instance: InboundEndpoint, **kwargs) -> None:
 @receiver(post_save, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_save")
 @receiver(post_delete, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_delete")
 def forget_connection_endpoints(sender, instance: Connection, **kwargs) -> None:
-    from apps.integrations.hooks import forget_where
+    from apps.integrations.routing.lookup import forget_where
 
     forget_where(schema=db.schema_name, connection_id=instance.pk)
 
 
 @receiver(post_save, sender=Tenant, dispatch_uid="integrations.forget_tenant_endpoints")
 def forget_tenant_endpoints(sender, instance: Tenant, **kwargs) -> None:
-    from apps.integrations.hooks import forget_where
+    from apps.integrations.routing.lookup import forget_where
 
     forget_where(schema=instance.schema_name)

@@ -28,8 +28,8 @@ from apps.agents.knowledge.ingest import ingest_document
 from apps.agents.models import Agent, AgentRun, Document, KnowledgeCollection, LLMProvider
 from apps.agents.rule_actions import perform as run_agent_action
 from apps.connectors.models import Connection
-from apps.integrations.dispatch import emit
 from apps.integrations.models import Event, InboundEndpoint
+from apps.integrations.queueing import emit
 from apps.integrations.rules import ActionFailed
 from apps.workflows.models import WorkflowConfig
 from bizosaas import refusals as held_refusals

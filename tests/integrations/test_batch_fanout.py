@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from apps.integrations import dispatch, tasks
+from apps.integrations import dispatch, queueing, tasks
 from apps.integrations import expressions as ex
 from apps.integrations.models import ActionRun, Delivery, Event, RuleRun
 from bizosaas import leases
@@ -228,11 +228,11 @@ def test_a_rule_action_queues_its_delivery_or_leaves_it_for_the_sweeper(api, acm
         dispatch.process_events([up, down])
         actions = dict(ActionRun.objects.values_list("rule_run__event_id", "pk"))
         dispatch.run_action(actions[up])
-        monkeypatch.setattr(dispatch, "_broker_down_until", time.monotonic() + 60)  # the broker just failed
+        monkeypatch.setattr(queueing, "_broker_down_until", time.monotonic() + 60)  # the broker just failed
         dispatch.run_action(actions[down])
         queued = dict(Delivery.objects.filter(subscription_id=extra["id"]).values_list("event_id", "enqueued_at"))
         assert queued[up] is not None and queued[down] is None
         assert ActionRun.objects.get(pk=actions[down]).status == ActionRun.Status.SUCCEEDED
-        dispatch.broker_pause_reset()
+        queueing.broker_pause_reset()
         assert dispatch.sweep_schema()["deliveries"] >= 1
         assert Delivery.objects.get(event_id=down, subscription_id=extra["id"]).enqueued_at is not None

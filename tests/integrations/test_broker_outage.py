@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from kombu import pools as kombu_pools
 from standardwebhooks.webhooks import Webhook
 
-from apps.integrations import dispatch
+from apps.integrations import dispatch, queueing
 from apps.integrations.models import Delivery, Event
 from bizosaas.celery import app as celery_app
 from bizosaas.infra import Redis
@@ -42,7 +42,7 @@ def own_broker(tmp_path, settings):
     finally:
         redis.down()
         point_celery_at(previous)
-        dispatch.broker_pause_reset()  # the session's broker is fine: later tests must not inherit the pause
+        queueing.broker_pause_reset()  # the session's broker is fine: later tests must not inherit the pause
 
 
 def point_celery_at(url: str) -> None:

@@ -17,7 +17,7 @@ from werkzeug import Response
 
 from apps.accounts.audit.services import Actor
 from apps.agents import tasks as agent_tasks  # imported before any worker starts, as a worker imports its tasks
-from apps.integrations import dispatch, tasks
+from apps.integrations import queueing, tasks
 from apps.integrations.models import Delivery
 from bizosaas import leases
 from bizosaas.celery import app as celery_app
@@ -108,7 +108,7 @@ def subscribe(org: Org, url: str) -> None:
 def emit(org: Org, count: int) -> None:
     with schema_context(org.schema), transaction.atomic():
         for number in range(count):
-            dispatch.emit("custom.thing.happened", {"n": number})
+            queueing.emit("custom.thing.happened", {"n": number})
 
 
 def deliveries(org: Org, status: str) -> int:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import Tenant
-from apps.integrations import dispatch
+from apps.integrations import dispatch, queueing
 from apps.integrations.models import ActionRun, Delivery, Event
 from apps.integrations.routing.models import PendingWork
 from bizosaas.metrics import events_pending_count
@@ -27,7 +27,7 @@ def owed(schema: str) -> set[tuple[str, str]]:
 
 def order(org, total: int) -> Event:
     with schema_context(org.schema):
-        return dispatch.emit("shopify.order.create", {"total_price": total, "id": total})
+        return queueing.emit("shopify.order.create", {"total_price": total, "id": total})
 
 
 def test_an_event_and_what_it_causes_are_owed_from_the_moment_they_are_stored_until_they_are_done(

@@ -11,7 +11,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 from prometheus_client.parser import text_string_to_metric_families
 
-from apps.integrations import dispatch
+from apps.integrations import dispatch, queueing
 from apps.integrations.models import Delivery, Event
 from bizosaas.metrics import SCRAPE_TIME_COLLECTOR
 from tests.agents.test_knowledge import PAGES, make_pdf
@@ -66,7 +66,7 @@ def test_webhooks_backlog_deliveries_and_rule_runs_are_counted(api, httpserver):
     assert hook.post(hook_path(endpoint), body, content_type="application/json", **forged).status_code == 401
     with schema_context(acme.schema):
         event_ids = list(Event.objects.values_list("pk", flat=True))
-    assert dispatch.publish_batch(acme.schema, event_ids)  # as the publisher thread does, off the request
+    assert queueing.publish_batch(acme.schema, event_ids)  # as the publisher thread does, off the request
     SCRAPE_TIME_COLLECTOR.invalidate()
     waiting = scrape()
 

@@ -12,7 +12,7 @@ import pytest
 from django.test import override_settings
 from django_tenants.utils import schema_context
 
-from apps.integrations import dispatch
+from apps.integrations import dispatch, queueing
 from apps.integrations.models import ActionRun, Delivery, Event, RuleRun
 from apps.workflows.models import WorkflowRun
 from apps.workflows.temporal.worker import build_worker
@@ -83,11 +83,11 @@ def test_without_temporal_a_durable_rule_falls_back_to_the_task_queue(api, acme,
     durable_rule(api, acme, httpserver.url_for("/hook"))
     # the event is not queued, so that this test fans it out itself (a Celery worker of the session, the portal
     # tests', would otherwise take it, with Temporal reachable)
-    dispatch._broker_down_until = time.monotonic() + 60
+    queueing._broker_down_until = time.monotonic() + 60
     try:
         api.post("/api/v1/events/", {"type": "crm.deal.won", "payload": {"amount": 900}}, **acme.auth("member"))
     finally:
-        dispatch.broker_pause_reset()
+        queueing.broker_pause_reset()
 
     with override_settings(TEMPORAL_ADDRESS="127.0.0.1:1"), schema_context(acme.schema):
         dispatch.process_event(Event.objects.get().pk)

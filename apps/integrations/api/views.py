@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import CONFIGURE, READ, USE, may
 from apps.connectors.models import Connection
-from apps.integrations import dispatch, inbound, outbound, receiver, rules, samples
+from apps.integrations import inbound, outbound, queueing, receiver, rules, samples
 from apps.integrations.api import serializers as s
 from apps.integrations.expressions import check_type_pattern
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Rule, RuleRun, Subscription
@@ -296,7 +296,7 @@ class EventViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMixi
             existing = Event.objects.filter(source=Event.Source.API, endpoint__isnull=True, external_id=key).first()
             if existing:
                 return Response(s.EventSerializer(existing).data, status=status.HTTP_200_OK)
-        event = dispatch.emit(
+        event = queueing.emit(
             values["type"],
             values["payload"],
             connection=_connection_or_error(values.get("connection")),

@@ -426,7 +426,7 @@ def sync_page(payload: dict) -> dict:
     events for new and changed records, committed with their new digests (a repeated page emits nothing)."""
     from apps.connectors.models import Connection
     from apps.connectors.services import connection_read
-    from apps.integrations.dispatch import emit
+    from apps.integrations.queueing import emit
 
     with _tenant(payload["schema"]):
         if not payload.get("config_id"):
