@@ -20,6 +20,7 @@ from apps.accounts.audit.services import Actor, audit_record, diff
 from apps.accounts.models import Tenant
 from apps.agents import llm_client
 from apps.agents.models import Agent, KnowledgeCollection, LLMProvider, ToolGrant
+from apps.connectors import capabilities
 from apps.connectors.base import is_loopback_host, url_origin
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
@@ -478,11 +479,7 @@ def set_tool_grants(*, tenant: Tenant, actor: Actor, agent: Agent, grants: list[
             available = [item.name for item in offered]
             for position, name in enumerate(names):
                 if name not in available:
-                    noun = kind[:-1]
-                    errors[f"{path}.{kind}.{position}"] = [
-                        f"{spec.name} has no {noun} {name!r}. "
-                        + (f"Offered: {', '.join(available)}." if available else f"It offers no {kind}.")
-                    ]
+                    errors[f"{path}.{kind}.{position}"] = [capabilities.not_offered(spec, kind[:-1], name)]
             chosen[kind] = [name for name in dict.fromkeys(names) if name in available]
         policies = _policies(grant, path, chosen.get("actions", []), errors)
         unattended = grant.get("allow_unattended_from_rules", False)

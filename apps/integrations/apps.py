@@ -6,7 +6,10 @@ class IntegrationsConfig(AppConfig):
     label = "integrations"
 
     def ready(self) -> None:
-        from apps.integrations import signals  # noqa: F401
+        from apps.integrations import (
+            signals,  # noqa: F401
+            tasks,  # noqa: F401  (registers the tasks queueing.py sends by name)
+        )
         from apps.integrations.inbound import register_quota_subjects
 
         register_quota_subjects()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
+from apps.connectors import capabilities
 from apps.connectors.exceptions import ConnectorError, ProviderUnavailableError, RateLimitedError
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
@@ -65,33 +66,19 @@ def _check_connector_action(action: dict) -> dict[str, list[str]]:
     if connection is None:
         return {"connection": ["No such connection in this tenant."]}
     spec = registry.get(connection.provider)
-    action_spec = spec.action(action.get("action")) if spec else None
+    if spec is None:
+        return {"connection": [f"The connector {connection.provider!r} is no longer available."]}
+    action_spec = spec.action(action.get("action"))
     if action_spec is None:
-        offered = ", ".join(a.name for a in spec.actions) if spec and spec.actions else "none"
         return {
-            "action": [
-                f"{connection.name} ({connection.provider}) has no action {action.get('action')!r}; "
-                f"it offers: {offered}."
-            ]
+            "action": [capabilities.not_offered(spec, capabilities.ACTION, action.get("action"), connection=connection)]
         }
     mapping = action.get("input", {})
     errors = {f"input.{k}": v for k, v in ex.check_mapping(mapping).items()}
     if errors:
         return errors
-    fields = {f.name: f for f in action_spec.input}
-    for name in mapping:
-        if name not in fields:
-            errors[f"input.{name}"] = [f"{action_spec.name} has no input field {name!r}: {', '.join(fields)}."]
-    for name, spec_field in fields.items():
-        if spec_field.required and spec_field.default is None and name not in mapping:
-            errors[f"input.{name}"] = [f"Required by {action_spec.name}: map it from the event or give a value."]
-    for name, source in mapping.items():
-        if name in fields and "value" in source:
-            try:
-                fields[name].clean(source["value"])
-            except ValidationError as exc:
-                errors[f"input.{name}"] = exc.messages
-    return errors
+    problems = capabilities.input_problems(action_spec, mapping, required_hint="map it from the event or give a value")
+    return {f"input.{name}": messages for name, messages in problems.items()}
 
 
 def _plan_connector_action(action: dict, context: dict) -> dict:

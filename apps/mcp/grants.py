@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from apps.connectors import capabilities
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 
@@ -97,10 +98,7 @@ def mcp_tools_clean(tenant, value: Any) -> list[dict]:
             available = [item.name for item in offered]
             for position, name in enumerate(names):
                 if name not in available:
-                    errors[f"{path}.{kind}.{position}"] = [
-                        f"{spec.name} has no {kind[:-1]} {name!r}. "
-                        + (f"Offered: {', '.join(available)}." if available else f"It offers no {kind}.")
-                    ]
+                    errors[f"{path}.{kind}.{position}"] = [capabilities.not_offered(spec, kind[:-1], name)]
             chosen[kind] = [name for name in dict.fromkeys(names) if name in available]
         policies = grant.get("action_policies") or {}
         if not isinstance(policies, dict):

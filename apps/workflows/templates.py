@@ -162,6 +162,7 @@ def clean_parameters(template_key: str, values: Any) -> dict:
     """The parameters with defaults applied, or ValidationError keyed `parameters.<name>` (`template` when the
     template is unknown)."""
     from apps.agents.models import Agent
+    from apps.connectors import capabilities
     from apps.connectors.models import Connection
     from apps.connectors.registry import registry
 
@@ -227,9 +228,8 @@ def clean_parameters(template_key: str, values: Any) -> dict:
         if param.type == "resource":
             resource = spec.resource(cleaned[param.name])
             if resource is None:
-                offered = ", ".join(r.name for r in spec.resources) or "none"
                 errors[key] = [
-                    f"{connection.name} ({spec.name}) has no resource {cleaned[param.name]!r}; it offers: {offered}."
+                    capabilities.not_offered(spec, capabilities.RESOURCE, cleaned[param.name], connection=connection)
                 ]
             elif not resource.window and cleaned.get(WINDOW_PARAMS.get(template.key, ""), 0) > 0:
                 windowed = ", ".join(r.name for r in spec.resources if r.window) or "none"
@@ -240,20 +240,14 @@ def clean_parameters(template_key: str, values: Any) -> dict:
         if param.type == "action":
             action = spec.action(cleaned[param.name])
             if action is None:
-                offered = ", ".join(a.name for a in spec.actions) or "none"
                 errors[key] = [
-                    f"{connection.name} ({spec.name}) has no action {cleaned[param.name]!r}; it offers: {offered}."
+                    capabilities.not_offered(spec, capabilities.ACTION, cleaned[param.name], connection=connection)
                 ]
                 continue
             mapping = next((p for p in template.params if p.type == "mapping" and p.of == param.name), None)
             if mapping is not None and isinstance(cleaned.get(mapping.name), dict):
-                fields = {f.name: f for f in action.input}
-                for name in cleaned[mapping.name]:
-                    if name not in fields:
-                        errors[f"parameters.{mapping.name}.{name}"] = [f"{action.name} has no input field {name!r}."]
-                for name, field in fields.items():
-                    if field.required and field.default is None and name not in cleaned[mapping.name]:
-                        errors[f"parameters.{mapping.name}.{name}"] = [f"Required by {action.name}."]
+                problems = capabilities.input_problems(action, cleaned[mapping.name])
+                errors.update({f"parameters.{mapping.name}.{name}": found for name, found in problems.items()})
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -292,8 +292,8 @@ def test_the_api_keys_api_sets_mcp_tools_with_field_level_errors(api, acme, glob
     )
     assert bad.status_code == 400
     errors = bad.json()
-    assert errors["mcp_tools.0.resources.1"] == ["HubSpot has no resource 'tickets'. Offered: contacts, deals."]
-    assert errors["mcp_tools.0.actions.0"][0].startswith("HubSpot has no action 'explode'.")
+    assert errors["mcp_tools.0.resources.1"] == ["HubSpot has no resource 'tickets'; it offers: contacts, deals."]
+    assert errors["mcp_tools.0.actions.0"][0].startswith("HubSpot has no action 'explode';")
     assert errors["mcp_tools.1.connection"] == ["No such connection in this tenant."]
     assert errors["mcp_tools.2.agents.0"] == ["No such agent in this tenant."]
     assert errors["mcp_tools.3.connection"] == ["This connection is listed twice."]
