@@ -6,6 +6,8 @@ class AgentsConfig(AppConfig):
     label = "agents"
 
     def ready(self) -> None:
+        from apps.agents import tasks  # noqa: F401  (registers the tasks bizosaas.enqueue sends by name)
+        from apps.agents.knowledge import tasks as knowledge_tasks  # noqa: F401  (the same)
         from apps.agents.rule_actions import register
 
         register()  # automation rules can run an agent

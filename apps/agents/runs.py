@@ -22,7 +22,7 @@ from apps.agents import llm_client
 from apps.agents.models import Agent, AgentApproval, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
 from apps.integrations.queueing import emit
-from bizosaas import durable
+from bizosaas import durable, enqueue
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import AGENT_RUNS
 
@@ -64,22 +64,25 @@ def agent_runnable_errors(agent: Agent) -> dict[str, list[str]]:
 def _enqueue(schema: str, run_id: int) -> None:
     """Hands the run to a worker. Never raises: when the broker is unreachable the run is failed with the reason
     instead of staying queued forever."""
-    from apps.agents import tasks
+    enqueue.send(
+        "agents.execute_run",
+        (schema, run_id),
+        what=f"agent run {run_id}",
+        on_failure=lambda _exc: _unqueued(schema, run_id),
+    )
 
-    try:
-        tasks.execute_run.apply_async((schema, run_id), retry=False)
-    except Exception as exc:
-        logger.warning("could not queue agent run %s: %s", run_id, type(exc).__name__)
-        from django_tenants.utils import schema_context
 
-        with schema_context(schema):
-            failed = AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.QUEUED).update(
-                status=AgentRun.Status.FAILED,
-                error="The run could not be queued (the task queue is unavailable). Try again shortly.",
-                finished_at=timezone.now(),
-            )
-        if failed:
-            AGENT_RUNS.labels(status=AgentRun.Status.FAILED).inc()
+def _unqueued(schema: str, run_id: int) -> None:
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema):
+        failed = AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.QUEUED).update(
+            status=AgentRun.Status.FAILED,
+            error="The run could not be queued (the task queue is unavailable). Try again shortly.",
+            finished_at=timezone.now(),
+        )
+    if failed:
+        AGENT_RUNS.labels(status=AgentRun.Status.FAILED).inc()
 
 
 @transaction.atomic

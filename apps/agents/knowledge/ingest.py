@@ -20,6 +20,7 @@ from apps.accounts.models import Tenant
 from apps.agents.knowledge import chunking, detect, embeddings, extract
 from apps.agents.knowledge.detect import FileTooLarge, KnowledgeError
 from apps.agents.models import Chunk, Document, DocumentFile, KnowledgeCollection
+from bizosaas import enqueue
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import KNOWLEDGE_CHUNKS, KNOWLEDGE_DOCUMENTS, KNOWLEDGE_INGEST_SECONDS
 
@@ -34,17 +35,10 @@ def _user_id(actor: Actor) -> int | None:
 
 
 def _queue_ingestion(document: Document) -> None:
-    schema = db.schema_name
-
-    def send() -> None:
-        from apps.agents.knowledge import tasks
-
-        try:
-            tasks.ingest_document.apply_async((schema, document.pk), retry=False)
-        except Exception as exc:  # broker down: the document stays pending; "reingest" queues it again
-            logger.warning("could not queue ingestion of document %s: %s", document.pk, type(exc).__name__)
-
-    transaction.on_commit(send)
+    # broker down: the document stays pending; "reingest" queues it again
+    enqueue.on_commit(
+        "agents.ingest_document", (db.schema_name, document.pk), what=f"the ingestion of document {document.pk}"
+    )
 
 
 def document_upload(
@@ -296,15 +290,9 @@ def collection_reembed_queue(*, collection: KnowledgeCollection) -> int:
         .count()
     )
     if stale:
-        schema = db.schema_name
-
-        def send() -> None:
-            from apps.agents.knowledge import tasks
-
-            try:
-                tasks.reembed_collection.apply_async((schema, collection.pk), retry=False)
-            except Exception as exc:
-                logger.warning("could not queue re-embedding of collection %s: %s", collection.pk, type(exc).__name__)
-
-        transaction.on_commit(send)
+        enqueue.on_commit(
+            "agents.reembed_collection",
+            (db.schema_name, collection.pk),
+            what=f"the re-embedding of collection {collection.pk}",
+        )
     return stale
