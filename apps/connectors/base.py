@@ -195,6 +195,16 @@ class Provider:
     resources: ClassVar[tuple[ResourceSpec, ...]] = ()
     actions: ClassVar[tuple[ActionSpec, ...]] = ()
     webhook_verification: ClassVar[str] = ""  # human description; empty when the platform does not sign webhooks
+    # The platform's inbound webhook contract, all of it here (apps.integrations.inbound only follows it):
+    # which of the connection's secret fields verify its webhooks, preferred first (empty: it sends none)
+    webhook_secret_fields: ClassVar[tuple[str, ...]] = ()
+    # the secret its subscription handshake proves: "endpoint:<name>" (generated for each endpoint and shown once
+    # at creation) or "connection:<secret field>"; empty when it has no handshake
+    webhook_handshake_secret: ClassVar[str] = ""
+    # what the person does in the platform's settings with an endpoint's URL
+    webhook_setup: ClassVar[str] = "Paste this URL into the platform's webhook settings."
+    # raw event types that are not `<object>.<verb>` (lower case) -> what they mean
+    webhook_event_aliases: ClassVar[dict[str, str]] = {}
 
     # --- declared shape -------------------------------------------------------------------------------------
 
@@ -310,6 +320,10 @@ class Provider:
         Mailchimp's GET validation), or None when the request is not a handshake. Raise WebhookVerificationError
         for a handshake that fails verification."""
         return None
+
+    def webhook_verify_options(self, config: dict) -> dict:
+        """Keyword arguments of `verify_webhook` beyond the secret, taken from the connection's config."""
+        return {}
 
     def verify_webhook(
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str

@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import WebhookVerificationError as StandardVerifi
 from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
-from apps.connectors.base import WebhookVerificationError
+from apps.connectors.base import Provider, WebhookVerificationError
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from apps.integrations import queueing
@@ -38,23 +38,6 @@ WEBHOOKS = Counter(
     ["provider", "outcome"],  # accepted | duplicate | rejected | too_large | handshake
 )
 
-# Which of a connection's secret fields verifies its platform's webhooks, in order of preference.
-SIGNING_SECRET_FIELDS: dict[str, tuple[str, ...]] = {
-    "shopify": ("webhook_secret", "client_secret"),
-    "woocommerce": ("webhook_secret",),
-    "hubspot": ("client_secret",),
-    "facebook_ads": ("app_secret",),
-    "zendesk": ("webhook_secret",),
-    "intercom": ("client_secret",),
-    "pipedrive": ("webhook_password",),
-    "mailchimp": ("webhook_secret",),
-    "wordpress": ("webhook_secret",),
-    "fluentcrm": ("webhook_secret",),
-    "zoho_crm": ("webhook_secret",),
-}
-# Facebook's GET subscription handshake proves the verify token the tenant typed into the app dashboard:
-# ours, generated per endpoint. Mailchimp's GET validation carries the URL secret.
-HANDSHAKE_SECRET = {"facebook_ads": "endpoint:verify_token", "mailchimp": "connection:webhook_secret"}
 SECRET_HEADER_WORDS = ("secret", "token", "password", "api-key", "apikey", "authorization", "cookie")
 # a verified request's signature is of no further use to anyone, and where the provider signs only the body
 # (Shopify, WooCommerce, Facebook, Intercom) the body plus its signature could be posted again as a new event
@@ -88,9 +71,11 @@ def endpoint_create(
     elif scheme == InboundEndpoint.Scheme.PROVIDER:
         if connection is None:
             errors["connection"] = ["A connection is required for the provider's own signature scheme."]
-        elif connection.provider not in SIGNING_SECRET_FIELDS:
-            name_ = registry.get(connection.provider).name if registry.get(connection.provider) else "This connector"
-            errors["scheme"] = [f"{name_} does not send webhooks; use standard_webhooks."]
+        elif not _webhook_contract(connection).webhook_secret_fields:
+            spec = registry.get(connection.provider)
+            errors["scheme"] = [
+                f"{spec.name if spec else 'This connector'} does not send webhooks; use standard_webhooks."
+            ]
     if not name or not str(name).strip():
         errors["name"] = ["This field may not be blank."]
     if errors:
@@ -98,8 +83,10 @@ def endpoint_create(
     shown: dict[str, str] = {}
     if scheme == InboundEndpoint.Scheme.STANDARD:
         shown["signing_secret"] = new_signing_secret()
-    elif connection.provider == "facebook_ads":
-        shown["verify_token"] = pysecrets.token_urlsafe(24)
+    else:
+        kind, _, name_ = _webhook_contract(connection).webhook_handshake_secret.partition(":")
+        if kind == "endpoint":  # e.g. Facebook's verify token: ours, typed into the platform's dashboard
+            shown[name_] = pysecrets.token_urlsafe(24)
     endpoint = InboundEndpoint.objects.create(
         name=str(name).strip()[:100],
         connection=connection,
@@ -176,8 +163,13 @@ def _connection_secret(connection: Connection, fields: tuple[str, ...]) -> str:
     return next((str(credentials[name]) for name in fields if credentials.get(name)), "")
 
 
+def _webhook_contract(connection: Connection) -> type[Provider]:
+    """The connector's class, which holds its webhook contract (the base one's when the connector is gone)."""
+    return registry.get(connection.provider) or Provider
+
+
 def _handshake_secret(endpoint: InboundEndpoint) -> str:
-    where = HANDSHAKE_SECRET.get(endpoint.connection.provider, "")
+    where = _webhook_contract(endpoint.connection).webhook_handshake_secret
     kind, _, name = where.partition(":")
     if kind == "endpoint":
         return str(endpoint.secrets.get(name) or "")
@@ -248,16 +240,6 @@ def _verify_standard(endpoint: InboundEndpoint, headers: dict[str, str], body: b
 
 
 EVENT_SEGMENT = re.compile(r"[^a-z0-9_]+")
-VERB_ONLY = {  # Mailchimp's single-word types are about the list member (or a sent campaign)
-    "mailchimp": {
-        "subscribe": "member.subscribe",
-        "unsubscribe": "member.unsubscribe",
-        "profile": "member.profile",
-        "upemail": "member.upemail",
-        "cleaned": "member.cleaned",
-        "campaign": "campaign.sent",
-    }
-}
 
 
 def _singular(word: str) -> str:
@@ -272,7 +254,8 @@ def normalise_type(connector: str, raw: str) -> str:
     """`<connector>.<object>.<verb>`, lower case: Shopify `orders/create` -> `shopify.order.create`, HubSpot
     `contact.creation` -> `hubspot.contact.creation`, Zoho `Leads.create` -> `zoho_crm.lead.create`."""
     raw = (raw or "").strip().lower()
-    raw = VERB_ONLY.get(connector, {}).get(raw, raw)
+    spec = registry.get(connector)
+    raw = spec.webhook_event_aliases.get(raw, raw) if spec is not None else raw
     raw = raw.rsplit(":", 1)[-1]  # Zendesk namespaces its types: zen:event-type:ticket.created
     parts = [EVENT_SEGMENT.sub("_", part).strip("_") for part in re.split(r"[/.:]", raw)]
     parts = [part for part in parts if part]
@@ -376,13 +359,15 @@ def _accept(
             external_id, raw_type, payload = _verify_standard(endpoint, headers, body)
             connector = connection.provider if connection is not None else "custom"
         else:
-            secret = _connection_secret(connection, SIGNING_SECRET_FIELDS.get(connection.provider, ()))
+            secret = _connection_secret(connection, provider.webhook_secret_fields)
             secret_values = [secret]
-            kwargs = {}
-            if connection.provider == "pipedrive" and connection.config.get("webhook_user"):
-                kwargs["user"] = connection.config["webhook_user"]
             verified = provider.verify_webhook(
-                method=method, url=url, headers=headers, body=body, secret=secret, **kwargs
+                method=method,
+                url=url,
+                headers=headers,
+                body=body,
+                secret=secret,
+                **provider.webhook_verify_options(connection.config or {}),
             )
             external_id, raw_type, payload = verified.event_id, verified.event_type, verified.payload
             connector = connection.provider

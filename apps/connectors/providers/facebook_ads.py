@@ -203,6 +203,12 @@ class FacebookAds(Provider):
         "GET verification requests (hub.mode=subscribe) are answered with hub.challenge when hub.verify_token "
         "equals the configured secret"
     )
+    webhook_secret_fields = ("app_secret",)
+    webhook_handshake_secret = "endpoint:verify_token"  # ours, per endpoint, typed into the app dashboard
+    webhook_setup = (
+        "Use this URL as the callback URL and the verify token shown at creation; the app secret must be set on "
+        "the connection."
+    )
 
     # --- configuration ----------------------------------------------------------------------------------------
 

@@ -156,6 +156,7 @@ class FluentCRM(Provider):
         f"shared secret compared in the {SECRET_HEADER} header (FluentCRM outgoing webhooks are unsigned; "
         "no timestamp, so no replay protection)"
     )
+    webhook_secret_fields = ("webhook_secret",)
 
     def base_url(self, config: dict) -> str:
         site_url = config["site_url"].rstrip("/")

@@ -200,6 +200,8 @@ class HubSpot(Provider):
         f"{SIGNATURE_HEADER}: base64 HMAC-SHA256 with the app's client secret of method + full request URI + raw "
         f"body + {TIMESTAMP_HEADER}; requests whose timestamp is more than 5 minutes old are rejected"
     )
+    webhook_secret_fields = ("client_secret",)
+    webhook_setup = "Set this URL as the app's target URL; signatures use the app's client secret."
 
     # --- configuration ----------------------------------------------------------------------------------------
 

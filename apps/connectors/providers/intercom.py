@@ -181,6 +181,7 @@ class Intercom(Provider):
     webhook_verification = (
         f"{SIGNATURE_HEADER}: sha1= followed by the hex HMAC-SHA1 of the raw body keyed with the app's client secret"
     )
+    webhook_secret_fields = ("client_secret",)
 
     # --- configuration ----------------------------------------------------------------------------------------
 

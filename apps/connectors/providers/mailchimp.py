@@ -218,6 +218,17 @@ class Mailchimp(Provider):
         f"unsigned form-encoded POSTs: the `{SECRET_PARAM}` query parameter of the webhook URL must equal the "
         "configured webhook secret; Mailchimp's GET URL validation is answered when the secret matches"
     )
+    webhook_secret_fields = ("webhook_secret",)
+    webhook_handshake_secret = "connection:webhook_secret"  # Mailchimp's GET validation carries the URL secret
+    webhook_setup = "Append ?secret=<the connection's webhook URL secret> to this URL in Mailchimp."
+    webhook_event_aliases = {  # Mailchimp's single-word types are about the list member (or a sent campaign)
+        "subscribe": "member.subscribe",
+        "unsubscribe": "member.unsubscribe",
+        "profile": "member.profile",
+        "upemail": "member.upemail",
+        "cleaned": "member.cleaned",
+        "campaign": "campaign.sent",
+    }
 
     # --- configuration ----------------------------------------------------------------------------------------
 

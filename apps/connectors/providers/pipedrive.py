@@ -157,6 +157,8 @@ class Pipedrive(Provider):
         "Pipedrive does not sign webhooks: the webhook's http_auth_user / http_auth_password are sent as HTTP Basic "
         "credentials and compared with the configured webhook password (and user)"
     )
+    webhook_secret_fields = ("webhook_password",)
+    webhook_setup = "Set the webhook's HTTP auth user and password to the connection's webhook user and password."
 
     # --- configuration ----------------------------------------------------------------------------------------
 
@@ -298,6 +300,9 @@ class Pipedrive(Provider):
         return {"id": str(person["id"]), "record": self.normalise_person(person)}
 
     # --- webhooks ---------------------------------------------------------------------------------------------
+
+    def webhook_verify_options(self, config: dict) -> dict:
+        return {"user": config["webhook_user"]} if config.get("webhook_user") else {}
 
     def verify_webhook(
         self,

@@ -269,6 +269,7 @@ class Shopify(Provider):
         f"{HMAC_HEADER}: base64 HMAC-SHA256 of the raw body with the app's client secret; X-Shopify-Topic is the "
         "event type; the event id is derived from the topic and body (X-Shopify-Webhook-Id is not signed)"
     )
+    webhook_secret_fields = ("webhook_secret", "client_secret")
 
     # --- configuration ----------------------------------------------------------------------------------------
 

@@ -114,6 +114,7 @@ class WooCommerce(Provider):
         f"{SIGNATURE_HEADER}: base64 HMAC-SHA256 of the raw body with the webhook secret; event type from "
         f"{TOPIC_HEADER}; event id from the topic and body (the {DELIVERY_HEADER} header is not signed)"
     )
+    webhook_secret_fields = ("webhook_secret",)
 
     def base_url(self, config: dict) -> str:
         store_url = config["store_url"]

@@ -116,6 +116,7 @@ class WordPress(Provider):
         ),
     )
     webhook_verification = f"shared secret compared in the {SECRET_HEADER} header (core WordPress does not sign)"
+    webhook_secret_fields = ("webhook_secret",)
 
     def base_url(self, config: dict) -> str:
         return f"{config['site_url']}/wp-json/wp/v2/"

@@ -179,6 +179,7 @@ class Zendesk(Provider):
         f"{SIGNATURE_HEADER}: base64 HMAC-SHA256 with the webhook's signing secret of {TIMESTAMP_HEADER} + raw body; "
         "requests whose timestamp is more than 5 minutes away are rejected"
     )
+    webhook_secret_fields = ("webhook_secret",)
 
     # --- configuration ----------------------------------------------------------------------------------------
 

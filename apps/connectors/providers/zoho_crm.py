@@ -282,6 +282,7 @@ class ZohoCRM(Provider):
         "notification channel token: the `token` in the JSON body must equal the configured token (Zoho does "
         "not sign notifications); event id from channel_id, server_time, operation and ids"
     )
+    webhook_secret_fields = ("webhook_secret",)
 
     # --- configuration and authentication ---------------------------------------------------------------------
 

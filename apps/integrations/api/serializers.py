@@ -7,6 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.permissions import CONFIGURE, may
+from apps.connectors.base import Provider
+from apps.connectors.registry import registry
 from apps.integrations.inbound import SIGNATURE_HEADER_WORDS, endpoint_url
 from apps.integrations.models import (
     ActionRun,
@@ -19,14 +21,6 @@ from apps.integrations.models import (
     RuleRun,
     Subscription,
 )
-
-SETUP = {
-    "mailchimp": "Append ?secret=<the connection's webhook URL secret> to this URL in Mailchimp.",
-    "facebook_ads": "Use this URL as the callback URL and the verify token shown at creation; the app secret "
-    "must be set on the connection.",
-    "hubspot": "Set this URL as the app's target URL; signatures use the app's client secret.",
-    "pipedrive": "Set the webhook's HTTP auth user and password to the connection's webhook user and password.",
-}
 
 
 def _configures_webhooks(serializer: serializers.Serializer) -> bool:
@@ -108,8 +102,8 @@ class EndpointSerializer(serializers.ModelSerializer):
     def get_setup(self, endpoint) -> str:
         if endpoint.scheme == InboundEndpoint.Scheme.STANDARD:
             return "Sign with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) using the secret."
-        provider = endpoint.connection.provider if endpoint.connection else ""
-        return SETUP.get(provider, "Paste this URL into the platform's webhook settings.")
+        spec = registry.get(endpoint.connection.provider) if endpoint.connection else None
+        return (spec or Provider).webhook_setup
 
 
 class EndpointCreateSerializer(serializers.Serializer):
