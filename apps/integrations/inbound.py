@@ -71,7 +71,7 @@ def endpoint_create(
     elif scheme == InboundEndpoint.Scheme.PROVIDER:
         if connection is None:
             errors["connection"] = ["A connection is required for the provider's own signature scheme."]
-        elif not _webhook_contract(connection).webhook_secret_fields:
+        elif not webhook_contract(connection).webhook_secret_fields:
             spec = registry.get(connection.provider)
             errors["scheme"] = [
                 f"{spec.name if spec else 'This connector'} does not send webhooks; use standard_webhooks."
@@ -84,7 +84,7 @@ def endpoint_create(
     if scheme == InboundEndpoint.Scheme.STANDARD:
         shown["signing_secret"] = new_signing_secret()
     else:
-        kind, _, name_ = _webhook_contract(connection).webhook_handshake_secret.partition(":")
+        kind, _, name_ = webhook_contract(connection).webhook_handshake_secret.partition(":")
         if kind == "endpoint":  # e.g. Facebook's verify token: ours, typed into the platform's dashboard
             shown[name_] = pysecrets.token_urlsafe(24)
     endpoint = InboundEndpoint.objects.create(
@@ -163,13 +163,14 @@ def _connection_secret(connection: Connection, fields: tuple[str, ...]) -> str:
     return next((str(credentials[name]) for name in fields if credentials.get(name)), "")
 
 
-def _webhook_contract(connection: Connection) -> type[Provider]:
-    """The connector's class, which holds its webhook contract (the base one's when the connector is gone)."""
-    return registry.get(connection.provider) or Provider
+def webhook_contract(connection: Connection | None) -> type[Provider]:
+    """The connector's class, which holds its webhook contract (the base one's without a connection or when its
+    connector is gone)."""
+    return (registry.get(connection.provider) if connection is not None else None) or Provider
 
 
 def _handshake_secret(endpoint: InboundEndpoint) -> str:
-    where = _webhook_contract(endpoint.connection).webhook_handshake_secret
+    where = webhook_contract(endpoint.connection).webhook_handshake_secret
     kind, _, name = where.partition(":")
     if kind == "endpoint":
         return str(endpoint.secrets.get(name) or "")

@@ -58,10 +58,11 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         if self.connection.closed or self.connection.broken:
             return False
         try:
-            readable, _w, _x = select.select([self.connection.fileno()], [], [], 0)
+            poller = select.poll()  # not select(): a process with over 1,024 files open has descriptors beyond it
+            poller.register(self.connection.fileno(), select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)  # POLLERR and POLLHUP are reported whatever was asked
         except (OSError, ValueError):
             return False
-        return not readable
 
     def _cursor(self, name=None):
         cursor = super()._cursor(name)

@@ -7,9 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.permissions import CONFIGURE, may
-from apps.connectors.base import Provider
-from apps.connectors.registry import registry
-from apps.integrations.inbound import SIGNATURE_HEADER_WORDS, endpoint_url
+from apps.integrations.inbound import SIGNATURE_HEADER_WORDS, endpoint_url, webhook_contract
 from apps.integrations.models import (
     ActionRun,
     Delivery,
@@ -102,8 +100,7 @@ class EndpointSerializer(serializers.ModelSerializer):
     def get_setup(self, endpoint) -> str:
         if endpoint.scheme == InboundEndpoint.Scheme.STANDARD:
             return "Sign with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature) using the secret."
-        spec = registry.get(endpoint.connection.provider) if endpoint.connection else None
-        return (spec or Provider).webhook_setup
+        return webhook_contract(endpoint.connection).webhook_setup
 
 
 class EndpointCreateSerializer(serializers.Serializer):
