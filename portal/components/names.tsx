@@ -3,13 +3,11 @@
 // The words a user reads instead of the API's keys: connector names for provider keys, one health vocabulary for
 // connections, readable labels for rule action types, event types that wrap only between their parts.
 import { Fragment } from "react";
-import useSWR from "swr";
-
-import { type Schemas, api, unwrap } from "@/lib/api/client";
+import { useActionTypes, useConnectorCatalogue } from "@/lib/api/queries";
 
 /** Key -> name from the connector catalogue (one request, shared by every caller through SWR). */
 export function useConnectorNames(): Record<string, string> {
-  const { data } = useSWR<Schemas["Connector"][]>("connectors:catalogue", () => unwrap(api.GET("/api/v1/connectors/")));
+  const { data } = useConnectorCatalogue();
   const names: Record<string, string> = {};
   for (const connector of data ?? []) names[connector.key] = connector.name;
   return names;
@@ -55,10 +53,7 @@ export function actionTypeLabel(type: string, types?: { type: string; label: str
 }
 
 export function useActionTypeLabel(): (type: string) => string {
-  const { data } = useSWR("integrations:action-types", async () => {
-    const body = await unwrap(api.GET("/api/v1/rules/action-types/"));
-    return body as unknown as { type: string; label: string; fields: string[] }[];
-  });
+  const { data } = useActionTypes();
   return (type: string) => actionTypeLabel(type, data);
 }
 

@@ -71,10 +71,4 @@ export const ACTIVE_RUN = new Set(["queued", "running", "waiting_approval"]);
 export const ACTIVE_DOCUMENT = new Set(["pending", "processing"]);
 
 /** A list endpoint's rows, whether the gateway answered a plain list or a limit/offset page. */
-export function rows<T>(data: unknown): T[] {
-  if (Array.isArray(data)) return data as T[];
-  if (data && typeof data === "object" && Array.isArray((data as { results?: unknown }).results)) {
-    return (data as { results: T[] }).results;
-  }
-  return [];
-}
+export { rows } from "@/lib/api/queries";

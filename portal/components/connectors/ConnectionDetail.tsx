@@ -36,6 +36,7 @@ import {
 } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import { ApiError } from "@/lib/api/errors";
+import { queryKeys } from "@/lib/api/queries";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
 
@@ -337,7 +338,7 @@ function Detail({ connection, connector, notice }: { connection: Connection; con
       Promise.all([
         mutate(connectionKey(id)),
         mutate((key) => Array.isArray(key) && key[0] === "connection-health" && key[1] === id),
-        mutate("connections:all"),
+        mutate(queryKeys.connections.all),
       ]),
     [id, mutate],
   );
@@ -387,7 +388,7 @@ function Detail({ connection, connector, notice }: { connection: Connection; con
               message={`${connection.name} (${connector.name}) and its stored credentials will be deleted. This cannot be undone.`}
               onConfirm={async () => {
                 await unwrap(api.DELETE("/api/v1/connections/{id}/", { params: { path: { id } } }));
-                await Promise.all([mutate("connections:all"), mutate("connectors:catalogue")]);
+                await Promise.all([mutate(queryKeys.connections.all), mutate(queryKeys.connectorCatalogue)]);
                 router.push("/dashboard/connectors");
               }}
             />

@@ -10,6 +10,7 @@ import { AUTH_LABELS, type Connector, ConnectorMark, categoryLabel } from "@/com
 import { Async, Card, EmptyState, PageHeader } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
 import type { ApiError } from "@/lib/api/errors";
+import { queryKeys } from "@/lib/api/queries";
 import { useSession } from "@/lib/session";
 import { useSubmit } from "@/lib/useForm";
 
@@ -23,7 +24,7 @@ function CreateForm({ connector }: { connector: Connector }) {
           body: { provider: connector.key, name: payload.name ?? "", config: payload.config },
         }),
       );
-      await Promise.all([mutate("connections:all"), mutate("connectors:catalogue")]);
+      await Promise.all([mutate(queryKeys.connections.all), mutate(queryKeys.connectorCatalogue)]);
       router.push(`/dashboard/connectors/${connection.id}?created=1`);
       return connection;
     },

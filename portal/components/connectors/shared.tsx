@@ -7,8 +7,9 @@ import useSWR from "swr";
 
 import { HealthBadge } from "@/components/names";
 import { Button, Time } from "@/components/ui";
-import { type Schemas, api, unwrap } from "@/lib/api/client";
+import type { Schemas } from "@/lib/api/client";
 import type { ApiError } from "@/lib/api/errors";
+import { fetchers, queryKeys, useConnectorCatalogue } from "@/lib/api/queries";
 
 export type Connector = Schemas["Connector"];
 export type Connection = Schemas["Connection"];
@@ -39,14 +40,11 @@ export function categoryLabel(category: string): string {
 }
 
 export function useConnectors() {
-  return useSWR<Connector[], ApiError>("connectors:catalogue", () => unwrap(api.GET("/api/v1/connectors/")));
+  return useConnectorCatalogue();
 }
 
 export function useConnections() {
-  return useSWR<Connection[], ApiError>("connections:all", async () => {
-    const page = await unwrap(api.GET("/api/v1/connections/", { params: { query: { limit: 500 } } }));
-    return page.results;
-  });
+  return useSWR<Connection[], ApiError>(queryKeys.connections.all, async () => (await fetchers.connections(500)).results);
 }
 
 /** A connection's health badge (components/names: one vocabulary on every page). */

@@ -3,9 +3,10 @@
 // Shared reads of the integrations page: small lists the tabs and the rule builder pick from.
 import useSWR from "swr";
 
-import type { ActionTypeInfo, RuleCatalog } from "@/components/RuleBuilder";
+import type { ActionTypeInfo, RuleCatalog } from "@/components/rules/model";
 import { providerName, useConnectorNames } from "@/components/names";
 import { type Schemas, api, unwrap } from "@/lib/api/client";
+import { LIST_LIMIT, fetchers, queryKeys, useActionTypes, useConnectorCatalogue } from "@/lib/api/queries";
 import { useSession } from "@/lib/session";
 
 export type Connection = Schemas["Connection"];
@@ -20,12 +21,10 @@ export type RuleRun = Schemas["RuleRun"];
 export type RuleRunDetail = Schemas["RuleRunDetail"];
 export type ApiKey = Schemas["ApiKey"];
 
-export const LIST_LIMIT = 100;
+export { LIST_LIMIT };
 
 export function useConnections() {
-  return useSWR("integrations:connections", () =>
-    unwrap(api.GET("/api/v1/connections/", { params: { query: { limit: LIST_LIMIT } } })),
-  );
+  return useSWR(queryKeys.connections.integrations, () => fetchers.connections(LIST_LIMIT));
 }
 
 export function useSubscriptions() {
@@ -54,17 +53,12 @@ export function useRuleCatalog(): { catalog?: RuleCatalog; actionTypes?: ActionT
   const { can } = useSession();
   const connections = useConnections();
   const subscriptions = useSubscriptions();
-  const connectors = useSWR("integrations:connectors", () => unwrap(api.GET("/api/v1/connectors/")));
-  const agents = useSWR(can("agents", "read") ? "integrations:agents" : null, () =>
-    unwrap(api.GET("/api/v1/agents/", { params: { query: { limit: LIST_LIMIT } } })),
+  const connectors = useConnectorCatalogue();
+  const agents = useSWR(can("agents", "read") ? queryKeys.agents.integrations : null, () => fetchers.agents(LIST_LIMIT));
+  const configs = useSWR(can("workflows", "read") ? queryKeys.workflowConfigs.integrations : null, () =>
+    fetchers.workflowConfigs(LIST_LIMIT),
   );
-  const configs = useSWR(can("workflows", "read") ? "integrations:workflow-configs" : null, () =>
-    unwrap(api.GET("/api/v1/workflows/configs/", { params: { query: { limit: LIST_LIMIT } } })),
-  );
-  const actionTypes = useSWR("integrations:action-types", async () => {
-    const data = await unwrap(api.GET("/api/v1/rules/action-types/"));
-    return data as unknown as ActionTypeInfo[];
-  });
+  const actionTypes = useActionTypes();
   const error = connections.error ?? subscriptions.error ?? connectors.error ?? actionTypes.error;
   const retry = () => {
     connections.mutate();

@@ -4,6 +4,7 @@
 import useSWR from "swr";
 
 import { type Schemas, api, unwrap } from "@/lib/api/client";
+import { fetchers, queryKeys, useConnectorCatalogue } from "@/lib/api/queries";
 import { useSession } from "@/lib/session";
 
 export type Template = Schemas["WorkflowTemplate"];
@@ -32,17 +33,15 @@ export function useTemplates() {
 }
 
 export function useConnections() {
-  return useSWR("workflows:connections", () =>
-    unwrap(api.GET("/api/v1/connections/", { params: { query: { limit: 200 } } })),
-  );
+  return useSWR(queryKeys.connections.workflows, () => fetchers.connections(200));
 }
 
 export function useConnectors() {
-  return useSWR("workflows:connectors", () => unwrap(api.GET("/api/v1/connectors/")));
+  return useConnectorCatalogue();
 }
 
 export function useAgents() {
-  return useSWR("workflows:agents", () => unwrap(api.GET("/api/v1/agents/", { params: { query: { limit: 200 } } })));
+  return useSWR(queryKeys.agents.workflows, () => fetchers.agents(200));
 }
 
 /** Who a user id is (for "decided by"): the signed-in person, or a member when the members list carries user ids

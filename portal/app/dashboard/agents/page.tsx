@@ -23,6 +23,7 @@ import {
   Time,
 } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
+import { LIST_LIMIT, fetchers, queryKeys, useLlmProviders } from "@/lib/api/queries";
 import { useSubmit } from "@/lib/useForm";
 import { useSession } from "@/lib/session";
 
@@ -215,15 +216,11 @@ export default function AgentsPage() {
   const { can } = useSession();
   const canConfigure = can("agents", "configure");
   const [creating, setCreating] = useState(false);
-  const agents = useSWR("agents:list", async () =>
-    rows<Agent>(await unwrap(api.GET("/api/v1/agents/", { params: { query: { limit: 100 } } }))),
-  );
+  const agents = useSWR(queryKeys.agents.list, async () => rows<Agent>(await fetchers.agents(LIST_LIMIT)));
   const templates = useSWR("agents:templates", async () =>
     rows<Template>(await unwrap(api.GET("/api/v1/agent-templates/"))),
   );
-  const providers = useSWR("agents:providers", async () =>
-    rows<Provider>(await unwrap(api.GET("/api/v1/llm-providers/", { params: { query: { limit: 100 } } }))),
-  );
+  const providers = useLlmProviders();
   const open = (agent: Agent) => {
     agents.mutate();
     router.push(`/dashboard/agents/${agent.id}`);

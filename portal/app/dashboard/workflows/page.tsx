@@ -13,6 +13,7 @@ import { RunsTable } from "@/components/workflows/Runs";
 import { LLMProviderNotice } from "@/components/Guidance";
 import { Async, Card, EmptyState, PageHeader, Tabs, withSuspense } from "@/components/ui";
 import { api, unwrap } from "@/lib/api/client";
+import { fetchers, queryKeys } from "@/lib/api/queries";
 import { useSession } from "@/lib/session";
 
 type Tab = "configs" | "runs" | "approvals";
@@ -49,9 +50,7 @@ function WorkflowsPage() {
   const { can } = useSession();
   const tab: Tab = TABS.includes(search.get("tab") as Tab) ? (search.get("tab") as Tab) : "configs";
   const templates = useTemplates();
-  const configs = useSWR("workflows:configs", () =>
-    unwrap(api.GET("/api/v1/workflows/configs/", { params: { query: { limit: 200 } } })),
-  );
+  const configs = useSWR(queryKeys.workflowConfigs.workflows, () => fetchers.workflowConfigs(200));
   const pending = useSWR(
     "workflows:approvals:count",
     () => unwrap(api.GET("/api/v1/workflows/approvals/", { params: { query: { status: "pending", limit: 1 } } })),

@@ -10,10 +10,11 @@ import { KnowledgePanel } from "@/components/agents/KnowledgePanel";
 import { LLMProviderNotice } from "@/components/Guidance";
 import { RunPanel } from "@/components/agents/RunPanel";
 import { ToolsEditor } from "@/components/agents/ToolsEditor";
-import { type Agent, type AvailableConnection, type Grant, type Provider, rows } from "@/components/agents/types";
+import { type Agent, type AvailableConnection, type Grant, rows } from "@/components/agents/types";
 import { Async, Badge, Card, ConfirmButton, ErrorState, Loading, PageHeader, Tabs } from "@/components/ui";
 import { type Schemas, api, unwrap } from "@/lib/api/client";
 import type { ApiError } from "@/lib/api/errors";
+import { useLlmProviders } from "@/lib/api/queries";
 import { useSession } from "@/lib/session";
 
 type Tab = "settings" | "tools" | "knowledge" | "run";
@@ -32,9 +33,7 @@ export default function AgentPage() {
   const agent = useSWR<Agent, ApiError>(Number.isFinite(id) ? agentKey : null, async () =>
     unwrap(api.GET("/api/v1/agents/{id}/", { params: { path: { id: String(id) } } })),
   );
-  const providers = useSWR("agents:providers", async () =>
-    rows<Provider>(await unwrap(api.GET("/api/v1/llm-providers/", { params: { query: { limit: 100 } } }))),
-  );
+  const providers = useLlmProviders();
   const tools = useSWR(tab === "tools" ? `agents:tools:${id}` : null, async () =>
     rows<AvailableConnection>(
       await unwrap(api.GET("/api/v1/agents/{id}/available-tools/", { params: { path: { id: String(id) } } })),
