@@ -17,7 +17,8 @@ type Session = {
   can: (resource: string, action: Action) => boolean;
   switchTenant: (slug: string) => Promise<void>;
   logout: () => Promise<void>;
-  refresh: () => Promise<unknown>;
+  /** Fetches /auth/me/ again (the signed-in user, tenant, role and permissions); not a token renewal. */
+  reloadMe: () => Promise<unknown>;
 };
 
 const SessionContext = createContext<Session | null>(null);
@@ -80,7 +81,7 @@ export function SessionProvider({ children, fallback }: { children: React.ReactN
       can: (resource, action) => Boolean(permissions[resource]?.includes(action)),
       switchTenant,
       logout,
-      refresh: () => mutate(),
+      reloadMe: () => mutate(),
     };
   }, [me, switchTenant, logout, mutate]);
 

@@ -54,7 +54,7 @@ function WorkspaceForm({ tenant, onSaved }: { tenant: Tenant; onSaved: () => voi
 }
 
 export function Workspace() {
-  const { me, can, refresh } = useSession();
+  const { me, can, reloadMe } = useSession();
   const manage = can("tenant", "manage");
   const { data, error, mutate } = useSWR<Tenant>(["tenant", me.tenant?.slug], () => unwrap(api.GET("/api/v1/tenant/")));
   return (
@@ -87,7 +87,7 @@ export function Workspace() {
                 tenant={tenant}
                 onSaved={() => {
                   mutate();
-                  refresh();
+                  reloadMe();
                 }}
               />
             ) : (
