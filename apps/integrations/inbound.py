@@ -26,6 +26,7 @@ from apps.accounts.models import Tenant
 from apps.connectors.base import Provider, WebhookVerificationError
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
+from apps.connectors.signing import lowered
 from apps.integrations import queueing
 from apps.integrations.models import Event, InboundEndpoint
 from apps.integrations.routing.models import WebhookRoute
@@ -234,7 +235,7 @@ def _verify_standard(endpoint: InboundEndpoint, headers: dict[str, str], body: b
         payload = json.loads(body or b"{}")
     except ValueError:
         raise WebhookVerificationError("body is not JSON") from None
-    lower = {k.lower(): v for k, v in headers.items()}
+    lower = lowered(headers)
     raw_type = str(payload.get("type") or "") if isinstance(payload, dict) else ""
     data = payload.get("data", payload) if isinstance(payload, dict) and "type" in payload else payload
     return lower["webhook-id"], raw_type, data

@@ -31,6 +31,7 @@ from standardwebhooks.webhooks import WebhookVerificationError as StandardVerifi
 
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
+from apps.connectors.signing import lowered, matches
 from apps.integrations.inbound import safe_headers
 from apps.integrations.models import ReceivedRequest, Subscription
 from apps.integrations.outbound import signing_secrets
@@ -82,7 +83,7 @@ def _within_rate(schema: str) -> int | None:
 
 def verdict_of(tenant: Tenant, headers: dict[str, str], body: bytes) -> tuple[str, str, Subscription | None]:
     """(verdict, detail, the subscription whose secret verified it)."""
-    lower = {name.lower(): value for name, value in headers.items()}
+    lower = lowered(headers)
     missing = [name for name in SIGNATURE_HEADERS if not lower.get(name)]
     if missing:
         return ReceivedRequest.Verdict.UNSIGNED, f"Missing {', '.join(missing)}.", None
@@ -138,7 +139,7 @@ def receive(request, slug: str, token: str):
         response["Allow"] = "POST"
         return response
     tenant = Tenant.objects.filter(slug=slug, status=Tenant.Status.ACTIVE).first()
-    if tenant is None or not hmac.compare_digest(token, receiver_token(tenant.schema_name)):
+    if tenant is None or not matches(token, receiver_token(tenant.schema_name)):
         return JsonResponse(NOT_FOUND, status=404)
     wait = _within_rate(tenant.schema_name)
     if wait is not None:
@@ -166,7 +167,7 @@ def receive(request, slug: str, token: str):
         verdict, detail, subscription = verdict_of(tenant, headers, body)
         status = 200 if verdict == ReceivedRequest.Verdict.VERIFIED else 401
         kept = body[: settings.TEST_RECEIVER_MAX_BODY_BYTES]
-        lower = {name.lower(): value for name, value in headers.items()}
+        lower = lowered(headers)
         ReceivedRequest.objects.create(
             method=request.method,
             headers=safe_headers(headers, [], keep_signatures=True),

@@ -32,7 +32,6 @@ There is no unified campaign model without metrics, so only `insights` is expose
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 import time
@@ -65,6 +64,7 @@ from apps.connectors.exceptions import (
 )
 from apps.connectors.http import time_left
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, hmac_signature, matches
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
@@ -294,7 +294,7 @@ class FacebookAds(Provider):
         params = dict(params)
         secret, token = ctx.credentials.get("app_secret"), ctx.credentials.get("access_token")
         if secret and token:
-            params["appsecret_proof"] = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            params["appsecret_proof"] = hmac_signature(secret, token.encode(), encoding="hex")
         for attempt in range(MAX_THROTTLE_RETRIES + 1):
             _throttle_wait.set(None)
             try:
@@ -407,7 +407,7 @@ class FacebookAds(Provider):
         if not secret:
             raise WebhookVerificationError("no verify token is configured for this connection")
         token = query.get("hub.verify_token") or ""
-        if not hmac.compare_digest(token.encode(), secret.encode()):
+        if not matches(token, secret):
             raise WebhookVerificationError("hub.verify_token does not match")
         challenge = query.get("hub.challenge") or ""
         if not _CHALLENGE.match(challenge):
@@ -420,11 +420,10 @@ class FacebookAds(Provider):
         """`secret` is the app secret; the signature covers the raw body exactly as received."""
         if not secret:
             raise WebhookVerificationError("no app secret is configured for this connection")
-        sent = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER.lower(), "").strip()
+        sent = header(headers, SIGNATURE_HEADER)
         if not sent.startswith("sha256="):
             raise WebhookVerificationError(f"missing or malformed {SIGNATURE_HEADER} header")
-        expected = "sha256=" + hmac.new(secret.encode(), body or b"", hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(sent.encode(), expected.encode()):
+        if not matches(sent, "sha256=" + hmac_signature(secret, body, encoding="hex")):
             raise WebhookVerificationError("wrong signature")
         try:
             payload = json.loads(body or b"")

@@ -18,7 +18,6 @@ a shared secret as a custom request header, which is what `verify_webhook` check
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 from urllib.parse import parse_qsl, urlsplit
@@ -40,6 +39,7 @@ from apps.connectors.base import (
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NotFoundError
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, matches
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
@@ -264,10 +264,9 @@ class FluentCRM(Provider):
     def verify_webhook(
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
     ) -> WebhookEvent:
-        sent = {k.lower(): v for k, v in headers.items()}.get(SECRET_HEADER.lower(), "")
-        if not secret or not hmac.compare_digest(sent.encode(), secret.encode()):
+        if not matches(header(headers, SECRET_HEADER), secret):
             raise WebhookVerificationError("missing or wrong shared secret")
-        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "").lower()
+        content_type = header(headers, "Content-Type").lower()
         payload = self._webhook_payload(body, form="application/x-www-form-urlencoded" in content_type)
         event_type = str(payload.get("event") or payload.get("trigger") or "fluentcrm.webhook")
         # No delivery id in FluentCRM's webhooks: the same body twice is the same delivery resent.

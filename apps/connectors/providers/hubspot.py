@@ -22,9 +22,7 @@ URI is the full URL HubSpot called, with the documented set of percent-escapes (
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import math
 import re
@@ -50,6 +48,7 @@ from apps.connectors.base import (
 )
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError, ProviderRequestError
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, hmac_signature, matches
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
@@ -353,9 +352,8 @@ class HubSpot(Provider):
         called, which behind a proxy that rewrites Host (or terminates TLS) is the public one: the gateway's
         public address (GATEWAY_URL, the one the endpoint URL shows) with the received path and query is tried
         too, so the signature still binds the path, query, body and time."""
-        sent = {k.lower(): v for k, v in headers.items()}
-        signature = sent.get(SIGNATURE_HEADER.lower(), "").strip()
-        timestamp = sent.get(TIMESTAMP_HEADER.lower(), "").strip()
+        signature = header(headers, SIGNATURE_HEADER)
+        timestamp = header(headers, TIMESTAMP_HEADER)
         if not secret:
             raise WebhookVerificationError("no client secret is configured for this connection")
         if not signature or not timestamp:
@@ -370,8 +368,7 @@ class HubSpot(Provider):
         matched = False
         for candidate in dict.fromkeys(candidates):
             source = method.upper().encode() + signed_uri(candidate).encode() + (body or b"") + timestamp.encode()
-            expected = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
-            matched = hmac.compare_digest(signature.encode(), expected.encode()) or matched
+            matched = matches(signature, hmac_signature(secret, source)) or matched
         if not matched:
             raise WebhookVerificationError("wrong signature")
         try:

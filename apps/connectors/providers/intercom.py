@@ -29,7 +29,6 @@ Webhooks (https://developers.intercom.com/docs/references/webhooks/webhook-model
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote, urlsplit
@@ -52,6 +51,7 @@ from apps.connectors.base import (
 )
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, hmac_signature, matches
 from apps.connectors.unified import normalised
 
 API_VERSION = "2.14"
@@ -300,11 +300,10 @@ class Intercom(Provider):
         """`secret` is the app's client secret."""
         if not secret:
             raise WebhookVerificationError("no client secret is configured for this connection")
-        sent = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER.lower(), "").strip()
+        sent = header(headers, SIGNATURE_HEADER)
         if not sent.startswith("sha1="):
             raise WebhookVerificationError(f"missing or malformed {SIGNATURE_HEADER} header")
-        expected = "sha1=" + hmac.new(secret.encode(), body or b"", hashlib.sha1).hexdigest()
-        if not hmac.compare_digest(sent.lower().encode(), expected.encode()):
+        if not matches(sent.lower(), "sha1=" + hmac_signature(secret, body, digest=hashlib.sha1, encoding="hex")):
             raise WebhookVerificationError("wrong signature")
         try:
             payload = json.loads(body or b"{}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
 from urllib.parse import parse_qsl, urlsplit
 
@@ -51,6 +50,7 @@ from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.http import ProviderHTTP
 from apps.connectors.registry import registry
+from apps.connectors.signing import matches
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
@@ -403,15 +403,11 @@ class Mailchimp(Provider):
 
     # --- webhooks ---------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _secret_matches(sent: str | None, secret: str) -> bool:
-        return bool(secret) and isinstance(sent, str) and hmac.compare_digest(sent.encode(), secret.encode())
-
     def webhook_handshake(self, *, method: str, query: dict[str, str], secret: str) -> str | None:
         """Mailchimp validates a webhook URL with a GET (no parameters beyond the URL's own): answer 200, empty."""
         if method.upper() != "GET":
             return None
-        if not self._secret_matches(query.get(SECRET_PARAM), secret):
+        if not matches(query.get(SECRET_PARAM), secret):
             raise WebhookVerificationError(f"missing or wrong `{SECRET_PARAM}` in the webhook URL")
         return ""
 
@@ -422,7 +418,7 @@ class Mailchimp(Provider):
         if not secret:
             raise WebhookVerificationError("no webhook secret is configured for this connection")
         sent = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)).get(SECRET_PARAM)
-        if not self._secret_matches(sent, secret):
+        if not matches(sent, secret):
             raise WebhookVerificationError(f"missing or wrong `{SECRET_PARAM}` in the webhook URL")
         if method.upper() != "POST":
             raise WebhookVerificationError("Mailchimp delivers events with POST")

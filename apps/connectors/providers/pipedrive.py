@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import math
 import re
@@ -50,6 +49,7 @@ from apps.connectors.base import (
 )
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, matches
 from apps.connectors.unified import normalised
 
 MAX_PER_PAGE = 500
@@ -318,7 +318,7 @@ class Pipedrive(Provider):
         The framework's call passes no config, so callers that know the configured user pass it explicitly."""
         if not secret:
             raise WebhookVerificationError("no webhook password is configured for this connection")
-        sent = {k.lower(): v for k, v in headers.items()}.get("authorization", "").strip()
+        sent = header(headers, "Authorization")
         scheme, _, encoded = sent.partition(" ")
         if scheme.lower() != "basic" or not encoded:
             raise WebhookVerificationError("missing HTTP Basic credentials")
@@ -327,8 +327,8 @@ class Pipedrive(Provider):
         except (binascii.Error, UnicodeDecodeError):
             raise WebhookVerificationError("malformed HTTP Basic credentials") from None
         sent_user, colon, sent_password = decoded.partition(":")
-        password_ok = hmac.compare_digest(sent_password.encode(), secret.encode())
-        user_ok = user is None or hmac.compare_digest(sent_user.encode(), user.encode())
+        password_ok = matches(sent_password, secret)
+        user_ok = user is None or matches(sent_user, user)
         if not colon or not (password_ok and user_ok):
             raise WebhookVerificationError("wrong webhook credentials")
         try:

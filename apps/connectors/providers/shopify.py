@@ -41,9 +41,6 @@ no Shopify store runs here.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
 import time
@@ -78,6 +75,7 @@ from apps.connectors.exceptions import (
 )
 from apps.connectors.http import deadline, parse_json, time_left
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, hmac_signature, matches
 from apps.connectors.unified import normalised
 
 ORDERS_WITHOUT_READ_ALL_DAYS = 60  # https://shopify.dev/docs/api/usage/access-scopes#orders-permissions
@@ -554,19 +552,17 @@ class Shopify(Provider):
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
     ) -> WebhookEvent:
         """`secret` is the app's client secret (or the connection's webhook_secret)."""
-        sent = {k.lower(): v for k, v in headers.items()}
-        signature = sent.get(HMAC_HEADER.lower(), "").strip()
+        signature = header(headers, HMAC_HEADER)
         if not secret:
             raise WebhookVerificationError("no webhook secret is configured for this connection")
         if not signature:
             raise WebhookVerificationError(f"missing {HMAC_HEADER} header")
-        expected = base64.b64encode(hmac.new(secret.encode(), body or b"", hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
+        if not matches(signature, hmac_signature(secret, body)):
             raise WebhookVerificationError("wrong signature")
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
             raise WebhookVerificationError("body is not JSON") from None
-        event_type = sent.get("x-shopify-topic", "").strip() or "shopify.event"
+        event_type = header(headers, "X-Shopify-Topic") or "shopify.event"
         # X-Shopify-Webhook-Id is not signed: the id comes from what is (the webhook id stays in the headers)
         return WebhookEvent(event_id=signed_body_id(event_type, body), event_type=event_type, payload=payload)

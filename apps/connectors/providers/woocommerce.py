@@ -12,9 +12,6 @@ Webhooks are POSTed with `X-WC-Webhook-Signature` = base64(HMAC-SHA256(secret, r
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import re
 from datetime import date, timedelta
@@ -42,6 +39,7 @@ from apps.connectors.exceptions import (
 )
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
+from apps.connectors.signing import has_header, header, hmac_signature, matches
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
@@ -248,17 +246,15 @@ class WooCommerce(Provider):
     def verify_webhook(
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
     ) -> WebhookEvent:
-        sent = {k.lower(): v for k, v in headers.items()}
-        signature = sent.get(SIGNATURE_HEADER.lower(), "")
+        signature = header(headers, SIGNATURE_HEADER)
         if not secret:
             raise WebhookVerificationError("no webhook secret is configured for this connection")
         if not signature:
             # includes the unsigned `webhook_id=<id>` ping WooCommerce sends when a webhook is first saved
             raise WebhookVerificationError(f"missing {SIGNATURE_HEADER} header")
-        expected = base64.b64encode(hmac.new(secret.encode(), body or b"", hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(signature.strip().encode(), expected.encode()):
+        if not matches(signature, hmac_signature(secret, body)):
             raise WebhookVerificationError("wrong signature")
-        event_type = sent.get(TOPIC_HEADER.lower(), "").strip()
+        event_type = header(headers, TOPIC_HEADER)
         if not event_type:
             raise WebhookVerificationError(f"missing {TOPIC_HEADER} header")
         # the delivery id is not signed, and WooCommerce gives each redelivery a new one: the id comes from what is
@@ -272,5 +268,4 @@ class WooCommerce(Provider):
     def webhook_ping(self, *, headers: dict[str, str], body: bytes) -> bool:
         """The unsigned `webhook_id=<id>` form body WooCommerce sends when a webhook is saved: answered 200 (else
         WooCommerce shows the webhook as failing and pings again on every save), never an event."""
-        sent = {k.lower() for k in headers}
-        return SIGNATURE_HEADER.lower() not in sent and bool(PING_BODY.fullmatch((body or b"").strip()))
+        return not has_header(headers, SIGNATURE_HEADER) and bool(PING_BODY.fullmatch((body or b"").strip()))

@@ -18,7 +18,6 @@ refuses a published post); the errors' codes (a wrong application password is `r
 
 from __future__ import annotations
 
-import hmac
 import html
 from datetime import date, timedelta
 
@@ -37,6 +36,7 @@ from apps.connectors.base import (
 from apps.connectors.exceptions import AuthenticationError, BadResponseError, ProviderRequestError
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, matches
 from apps.connectors.unified import normalised
 
 MAX_PER_PAGE = 100
@@ -225,8 +225,7 @@ class WordPress(Provider):
     def verify_webhook(
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
     ) -> WebhookEvent:
-        sent = {k.lower(): v for k, v in headers.items()}.get(SECRET_HEADER.lower(), "")
-        if not secret or not hmac.compare_digest(sent.encode(), secret.encode()):
+        if not matches(header(headers, SECRET_HEADER), secret):
             raise WebhookVerificationError("missing or wrong shared secret")
         import json
 

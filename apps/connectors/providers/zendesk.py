@@ -23,9 +23,7 @@ have no body. Event-subscription payloads carry `id`, `type` (e.g. `zen:event-ty
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import math
 import re
@@ -55,6 +53,7 @@ from apps.connectors.exceptions import (
     NeedsReauthError,
 )
 from apps.connectors.registry import registry
+from apps.connectors.signing import header, hmac_signature, matches
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
@@ -334,9 +333,8 @@ class Zendesk(Provider):
         self, *, method: str, url: str, headers: dict[str, str], body: bytes, secret: str
     ) -> WebhookEvent:
         """`secret` is the webhook's signing secret."""
-        sent = {k.lower(): v for k, v in headers.items()}
-        signature = sent.get(SIGNATURE_HEADER.lower(), "").strip()
-        timestamp = sent.get(TIMESTAMP_HEADER.lower(), "").strip()
+        signature = header(headers, SIGNATURE_HEADER)
+        timestamp = header(headers, TIMESTAMP_HEADER)
         if not secret:
             raise WebhookVerificationError("no webhook signing secret is configured for this connection")
         if not signature or not timestamp:
@@ -348,9 +346,7 @@ class Zendesk(Provider):
         if not math.isfinite(sent_at) or abs(time.time() - sent_at) > MAX_SIGNATURE_AGE_SECONDS:
             raise WebhookVerificationError("timestamp is more than 5 minutes away; replayed or delayed request")
         body = body or b""
-        digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-        expected = base64.b64encode(digest).decode()
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
+        if not matches(signature, hmac_signature(secret, timestamp.encode() + body)):
             raise WebhookVerificationError("wrong signature")
         try:
             payload = json.loads(body) if body.strip() else {}

@@ -33,7 +33,6 @@ without the `watch` wrapper; the reference pages and Zoho's SDKs send it wrapped
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -68,6 +67,7 @@ from apps.connectors.exceptions import (
 )
 from apps.connectors.http import parse_json
 from apps.connectors.registry import registry
+from apps.connectors.signing import matches
 from apps.connectors.unified import normalised
 from bizosaas.digits import ascii_digits
 
@@ -520,7 +520,7 @@ class ZohoCRM(Provider):
         if not isinstance(payload, dict):
             raise WebhookVerificationError("body is not a Zoho CRM notification")
         sent = payload.get("token")
-        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), secret.encode()):
+        if not matches(sent, secret):
             raise WebhookVerificationError("missing or wrong notification channel token")
         ids = payload.get("ids") if isinstance(payload.get("ids"), list) else []
         channel, operation, module = (str(payload.get(key) or "") for key in ("channel_id", "operation", "module"))
