@@ -1,4 +1,5 @@
-"""Shared API plumbing: errors from services become field-level 400s; every list is paged with a bounded size."""
+"""Shared API plumbing: the exceptions services raise (plain ones: they know nothing of HTTP) become answers here,
+in one place; every list is paged with a bounded size."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rest_framework.response import Response
 from apps.accounts.quotas import QuotaExceeded
 from apps.connectors.api.slow_calls import ProviderCallsBusy
 from apps.connectors.exceptions import ConnectorError
-from bizosaas import refusals
+from bizosaas import durable, refusals
 
 API_RATES = ("api_requests_per_minute", "api_key_requests_per_minute")  # counted on every request of a principal
 
@@ -37,6 +38,8 @@ def exception_handler(exc, context):
         if isinstance(exc, ProviderCallsBusy) and exc.retry_after:
             _hold(context, "provider_calls", exc.retry_after, exc.status_code, body, headers or {})
         return Response(body, status=exc.status_code, headers=headers)
+    if isinstance(exc, durable.Unavailable):  # Temporal down: the work was not started (or, `extra`, only part)
+        return Response({"detail": exc.detail, **exc.extra}, status=503)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)

@@ -22,7 +22,16 @@ RULE_ACTIONS, AGENT_RUN = "rule_actions", "agent_run"
 
 
 class Unavailable(Exception):
-    """The workflow engine could not take the work now (the workflows app's TemporalUnavailable is one)."""
+    """The workflow engine could not take the work now (the workflows app's TemporalUnavailable is one). A plain
+    exception, raised from services and tasks alike: `detail` is what the caller is told, `extra` more fields for
+    an API answer (bizosaas.api maps it to a 503, the one place that knows HTTP)."""
+
+    default_detail = "The workflow engine is unavailable; try again later."
+
+    def __init__(self, detail: str = "", **extra: object) -> None:
+        self.detail = detail or self.default_detail
+        self.extra = extra
+        super().__init__(self.detail)
 
 
 @dataclass(frozen=True)

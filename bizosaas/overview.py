@@ -17,11 +17,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.views import TenantScoped
 from apps.agents.models import AgentRun
 from apps.connectors.models import Connection
 from apps.integrations.models import Delivery, Event
 from apps.workflows.models import WorkflowRun
+from bizosaas.views import TenantScoped
 
 EVENT_STATUSES = [s.value for s in Event.Status]
 DELIVERY_OUTCOMES = ["delivered", "failed", "pending"]

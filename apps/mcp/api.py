@@ -10,13 +10,13 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.models import ApiKey
 from apps.accounts.permissions import MCP_SCOPE
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from apps.mcp.auth import McpPrincipal
 from apps.mcp.tools import Denied, tools_for
+from bizosaas.views import TenantScoped
 
 
 class McpTarget(serializers.Serializer):

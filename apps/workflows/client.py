@@ -16,8 +16,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from rest_framework import status
-from rest_framework.exceptions import APIException
 from temporalio.client import (
     Client,
     Schedule,
@@ -50,11 +48,9 @@ OVERLAP = {
 }
 
 
-class TemporalUnavailable(APIException, durable.Unavailable):
-    """Temporal could not be reached or refused the request for a reason of its own (503)."""
+class TemporalUnavailable(durable.Unavailable):
+    """Temporal could not be reached or refused the request for a reason of its own (the API answers 503)."""
 
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "temporal_unavailable"
     default_detail = "The workflow engine (Temporal) is unavailable; try again later."
 
 

@@ -93,11 +93,9 @@ def _sync_schedule(config: WorkflowConfig, *, had_schedule: bool) -> None:
         WorkflowConfig.objects.filter(pk=config.pk).update(schedule_error=str(exc.detail)[:500])
         config.refresh_from_db()
         raise client.TemporalUnavailable(
-            {
-                "detail": f"The configuration was saved, but its schedule could not be updated in Temporal: "
-                f"{exc.detail} It is retried by the reconcile command; until then the schedule may be stale.",
-                "config": config.pk,
-            }
+            f"The configuration was saved, but its schedule could not be updated in Temporal: {exc.detail} It is "
+            "retried by the reconcile command; until then the schedule may be stale.",
+            config=config.pk,
         ) from exc
     WorkflowConfig.objects.filter(pk=config.pk).update(schedule_synced_at=timezone.now(), schedule_error="")
     config.refresh_from_db()

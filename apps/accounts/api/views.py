@@ -4,7 +4,7 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
@@ -16,9 +16,8 @@ from apps.accounts.access import tenant_access
 from apps.accounts.api import serializers as s
 from apps.accounts.api_keys import ApiKeyPrincipal
 from apps.accounts.audit.models import AuditEvent
-from apps.accounts.audit.services import Actor
 from apps.accounts.models import ApiKey, Invitation, Membership, Tenant
-from apps.accounts.permissions import MANAGE, MATRIX, TenantPermission, role_allows
+from apps.accounts.permissions import MANAGE, MATRIX, role_allows
 from apps.accounts.throttles import (
     ClientScopedThrottle,
     InvitationTokenThrottle,
@@ -27,6 +26,7 @@ from apps.accounts.throttles import (
 )
 from apps.accounts.tokens import session_end, token_pair
 from bizosaas.filters import time_filters
+from bizosaas.views import TenantScoped
 
 
 class IsPerson(BasePermission):
@@ -205,23 +205,6 @@ class InvitationAcceptView(APIView):
 
 
 # --- the tenant's own resources ------------------------------------------------------------------------------
-
-
-class TenantScoped:
-    permission_classes = [IsAuthenticated, TenantPermission]
-    resource: str
-    lookup_value_regex = r"\d+"
-
-    def schema_generation(self) -> bool:
-        return getattr(self, "swagger_fake_view", False)
-
-    @property
-    def tenant(self) -> Tenant:
-        return tenant_access(self.request).tenant
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.from_request(self.request)
 
 
 class CurrentTenantView(TenantScoped, APIView):

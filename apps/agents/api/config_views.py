@@ -10,13 +10,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import CONFIGURE, READ
 from apps.agents import services, templates
 from apps.agents.api import config_serializers as s
 from apps.agents.models import Agent, AgentRun, LLMProvider, ToolGrant
 from apps.connectors.api.slow_calls import slow_provider_call
 from bizosaas.last_run import with_last_run
+from bizosaas.views import TenantScoped
 
 
 def agents_with_details():

@@ -9,7 +9,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import CONFIGURE
 from apps.agents.api import knowledge_serializers as s
 from apps.agents.knowledge import ingest
@@ -18,6 +17,7 @@ from apps.agents.knowledge.search import MAX_LIMIT, search
 from apps.agents.models import Document, KnowledgeCollection
 from bizosaas.api import JSONObjectParser
 from bizosaas.digits import ascii_digits
+from bizosaas.views import TenantScoped
 
 
 class KnowledgeErrors:

@@ -8,12 +8,12 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import USE
 from apps.agents import runs
 from apps.agents.api import run_serializers as s
 from apps.agents.models import Agent, AgentRun, Conversation, Message, RunStep
 from bizosaas.filters import choice_filter, int_filters
+from bizosaas.views import TenantScoped
 
 
 def _agent(agent_id) -> Agent:

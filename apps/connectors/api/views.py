@@ -15,7 +15,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.models import Tenant
 from apps.accounts.permissions import USE
 from apps.connectors import services
@@ -25,6 +24,7 @@ from apps.connectors.api.slow_calls import slow_provider_call
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from bizosaas.api import page_limit
+from bizosaas.views import TenantScoped
 
 
 @extend_schema(tags=["connectors"])

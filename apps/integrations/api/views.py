@@ -12,7 +12,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import CONFIGURE, READ, USE, may
 from apps.connectors.models import Connection
 from apps.integrations import inbound, outbound, queueing, receiver, rules, samples
@@ -20,6 +19,7 @@ from apps.integrations.api import serializers as s
 from apps.integrations.expressions import check_type_pattern
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Rule, RuleRun, Subscription
 from bizosaas.filters import choice_filter, int_filters, time_filters
+from bizosaas.views import TenantScoped
 
 
 def _connection_or_error(value, field: str = "connection") -> Connection | None:

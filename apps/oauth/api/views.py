@@ -3,11 +3,11 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from apps.accounts.access import tenant_access
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import MANAGE, READ, role_allows
 from apps.oauth import services
 from apps.oauth.api.serializers import OAuthGrantSerializer
 from apps.oauth.models import OAuthGrant
+from bizosaas.views import TenantScoped
 
 
 @extend_schema(tags=["oauth grants"])

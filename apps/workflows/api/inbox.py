@@ -13,13 +13,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import READ, USE
 from apps.agents import approvals
 from apps.agents.models import AgentApproval
 from apps.workflows import services
 from apps.workflows.models import WorkflowApproval
 from bizosaas.api import page_limit
+from bizosaas.views import TenantScoped
 
 STATUSES = ["pending", "approved", "rejected", "expired"]
 

@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from apps.accounts.api.views import TenantScoped
 from apps.accounts.permissions import READ, USE
 from apps.workflows import services
 from apps.workflows.api import serializers as s
@@ -20,6 +19,7 @@ from apps.workflows.models import WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.templates import TEMPLATES, describe_all
 from bizosaas.filters import choice_filter, int_filters
 from bizosaas.last_run import with_last_run
+from bizosaas.views import TenantScoped
 
 
 @extend_schema(tags=["workflows"])
