@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import CONFIGURE, READ, USE, may
 from apps.connectors.models import Connection
-from apps.integrations import inbound, outbound, queueing, receiver, rules, samples
+from apps.integrations import inbound, outbound, queueing, receiver, rules, samples, selectors
 from apps.integrations.api import serializers as s
 from apps.integrations.expressions import check_type_pattern
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Rule, RuleRun, Subscription
@@ -438,30 +438,17 @@ class OverviewView(TenantScoped, APIView):
     resource = "webhooks"
 
     def get(self, request):
-        endpoints = list(
-            InboundEndpoint.objects.select_related("connection").annotate(
-                received_count=Count("events"), last_event_at=Max("events__received_at")
-            )
-        )
-        subscriptions = list(Subscription.objects.all())
-        rule_list = list(Rule.objects.all())
-        last_runs = dict(RuleRun.objects.values_list("rule_id").annotate(last=Max("created_at")))
-        failed = dict(
-            Delivery.objects.filter(status=Delivery.Status.FAILED)
-            .values_list("subscription_id")
-            .annotate(n=Count("id"))
-        )
-
+        overview = selectors.wiring_overview()
         shows_urls = may(request, "webhooks", CONFIGURE)
 
-        def sub_row(sub):
+        def subscription_row(sub):
             return {
                 "id": sub.id,
                 "url": sub.url if shows_urls else s.masked_url(sub.url),
                 "event_types": sub.event_types,
                 "status": "active" if sub.enabled else "disabled",
                 "disabled_reason": sub.disabled_reason,
-                "failed_deliveries": failed.get(sub.id, 0),
+                "failed_deliveries": overview.failed_deliveries.get(sub.id, 0),
                 "last_success_at": sub.last_success_at,
             }
 
@@ -471,58 +458,18 @@ class OverviewView(TenantScoped, APIView):
                 "name": rule.name,
                 "trigger_event": rule.trigger_event,
                 "status": "active" if rule.enabled else "disabled",
-                "last_run_at": last_runs.get(rule.id),
+                "last_run_at": overview.last_rule_runs.get(rule.id),
             }
 
-        def endpoint_row(endpoint):
-            return s.EndpointSerializer(endpoint, context={"request": request}).data
-
-        def rule_connections(rule) -> set[int]:
-            ids = {rule.trigger_connection_id} if rule.trigger_connection_id else set()
-            ids |= {a.get("connection") for a in rule.actions if isinstance(a, dict) and a.get("connection")}
-            return ids
-
-        def names(pattern: str, provider: str) -> bool:
-            """`shopify.order.*` names every Shopify connection; `*` and `*.contact.*` name none in particular."""
-            return pattern.split(".")[0] == provider
-
-        rows, linked_subs, linked_rules = [], set(), set()
-        for connection in Connection.objects.all():
-            provider = connection.provider
-            subs = [
-                x
-                for x in subscriptions
-                if x.connection_id == connection.id
-                or (x.connection_id is None and any(names(p, provider) for p in x.event_types))
-            ]
-            rules_here = [
-                r
-                for r in rule_list
-                if connection.id in rule_connections(r)
-                or (r.trigger_connection_id is None and names(r.trigger_event, provider))
-            ]
-            linked_subs |= {x.id for x in subs}
-            linked_rules |= {r.id for r in rules_here}
-            rows.append(
-                {
-                    "connection": {
-                        "id": connection.id,
-                        "name": connection.name,
-                        "provider": connection.provider,
-                        "status": connection.status,
-                    },
-                    "endpoints": [endpoint_row(e) for e in endpoints if e.connection_id == connection.id],
-                    "subscriptions": [sub_row(x) for x in subs],
-                    "rules": [rule_row(r) for r in rules_here],
-                }
-            )
-        return Response(
-            {
-                "connections": rows,
-                "unlinked": {
-                    "endpoints": [endpoint_row(e) for e in endpoints if e.connection_id is None],
-                    "subscriptions": [sub_row(x) for x in subscriptions if x.id not in linked_subs],
-                    "rules": [rule_row(r) for r in rule_list if r.id not in linked_rules],
-                },
+        def rows(wiring):
+            return {
+                "endpoints": s.EndpointSerializer(wiring.endpoints, many=True, context={"request": request}).data,
+                "subscriptions": [subscription_row(x) for x in wiring.subscriptions],
+                "rules": [rule_row(r) for r in wiring.rules],
             }
-        )
+
+        connections = [
+            {"connection": {f: getattr(w.connection, f) for f in ("id", "name", "provider", "status")}, **rows(w)}
+            for w in overview.connections
+        ]
+        return Response({"connections": connections, "unlinked": rows(overview.unlinked)})
