@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from apps.workflows.models import WorkflowConfig
 from apps.workflows.templates import TEMPLATES
+from apps.workflows.temporal.inputs import WorkflowInput
 from bizosaas import durable
 from bizosaas.digits import ascii_digits
 from bizosaas.temporal import connect
@@ -92,25 +93,20 @@ def _call(fn: Callable[[Client], Awaitable[T]]) -> T:
 
 def workflow_input(
     *, schema: str, config_id: int | None, template: str, params: dict, trigger: str, user_id: int | None
-) -> dict:
+) -> WorkflowInput:
     """THE input every template workflow takes (and every schedule action passes)."""
-    return {
-        "schema": schema,
-        "config_id": config_id,
-        "template": template,
-        "params": params,
-        "trigger": trigger,
-        "user_id": user_id,
-    }
+    return WorkflowInput(
+        schema=schema, config_id=config_id, template=template, params=params, trigger=trigger, user_id=user_id
+    )
 
 
 def new_workflow_id(schema: str, config_id: int | None) -> str:
     return f"wf-{schema}-{config_id or 'adhoc'}-{uuid.uuid4().hex[:12]}"
 
 
-def workflow_start(*, workflow_id: str, input: dict, task_queue: str | None = None) -> str:
+def workflow_start(*, workflow_id: str, input: WorkflowInput, task_queue: str | None = None) -> str:
     """Starts the template's workflow under `workflow_id`; returns the Temporal run id."""
-    workflow_type = TEMPLATES[input["template"]].workflow
+    workflow_type = TEMPLATES[input.template].workflow
 
     async def go(client: Client) -> str:
         handle = await client.start_workflow(
@@ -162,7 +158,7 @@ class ScheduleShape:
     the schedule's note, which we own."""
 
     workflow: str
-    input: dict
+    input: dict  # as Temporal holds it (WorkflowInput.wire())
     task_queue: str
     time_zone: str
     overlap: ScheduleOverlapPolicy
@@ -191,7 +187,7 @@ def desired_shape(schema: str, config: WorkflowConfig, *, task_queue: str | None
             params=config.parameters,
             trigger="schedule",
             user_id=None,
-        ),
+        ).wire(),
         task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
         time_zone=config.timezone,
         overlap=OVERLAP[WorkflowConfig.Overlap(config.overlap_policy)],

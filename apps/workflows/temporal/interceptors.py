@@ -57,9 +57,10 @@ def with_schema(headers: Mapping[str, Payload] | None, schema: str | None) -> Ma
 
 
 def input_schema(args: Sequence[Any]) -> str | None:
-    """The "schema" of a workflow or activity input dict (the contract's single argument)."""
+    """The "schema" of a workflow or activity input (the contract's first argument): a dict's key, or the field of
+    a template's WorkflowInput."""
     first = args[0] if args else None
-    value = first.get("schema") if isinstance(first, dict) else None
+    value = first.get("schema") if isinstance(first, dict) else getattr(first, "schema", None)
     return value if isinstance(value, str) and value else None
 
 

@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError
 from apps.accounts.quotas import QuotaExceeded, consume
 from apps.workflows.models import SyncRecord, WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.temporal.activities import _tenant_scope
+from apps.workflows.temporal.inputs import WorkflowInput
 from bizosaas.metrics import WORKFLOW_RUNS
 
 FINAL_STEP_STATUSES = frozenset({"completed", "failed", "skipped", "cancelled", "rejected", "expired"})
@@ -98,21 +99,20 @@ def _upsert_step(run: WorkflowRun, name: str, status: str, *, result=None, error
 
 
 @activity.defn(name="workflows.start_record")
-def start_record(input: dict, workflow_id: str, run_id: str) -> int:
+def start_record(input: WorkflowInput, workflow_id: str, run_id: str) -> int:
     """The WorkflowRun of this execution (created by the services side already, or here), marked running."""
-    with _tenant(input["schema"]):
-        config_id = input.get("config_id")
-        config = WorkflowConfig.objects.filter(pk=config_id).first() if config_id else None
+    with _tenant(input.schema):
+        config = WorkflowConfig.objects.filter(pk=input.config_id).first() if input.config_id else None
         with transaction.atomic():
             run, created = WorkflowRun.objects.select_for_update().get_or_create(
                 workflow_id=workflow_id,
                 defaults={
                     "config": config,
-                    "template": input.get("template", ""),
+                    "template": input.template,
                     "temporal_run_id": run_id,
-                    "trigger": input.get("trigger") or WorkflowRun.Trigger.MANUAL,
-                    "parameters": input.get("params") or {},
-                    "created_by_id": input.get("user_id"),
+                    "trigger": input.trigger or WorkflowRun.Trigger.MANUAL,
+                    "parameters": input.params or {},
+                    "created_by_id": input.user_id,
                 },
             )
             if not created and run.temporal_run_id != run_id:

@@ -1,5 +1,6 @@
 """Template workflows (apps.workflows.templates names them). This module is re-imported by the workflow sandbox: it
-imports temporalio and the standard library only, and names its activities (template_activities.py) as strings.
+imports temporalio, the standard library and its input dataclass only, and names its activities
+(template_activities.py) as strings.
 
 Every template starts with `workflows.start_record` (the WorkflowRun mirror), records its steps as it goes, and
 ends with `workflows.finish`, also when an activity failed for good or the run was cancelled. A `status` query
@@ -16,6 +17,9 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():  # a dataclass of the standard library's: shared, not re-imported
+    from apps.workflows.temporal.inputs import WorkflowInput
 
 # Bookkeeping on our own database: quick, safe to repeat.
 RECORD_RETRY = RetryPolicy(
@@ -47,7 +51,7 @@ def failure_reason(exc: BaseException) -> str:
 
 class TemplateWorkflow:
     def __init__(self) -> None:
-        self._input: dict = {}
+        self._input: WorkflowInput | None = None
         self._run_pk: int | None = None
         self._step = "starting"
         self._state = "running"
@@ -57,11 +61,16 @@ class TemplateWorkflow:
         return {"step": self._step, "status": self._state, "run": self._run_pk}
 
     @property
+    def input(self) -> WorkflowInput:
+        assert self._input is not None, "execute() sets the input before any step runs"
+        return self._input
+
+    @property
     def params(self) -> dict:
-        return self._input.get("params") or {}
+        return self.input.params or {}
 
     def scoped(self, **values: Any) -> dict:
-        return {"schema": self._input["schema"], "run_pk": self._run_pk, **values}
+        return {"schema": self.input.schema, "run_pk": self._run_pk, **values}
 
     async def record_step(self, name: str, status: str, **values: Any) -> None:
         await workflow.execute_activity(
@@ -86,7 +95,7 @@ class TemplateWorkflow:
         activity goes on with the run once a person decided (or fails with the run when the approval expired)."""
 
         async def until_done() -> dict:
-            payload = self.scoped(user_id=self._input.get("user_id"), **values)
+            payload = self.scoped(user_id=self.input.user_id, **values)
             while True:
                 result = await workflow.execute_activity(
                     "workflows.analyse",
@@ -109,7 +118,7 @@ class TemplateWorkflow:
         await self.record_step(name, "completed", result=summary(value))
         return value
 
-    async def execute(self, input: dict, body: Callable[[], Awaitable[dict]]) -> dict:
+    async def execute(self, input: WorkflowInput, body: Callable[[], Awaitable[dict]]) -> dict:
         self._input = input
         info = workflow.info()
         self._run_pk = await workflow.execute_activity(
@@ -146,7 +155,7 @@ class ConnectorReportWorkflow(TemplateWorkflow):
             }
 
     @workflow.run
-    async def run(self, input: dict) -> dict:
+    async def run(self, input: WorkflowInput) -> dict:
         return await self.execute(input, self.report)
 
     async def report(self) -> dict:
@@ -238,7 +247,7 @@ class ConnectorReportWorkflow(TemplateWorkflow):
 @workflow.defn(name="workflows.agent_run")
 class AgentRunWorkflow(TemplateWorkflow):
     @workflow.run
-    async def run(self, input: dict) -> dict:
+    async def run(self, input: WorkflowInput) -> dict:
         return await self.execute(input, self.agent_run)
 
     async def agent_run(self) -> dict:
@@ -256,7 +265,7 @@ class AgentRunWorkflow(TemplateWorkflow):
 @workflow.defn(name="workflows.connection_sync")
 class ConnectionSyncWorkflow(TemplateWorkflow):
     @workflow.run
-    async def run(self, input: dict) -> dict:
+    async def run(self, input: WorkflowInput) -> dict:
         return await self.execute(input, self.sync)
 
     async def sync(self) -> dict:
@@ -270,7 +279,7 @@ class ConnectionSyncWorkflow(TemplateWorkflow):
             done = await workflow.execute_activity(
                 "workflows.sync_page",
                 self.scoped(
-                    config_id=self._input.get("config_id"),
+                    config_id=self.input.config_id,
                     connection_id=params["connection"],
                     resource=params["resource"],
                     page_size=params.get("page_size", 100),
@@ -299,7 +308,7 @@ class RuleActionsWorkflow(TemplateWorkflow):
     MAX_STEPS = 200  # bounds the history: 10 actions with their retries fit many times over
 
     @workflow.run
-    async def run(self, input: dict) -> dict:
+    async def run(self, input: WorkflowInput) -> dict:
         return await self.execute(input, self.actions)
 
     async def actions(self) -> dict:
