@@ -24,6 +24,8 @@ import tempfile
 
 from celery import Celery, signals
 
+from bizosaas.observability import request_id_var, tenant_var, user_var
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bizosaas.settings.dev")
 
 DEFAULT_METRICS_BIND = "127.0.0.1:9465"
@@ -89,6 +91,7 @@ def _serve_metrics(**_kwargs) -> None:
     bind = metrics_bind()
     if not bind:
         return
+    # bizosaas.metrics imports prometheus_client, which must load after _prepare_multiprocess_dir() ran
     from bizosaas.metrics import app_registry, start_metrics_server
 
     try:
@@ -118,8 +121,6 @@ _task_context: dict[str, list] = {}
 
 @signals.task_prerun.connect
 def _enter_task_context(task_id=None, args=None, **_kwargs) -> None:
-    from bizosaas.observability import request_id_var, tenant_var, user_var
-
     first = args[0] if args else None
     tenant = first if isinstance(first, str) and _SCHEMA_NAME.match(first) else "-"
     values = ((request_id_var, task_id or "-"), (tenant_var, tenant), (user_var, "-"))

@@ -30,6 +30,7 @@ from apps.agents.models import Agent, Document, KnowledgeCollection
 from apps.agents.templates import install_template
 from apps.integrations import inbound, outbound, receiver, rules, samples
 from apps.integrations.models import Event, InboundEndpoint, Rule, Subscription
+from apps.integrations.queueing import publisher
 from apps.integrations.routing.models import PendingWork
 from apps.workflows import services as workflows
 from apps.workflows.models import WorkflowConfig
@@ -144,7 +145,6 @@ def _orders(endpoint: InboundEndpoint, done: Seeded) -> None:
         if answer["status_code"] != 200:
             raise RuntimeError(f"the demo shop's event was refused: {answer['response']}")
         done.created.append(f"event {event_type} #{payload['order_id']}")
-    from apps.integrations.queueing import publisher
 
     publisher.flush()  # handed to the broker before the command ends (else the sweeper queues them)
 

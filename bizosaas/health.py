@@ -21,6 +21,9 @@ from django.http import HttpResponseForbidden, HttpResponseNotFound, JsonRespons
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from apps.agents.knowledge.embeddings import preload_state
+from bizosaas.temporal import connect
+
 CHECK_TIMEOUT = 2.0
 logger = logging.getLogger(__name__)
 
@@ -46,8 +49,6 @@ def check_redis() -> str:
 
 
 def check_temporal() -> str:
-    from bizosaas.temporal import connect
-
     async def probe() -> None:
         client = await asyncio.wait_for(connect(), timeout=CHECK_TIMEOUT)
         await asyncio.wait_for(client.service_client.check_health(), timeout=CHECK_TIMEOUT)
@@ -58,8 +59,6 @@ def check_temporal() -> str:
 
 def check_embedding_model() -> str:
     """The local embedding model, where this process preloads it (a search waits for it until then)."""
-    from apps.agents.knowledge.embeddings import preload_state
-
     state = preload_state()
     if state in ("loading", "failed"):
         raise RuntimeError(f"the embedding model is {state}")

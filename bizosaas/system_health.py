@@ -18,6 +18,9 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from apps.accounts.models import Tenant
+from bizosaas.metrics import celery_queue_lengths
+
 logger = logging.getLogger(__name__)
 
 MAX_SCHEMAS = 1000
@@ -107,9 +110,6 @@ def _schema_figures(schemas: list[str], since: datetime) -> dict[str, dict[str, 
 
 def system_health_compute(*, now: datetime | None = None) -> SystemHealth:
     """The figures of the last hour over every active tenant (at most MAX_SCHEMAS), read from the public schema."""
-    from apps.accounts.models import Tenant
-    from bizosaas.metrics import celery_queue_lengths
-
     now = now or timezone.now()
     since = now - WINDOW
     tenants = Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)

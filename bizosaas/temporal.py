@@ -11,6 +11,7 @@ async def connect(*, runtime: Runtime | None = None) -> Client:
     """A client; with `runtime`, its SDK metrics go where that runtime says (the worker's Prometheus endpoint).
     Starts, signals and schedule actions carry the tenant schema in a header (apps.workflows.temporal.interceptors).
     """
+    # interceptors imports temporalio.worker (and its sandbox), which a process that never connects need not load
     from apps.workflows.temporal.interceptors import TenantClientInterceptor
 
     return await Client.connect(

@@ -30,7 +30,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from prometheus_client import Counter
 
+from apps.accounts.quotas import in_flight_override
 from bizosaas import leases
+from bizosaas.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +94,6 @@ return item
 def in_flight_limit(work: str, schema: str) -> int:
     """How many of the tenant's tasks of this class may run at once: the tenant's own figure when a super admin
     set one (its quota override in admin), else TENANT_IN_FLIGHT."""
-    from apps.accounts.quotas import in_flight_override
-
     try:
         override = in_flight_override(schema, work)
     except Exception as exc:  # the database unreachable for a moment: the platform's figure
@@ -213,8 +213,6 @@ def unpark(work: str, schema: str, count: int = 1) -> int:
 def _send_parked(work: str, item: dict) -> bool:
     """Queues one task taken from a parked list; False when the broker did not take it (its row is still pending,
     so the sweeper queues it again)."""
-    from bizosaas.celery import app  # the Celery app imports the tasks, which import this module
-
     try:
         app.send_task(item["task"], item["args"], item["kwargs"], queue=work, retry=False)
     except Exception as exc:
@@ -346,8 +344,6 @@ class TenantTask(Task):
 
     def _run_parked(self, work: str, schema: str, until: float) -> None:
         """Runs the tenant's parked tasks of this class here, oldest first, while the slice lasts."""
-        from bizosaas.celery import app
-
         while time.monotonic() < until:
             items = take_parked(work, schema, MERGE_TAKE if self.merge_ids else 1)
             if not items:

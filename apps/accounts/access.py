@@ -11,6 +11,8 @@ from django.urls import set_urlconf
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 
 from apps.accounts import access_cache
+from apps.accounts.api_keys import api_key_lookup
+from apps.accounts.audit.services import Actor, platform_audit_record
 from apps.accounts.models import ApiKey, Domain, Membership, Tenant
 from apps.accounts.tokens import session_ended_key
 
@@ -108,8 +110,6 @@ class TenantResolutionMiddleware:
             access_cache.request_ends()
 
     def _resolve(self, request, token: str, jwt):
-        from apps.accounts.api_keys import api_key_lookup
-
         hostname = request.get_host().split(":")[0].lower()
         domain_tenant = _tenant_from_domain(hostname)
         tenant, request.api_key = None, None
@@ -159,8 +159,6 @@ def tenant_access(request) -> Access:
             raise PermissionDenied("You are not a member of this tenant.", code="not_a_member")
         access = Access(tenant=tenant, role=role, is_superuser=role is None and user.is_superuser)
         if access.is_superuser:
-            from apps.accounts.audit.services import Actor, platform_audit_record
-
             platform_audit_record(
                 actor=Actor.for_user(user),
                 action="superadmin.tenant_access",

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from apps.accounts import quotas
 from apps.accounts.models import ApiKey, Domain, Membership, Tenant, TenantQuota, User
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ def request_begins(also: str | None = None) -> None:
     JWT, apps.accounts.tokens): read in the same round trip, and answered by `prefetched(also)` until the request
     ends."""
     global _generation
-    from apps.accounts import quotas
 
     _local.usable = False
     _local.prefetched = None

@@ -38,7 +38,7 @@ class Tenant(TenantMixin):
         from django.db import connection
         from django_tenants.utils import schema_exists
 
-        from apps.accounts.tenant_template import template_sql_for
+        from apps.accounts.tenant_template import template_sql_for  # that module imports this one
 
         if check_if_exists and schema_exists(self.schema_name):
             return False

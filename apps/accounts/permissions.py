@@ -11,6 +11,8 @@ from enum import IntEnum
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import BasePermission
 
+from apps.accounts.access import tenant_access
+
 
 class Role(IntEnum):
     VIEWER = 1
@@ -116,8 +118,6 @@ class TenantPermission(BasePermission):
     """
 
     def has_permission(self, request, view) -> bool:
-        from apps.accounts.access import tenant_access
-
         access = tenant_access(request)
         action = view_action(view)
         if access.api_key is not None:
@@ -139,8 +139,6 @@ def may(request, resource: str, action: str) -> bool:
     capability URL is shown to those who may configure it). No request (a serializer used outside a view) or
     no tenant standing: no."""
     from rest_framework.exceptions import APIException
-
-    from apps.accounts.access import tenant_access
 
     if request is None:
         return False

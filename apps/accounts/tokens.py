@@ -21,7 +21,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.accounts import access_cache
+from apps.accounts import access_cache, quotas
 from apps.accounts.models import Tenant, User
 
 _ENDED = "jwt-session-ended:{sid}"
@@ -99,8 +99,6 @@ class TenantJWTAuthentication(JWTAuthentication):
 def _session_ended(sid: str) -> bool:
     """Whether logout ended the session. Redis being unreachable fails open (the token's own expiry still holds)
     and pauses these reads as the quota counters do, so that requests do not each wait for a connect timeout."""
-    from apps.accounts import quotas
-
     key = session_ended_key(sid)
     known, value = access_cache.prefetched(key)
     if known:  # read at the start of the request, with the access generation

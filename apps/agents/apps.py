@@ -6,6 +6,7 @@ class AgentsConfig(AppConfig):
     label = "agents"
 
     def ready(self) -> None:
+        # here, not at the top: Django imports apps.py before the apps registry is ready
         from apps.agents import tasks  # noqa: F401  (registers the tasks bizosaas.enqueue sends by name)
         from apps.agents.knowledge import tasks as knowledge_tasks  # noqa: F401  (the same)
         from apps.agents.rule_actions import register
@@ -18,6 +19,7 @@ def _register_quota_counters() -> None:
     """What the LLM budgets and knowledge capacities of apps.accounts.quotas count, in the tenant's schema."""
     from django.db.models import F, Sum
 
+    # here, not at the top: Django imports apps.py before the apps registry is ready
     from apps.accounts.quotas import register_counter
     from apps.agents.models import AgentRun, Document
 

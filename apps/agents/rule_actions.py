@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 
 from apps.accounts.audit.services import Actor
 from apps.accounts.quotas import QuotaExceeded
+from apps.agents.models import Agent
+from apps.agents.runs import agent_runnable_errors, run_create
 from apps.integrations import expressions as ex
 from apps.integrations.rules import ActionFailed, ActionType, register_action
 
@@ -21,8 +23,6 @@ MAX_EVENT_CHARS = 4000
 
 
 def _agent(action: dict):
-    from apps.agents.models import Agent
-
     ident = action.get("agent")
     if isinstance(ident, bool) or not isinstance(ident, int):
         return None
@@ -30,8 +30,6 @@ def _agent(action: dict):
 
 
 def check(action: dict) -> dict[str, list[str]]:
-    from apps.agents.runs import agent_runnable_errors
-
     agent = _agent(action)
     if agent is None:
         return {"agent": ["No such agent in this tenant."]}
@@ -74,8 +72,6 @@ def plan(action: dict, context: dict) -> dict:
 
 
 def perform(action: dict, planned: dict, *, tenant, rule, **_) -> dict:
-    from apps.agents.runs import run_create
-
     agent = _agent(action)
     if agent is None:
         raise ActionFailed("The agent no longer exists.")

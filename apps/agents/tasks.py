@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
+from apps.agents.approvals import expire_due
+from apps.agents.runtime.runner import execute_run as run
 from bizosaas.work import AGENTS, FANOUT, task_options
 
 # the runner enforces the agent's own limit; these only catch a worker stuck beyond it
@@ -16,8 +18,6 @@ RUN_LIMITS = (settings.AGENT_RUN_TIMEOUT_SECONDS + 60, settings.AGENT_RUN_TIMEOU
 
 @shared_task(name="agents.execute_run", **task_options(AGENTS, RUN_LIMITS))
 def execute_run(schema: str, run_id: int) -> None:
-    from apps.agents.runtime.runner import execute_run as run
-
     close_old_connections()
     with schema_context(schema):
         run(run_id)
@@ -32,8 +32,6 @@ def execute_run(schema: str, run_id: int) -> None:
 )
 def expire_approvals() -> dict:
     """The periodic expiry sweep (beat): schemas owing one come from the public index of owed work."""
-    from apps.agents.approvals import expire_due
-
     close_old_connections()
     return expire_due()
 

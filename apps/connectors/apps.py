@@ -6,10 +6,12 @@ class ConnectorsConfig(AppConfig):
     label = "connectors"
 
     def ready(self) -> None:
+        # here, not at the top: Django imports apps.py before the apps registry is ready
         from apps.connectors.registry import load_providers
 
         load_providers()
 
+        # here, not at the top: Django imports apps.py before the apps registry is ready
         from apps.accounts.quotas import register_counter
         from apps.connectors.models import Connection
 

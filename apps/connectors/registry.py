@@ -7,6 +7,7 @@ import pkgutil
 
 from django.core.exceptions import ImproperlyConfigured
 
+import apps.connectors.providers as package
 from apps.connectors import unified
 from apps.connectors.base import AUTH_TYPES, CATEGORIES, SLUGGISH, Provider
 
@@ -52,8 +53,6 @@ registry = Registry()
 
 def load_providers() -> None:
     """Imports every module of apps.connectors.providers (each registers its provider), then freezes."""
-    import apps.connectors.providers as package
-
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
     registry.freeze()

@@ -32,6 +32,7 @@ from apps.connectors.http import ProviderHTTP
 from apps.connectors.models import Connection, ConnectionCheck, OAuthState
 from apps.connectors.registry import registry
 from apps.connectors.runtime import open_context
+from bizosaas.metrics import OAUTH_REFRESH_FAILURES
 
 OAUTH_STATE_TTL = timedelta(minutes=10)
 OAUTH_SALT = "bizosaas.connectors.oauth"
@@ -493,8 +494,6 @@ def _oauth_refresh(connection: Connection, *, tenant: Tenant | None) -> None:
             spec, connection, {"grant_type": "refresh_token", "refresh_token": connection.credentials["refresh_token"]}
         )
     except ConnectorError as exc:
-        from bizosaas.metrics import OAUTH_REFRESH_FAILURES
-
         OAUTH_REFRESH_FAILURES.labels(provider=spec.key).inc()
         Connection.objects.filter(pk=connection.pk).update(
             status=Connection.Status.NEEDS_REAUTH, last_error=exc.message

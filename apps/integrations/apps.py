@@ -6,6 +6,7 @@ class IntegrationsConfig(AppConfig):
     label = "integrations"
 
     def ready(self) -> None:
+        # here, not at the top: Django imports apps.py before the apps registry is ready
         from apps.integrations import (
             signals,  # noqa: F401
             tasks,  # noqa: F401  (registers the tasks queueing.py sends by name)
@@ -14,6 +15,7 @@ class IntegrationsConfig(AppConfig):
 
         register_quota_subjects()
 
+        # here, not at the top: Django imports apps.py before the apps registry is ready
         from apps.integrations.selectors import events_pending_count
         from bizosaas.metrics import register_events_pending_counter
 

@@ -29,6 +29,7 @@ from apps.connectors.registry import registry
 from apps.connectors.signing import lowered
 from apps.integrations import queueing
 from apps.integrations.models import Event, InboundEndpoint
+from apps.integrations.routing.lookup import forget_route
 from apps.integrations.routing.models import WebhookRoute
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,6 @@ def endpoint_rotate_secret(*, tenant: Tenant, actor: Actor, endpoint: InboundEnd
 
 @transaction.atomic
 def endpoint_delete(*, tenant: Tenant, actor: Actor, endpoint: InboundEndpoint) -> None:
-    from apps.integrations.routing.lookup import forget_route
-
     forget_route(endpoint.token)
     WebhookRoute.objects.filter(tenant=tenant, endpoint_id=endpoint.pk).delete()
     audit_record(tenant=tenant, actor=actor, action="inbound_endpoint.deleted", obj=endpoint)

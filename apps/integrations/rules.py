@@ -18,9 +18,10 @@ from apps.connectors import capabilities
 from apps.connectors.exceptions import ConnectorError, ProviderUnavailableError, RateLimitedError
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
+from apps.connectors.services import connection_perform
 from apps.integrations import expressions as ex
 from apps.integrations import queueing
-from apps.integrations.models import Rule, Subscription
+from apps.integrations.models import Delivery, Rule, Subscription
 
 MAX_CONDITIONS = 50
 MAX_ACTIONS = 10
@@ -87,8 +88,6 @@ def _plan_connector_action(action: dict, context: dict) -> dict:
 
 
 def _perform_connector_action(action: dict, planned: dict, *, tenant: Tenant, rule: Rule, **_) -> dict:
-    from apps.connectors.services import connection_perform
-
     connection = _connection(action)
     if connection is None:
         raise ActionFailed("The connection no longer exists.")
@@ -144,8 +143,6 @@ def _plan_send(action: dict, context: dict) -> dict:
 
 
 def _perform_send(action: dict, planned: dict, *, event, first_attempt: bool = False, **_) -> dict:
-    from apps.integrations.models import Delivery
-
     subscription = Subscription.objects.filter(pk=action["subscription"]).first()
     if subscription is None:
         raise ActionFailed("The subscription no longer exists.")

@@ -19,6 +19,7 @@ from standardwebhooks.webhooks import Webhook
 from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
+from apps.integrations.hooks import receive
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Subscription
 from apps.integrations.queueing import enqueue_delivery
 
@@ -65,8 +66,6 @@ def endpoint_send_test(
 def send_signed(endpoint: InboundEndpoint, *, event_type: str, payload: dict, msg_id: str = "") -> dict:
     """One Standard Webhooks request signed with the endpoint's secret, through the gateway's `/hooks/<token>/`
     view in this process: {status_code, response, event, type}. `msg_id` (the webhook-id) dedupes a repeat."""
-    from apps.integrations.hooks import receive  # hooks imports inbound, which the API imports first
-
     msg_id = msg_id or f"msg_test_{pysecrets.token_hex(12)}"
     now = timezone.now()
     body = json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": payload}, separators=(",", ":"))

@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from apps.accounts.models import Tenant
 from apps.connectors.models import Connection
 from apps.integrations.models import InboundEndpoint, Rule
+from apps.integrations.routing.lookup import forget_route, forget_where
 
 
 @receiver(pre_delete, sender=Connection, dispatch_uid="integrations.disable_rules_of_deleted_connection")
@@ -27,21 +28,15 @@ def disable_rules_of_deleted_connection(sender, instance: Connection, **kwargs) 
 @receiver(post_save, sender=InboundEndpoint, dispatch_uid="integrations.forget_endpoint_on_save")
 @receiver(post_delete, sender=InboundEndpoint, dispatch_uid="integrations.forget_endpoint_on_delete")
 def forget_endpoint(sender, instance: InboundEndpoint, **kwargs) -> None:
-    from apps.integrations.routing.lookup import forget_route
-
     forget_route(instance.token)
 
 
 @receiver(post_save, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_save")
 @receiver(post_delete, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_delete")
 def forget_connection_endpoints(sender, instance: Connection, **kwargs) -> None:
-    from apps.integrations.routing.lookup import forget_where
-
     forget_where(schema=db.schema_name, connection_id=instance.pk)
 
 
 @receiver(post_save, sender=Tenant, dispatch_uid="integrations.forget_tenant_endpoints")
 def forget_tenant_endpoints(sender, instance: Tenant, **kwargs) -> None:
-    from apps.integrations.routing.lookup import forget_where
-
     forget_where(schema=instance.schema_name)

@@ -20,7 +20,12 @@ from django.db import connection as db
 
 from apps.accounts.audit.services import Actor
 from apps.accounts.models import ApiKey, Tenant
+from apps.agents.approvals import action_policy as policy
+from apps.agents.approvals import approval_request, approval_wait, clean_input
+from apps.agents.models import AgentApproval
+from apps.connectors.api.slow_calls import provider_call_slots
 from apps.connectors.models import Connection
+from apps.connectors.services import connection_perform
 
 if TYPE_CHECKING:
     from apps.agents.models import AgentApproval
@@ -33,9 +38,6 @@ _KEY_LABEL = re.compile(r"\(bzs_([0-9a-f]+)\)$")
 def _call_action(*, tenant: Tenant, actor: Actor, connection: Connection, action: str, payload: dict) -> dict:
     """Performs the action now (validated against its input schema, audited as `connection.action`), inside the
     gateway's provider-call slots. Everything in MCP that executes an action comes through here."""
-    from apps.connectors.api.slow_calls import provider_call_slots
-    from apps.connectors.services import connection_perform
-
     with provider_call_slots(tenant.schema_name):
         return connection_perform(tenant=tenant, actor=actor, connection=connection, action=action, payload=payload)
 
@@ -43,8 +45,6 @@ def _call_action(*, tenant: Tenant, actor: Actor, connection: Connection, action
 def action_policy(tool: McpTool) -> str:
     """The approvals' rule for this grant: `ask` where `action_policies` says so (an MCP call is never a
     rule-started run), else `allow`."""
-    from apps.agents.approvals import action_policy as policy
-
     grant = SimpleNamespace(action_policies=tool.grant.get("action_policies") or {}, allow_unattended_from_rules=True)
     return policy(grant=grant, action=tool.target, started_by_rule=False)
 
@@ -58,9 +58,7 @@ def _approval_body(approval: AgentApproval) -> dict:
 
 
 def call_action(*, principal: McpPrincipal, tool: McpTool, connection: Connection, payload: dict) -> CallOutcome:
-    from apps.agents.approvals import approval_request, approval_wait, clean_input
-    from apps.agents.models import AgentApproval
-    from apps.mcp.tools import CallOutcome, _result, wait_slot
+    from apps.mcp.tools import CallOutcome, _result, wait_slot  # that module imports this one, and the MCP SDK
 
     if action_policy(tool) != "ask":
         result = _call_action(

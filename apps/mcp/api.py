@@ -12,10 +12,12 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import ApiKey
 from apps.accounts.permissions import MCP_SCOPE
+from apps.agents.models import Agent, KnowledgeCollection
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
 from apps.mcp.auth import McpPrincipal
 from apps.mcp.tools import Denied, tools_for
+from apps.workflows.models import WorkflowConfig
 from bizosaas.views import TenantScoped
 
 
@@ -63,9 +65,6 @@ class McpOverviewView(TenantScoped, APIView):
 
     @extend_schema(responses={200: McpOverviewSerializer}, tags=["mcp"])
     def get(self, request):
-        from apps.agents.models import Agent, KnowledgeCollection  # the MCP app sits above agents and workflows
-        from apps.workflows.models import WorkflowConfig
-
         tenant = self.tenant
         connections = []
         for connection in Connection.objects.order_by("name", "id"):

@@ -13,9 +13,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from apps.agents.models import Agent, KnowledgeCollection
 from apps.connectors import capabilities
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
+from apps.workflows.models import WorkflowConfig
 
 CONNECTION_FIELDS = ("resources", "actions", "action_policies")
 POLICIES = ("allow", "ask")
@@ -29,9 +31,6 @@ def _is_id(value: Any) -> bool:
 
 
 def _targets() -> dict[str, dict[int, Any]]:
-    from apps.agents.models import Agent, KnowledgeCollection  # agents and workflows sit above connectors
-    from apps.workflows.models import WorkflowConfig
-
     return {
         "collections": {c.pk: c for c in KnowledgeCollection.objects.all()},
         "agents": {a.pk: a for a in Agent.objects.all()},

@@ -35,12 +35,21 @@ from prometheus_client import Counter
 from apps.accounts import quotas
 from apps.accounts.audit.services import audit_record
 from apps.accounts.models import ApiKey
+from apps.agents.knowledge.search import search
+from apps.agents.models import Agent, AgentRun, KnowledgeCollection
+from apps.agents.runs import run_create
+from apps.connectors.api.slow_calls import provider_call_slots
 from apps.connectors.base import Field
 from apps.connectors.exceptions import ConnectorError
 from apps.connectors.models import Connection
 from apps.connectors.registry import registry
+from apps.connectors.services import connection_read
+from apps.mcp.actions import call_action
 from apps.mcp.auth import McpPrincipal
 from apps.mcp.grants import grant_targets
+from apps.workflows.client import TemporalUnavailable
+from apps.workflows.models import WorkflowConfig
+from apps.workflows.services import run_now
 from bizosaas import leases
 
 TOOL_CALLS = Counter(
@@ -207,9 +216,6 @@ def current_grants(principal: McpPrincipal) -> list[dict] | None:
 
 def tools_for(principal: McpPrincipal) -> dict[str, McpTool]:
     """Every tool the caller may use now, by name, in the current (the caller's tenant's) schema."""
-    from apps.agents.models import Agent, KnowledgeCollection  # above connectors: these apps sit higher
-    from apps.workflows.models import WorkflowConfig
-
     grants = current_grants(principal)
     by_connection, others = grant_targets(grants) if grants is not None else ({}, {})
     everything = grants is None
@@ -435,9 +441,6 @@ def _day(value: str | None) -> date | None:
 
 
 def _run_read(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallOutcome:
-    from apps.connectors.api.slow_calls import provider_call_slots
-    from apps.connectors.services import connection_read
-
     connection = _connection(tool)
     try:
         since, until = _day(arguments.get("since")), _day(arguments.get("until"))
@@ -458,15 +461,11 @@ def _run_read(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallOu
 
 
 def _run_action(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallOutcome:
-    from apps.mcp.actions import call_action
-
     connection = _connection(tool)
     return call_action(principal=principal, tool=tool, connection=connection, payload=arguments)
 
 
 def _run_knowledge(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallOutcome:
-    from apps.agents.knowledge.search import search  # the embedding model loads on first use
-
     hits = search(arguments["query"], collection_ids=list(tool.target_ids), limit=int(arguments.get("limit") or 5))
     body = {
         "results": [
@@ -478,9 +477,6 @@ def _run_knowledge(principal: McpPrincipal, tool: McpTool, arguments: dict) -> C
 
 
 def _run_agent(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallOutcome:
-    from apps.agents.models import Agent, AgentRun
-    from apps.agents.runs import run_create
-
     agent = Agent.objects.select_related("provider").filter(pk=tool.target_ids[0]).first()
     if agent is None:
         raise Denied("This agent no longer exists.")
@@ -501,10 +497,6 @@ def _run_agent(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallO
 
 
 def _run_workflow(principal: McpPrincipal, tool: McpTool, arguments: dict) -> CallOutcome:
-    from apps.workflows.client import TemporalUnavailable
-    from apps.workflows.models import WorkflowConfig
-    from apps.workflows.services import run_now
-
     config = WorkflowConfig.objects.filter(pk=tool.target_ids[0]).first()
     if config is None:
         raise Denied("This workflow configuration no longer exists.")

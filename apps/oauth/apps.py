@@ -7,6 +7,7 @@ class OAuthConfig(AppConfig):
     verbose_name = "OAuth for MCP clients"
 
     def ready(self) -> None:
+        # here, not at the top: Django imports apps.py before the apps registry is ready
         from apps.mcp.auth import register_bearer_authenticator
         from apps.oauth.principal import oauth_bearer_principal
 

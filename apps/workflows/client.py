@@ -29,6 +29,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from apps.accounts.models import Tenant
 from apps.workflows.models import WorkflowConfig
 from apps.workflows.templates import TEMPLATES
 from apps.workflows.temporal.inputs import WorkflowInput
@@ -171,8 +172,6 @@ def _note(config: WorkflowConfig) -> str:
 
 
 def _tenant_suspended(schema: str) -> bool:
-    from apps.accounts.models import Tenant
-
     return Tenant.objects.filter(schema_name=schema, status=Tenant.Status.SUSPENDED).exists()
 
 

@@ -10,11 +10,12 @@ from django.db import connection as db
 
 from apps.accounts.audit.services import Actor
 from apps.integrations.rules import ActionFailed, ActionType, register_action
+from apps.workflows.client import TemporalUnavailable
+from apps.workflows.models import WorkflowConfig, WorkflowRun
+from apps.workflows.services import run_now
 
 
 def _config(action: dict):
-    from apps.workflows.models import WorkflowConfig
-
     ident = action.get("config")
     if isinstance(ident, bool) or not isinstance(ident, int):
         return None
@@ -33,10 +34,6 @@ def plan(action: dict, context: dict) -> dict:
 
 
 def perform(action: dict, planned: dict, *, tenant, rule, idempotency_key: str, **_) -> dict:
-    from apps.workflows.client import TemporalUnavailable
-    from apps.workflows.models import WorkflowRun
-    from apps.workflows.services import run_now
-
     config = _config(action)
     if config is None:
         raise ActionFailed("The workflow configuration no longer exists.")

@@ -9,6 +9,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from apps.agents.models import Agent
+from apps.connectors import capabilities
+from apps.connectors.models import Connection
+from apps.connectors.registry import registry
+
 PARAM_TYPES = ("string", "text", "integer", "boolean", "connection", "resource", "action", "agent", "mapping")
 
 
@@ -161,11 +166,6 @@ def describe_all() -> list[dict]:
 def clean_parameters(template_key: str, values: Any) -> dict:
     """The parameters with defaults applied, or ValidationError keyed `parameters.<name>` (`template` when the
     template is unknown)."""
-    from apps.agents.models import Agent
-    from apps.connectors import capabilities
-    from apps.connectors.models import Connection
-    from apps.connectors.registry import registry
-
     template = TEMPLATES.get(template_key)
     if template is None or template.internal:
         offered = ", ".join(key for key, t in TEMPLATES.items() if not t.internal)

@@ -9,7 +9,8 @@ from typing import Any
 from django.conf import settings
 from django_tenants.utils import schema_context
 
-from apps.accounts.models import PlatformAuditEvent, Tenant
+from apps.accounts.audit.models import AuditEvent
+from apps.accounts.models import ApiKey, PlatformAuditEvent, Tenant
 from bizosaas.observability import client_var, request_id_var
 
 REDACTED = "[redacted]"
@@ -32,8 +33,6 @@ class Actor:
 
     @classmethod
     def from_request(cls, request) -> Actor:
-        from apps.accounts.models import ApiKey
-
         if isinstance(getattr(request, "auth", None), ApiKey):
             key = request.auth
             return cls("api_key", str(key.pk), f"{key.name} (bzs_{key.prefix})")
@@ -73,8 +72,6 @@ def _fields(*, actor: Actor, action: str, obj: Any, changes: dict | None) -> dic
 
 def audit_record(*, tenant: Tenant, actor: Actor, action: str, obj: Any = None, changes: dict | None = None):
     """Appends one event to `tenant`'s own audit log (in its schema), whatever schema the caller is in."""
-    from apps.accounts.audit.models import AuditEvent
-
     with schema_context(tenant.schema_name):
         return AuditEvent.objects.create(**_fields(actor=actor, action=action, obj=obj, changes=changes))
 

@@ -19,7 +19,9 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.agents.knowledge.detect import KnowledgeError
-from apps.agents.models import EMBEDDING_DIMENSIONS
+from apps.agents.models import EMBEDDING_DIMENSIONS, Chunk, Document
+from apps.connectors.exceptions import ConnectorError
+from apps.connectors.http import ProviderHTTP
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +116,6 @@ def _unit(vector: list[float]) -> list[float]:
 
 
 def _remote_embed(texts: list[str]) -> list[list[float]]:
-    from apps.connectors.exceptions import ConnectorError
-    from apps.connectors.http import ProviderHTTP
-
     url, model, key = _remote_config()
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
     out: list[list[float]] = []
@@ -192,8 +191,6 @@ def embed_query(text: str) -> list[float]:
 def collection_reembed(*, collection, batch_size: int = 64) -> int:
     """Re-embeds the chunks of the collection's documents whose vectors came from another model; returns how many
     chunks were re-embedded. Idempotent: an up-to-date document is skipped. Runs in the tenant's schema."""
-    from apps.agents.models import Chunk, Document
-
     current = model_name()
     count = 0
     stale = Document.objects.filter(collection=collection, status=Document.Status.READY).exclude(

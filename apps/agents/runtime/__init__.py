@@ -18,6 +18,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.agents.models import RunStep
+
 SUMMARY_CHARS = 2000  # what a step keeps of a result; the model may see more
 
 
@@ -114,8 +116,6 @@ class RunContext:
         self.close("The run is waiting for an approval.")
 
     def write_step(self, kind, tool, arguments, summary, prompt_tokens, completion_tokens) -> None:
-        from apps.agents.models import RunStep
-
         self._position += 1
         RunStep.objects.create(
             run_id=self.run_id,

@@ -16,6 +16,7 @@ from crewai.llms.base_llm import BaseLLM, call_stop_override
 from pydantic import PrivateAttr
 
 from apps.accounts.quotas import QuotaExceeded
+from apps.agents import llm_client
 from apps.agents.runs import run_budget_check
 from apps.agents.runtime import RunContext, truncate
 
@@ -85,8 +86,6 @@ class BizLLM(BaseLLM):
         from_agent=None,
         response_model=None,
     ) -> str:
-        from apps.agents import llm_client
-
         result = llm_client.chat(
             self._provider,
             model=self.model,

@@ -51,6 +51,7 @@ def _rejection(decision: dict) -> str:
 def apply_decision(run: AgentRun, ctx: RunContext) -> None:
     """Performs the decided call of a resumed run (or tells the model it was rejected), once: the outcome is
     stored before the model is called, so a redelivered task does not perform it again."""
+    # heavy: the tools import crewai; loaded only when a resumed run performs its decided call
     from apps.agents.runtime.tools import PerformActionTool
 
     state = dict(run.resume_state or {})

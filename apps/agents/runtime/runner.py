@@ -22,7 +22,10 @@ from django.db import connection as db
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.accounts.models import Tenant
 from apps.accounts.quotas import QuotaExceeded
+from apps.agents import llm_client
+from apps.agents.approvals import run_resume_if_decided
 from apps.agents.models import AgentRun, Message
 from apps.agents.runtime import RunCancelled, RunClosed, RunContext, RunTimedOut, truncate
 from apps.agents.runtime.resume import RunPaused, apply_decision, resume_text
@@ -115,8 +118,6 @@ def _claim(run_id: int) -> AgentRun | None:
 
 
 def _tenant():
-    from apps.accounts.models import Tenant
-
     return Tenant.objects.get(schema_name=db.schema_name)
 
 
@@ -124,6 +125,7 @@ def _build_crew(run: AgentRun, ctx: RunContext, llm, timeout: int):
     from crewai import Agent as CrewAgent
     from crewai import Crew, Process, Task
 
+    # heavy: like crewai above (seconds to import), these load only when a run builds its crew
     from apps.agents.runtime.llm import BizLLM, MeteredLLM
     from apps.agents.runtime.tools import build_tools
 
@@ -246,8 +248,6 @@ def execute_run(run_id: int, llm=None) -> AgentRun | None:
 
 
 def _finish(run: AgentRun, ctx: RunContext, metered, *, status: str, output: str, error: str, started: float):
-    from apps.agents import llm_client
-
     usage = metered.get_token_usage_summary() if metered is not None else None
     prompt = usage.prompt_tokens if usage else 0
     completion = usage.completion_tokens if usage else 0
@@ -285,8 +285,6 @@ def _finish(run: AgentRun, ctx: RunContext, metered, *, status: str, output: str
         AgentRun.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
     if run.status == AgentRun.Status.WAITING_APPROVAL:
-        from apps.agents.approvals import run_resume_if_decided  # approvals imports the run services above us
-
         run_resume_if_decided(run_id=run.pk)
         run.refresh_from_db()
         return run

@@ -20,7 +20,12 @@ from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 from pydantic import BaseModel, Field, PrivateAttr
 
+from apps.accounts.audit.services import Actor
+from apps.agents.approvals import ASK, action_policy, approval_request
+from apps.agents.models import Agent, AgentRun, RunStep, ToolGrant
 from apps.agents.runtime import RunClosed, RunContext, truncate
+from apps.connectors.registry import registry
+from apps.connectors.services import connection_perform, connection_read
 
 MODEL_RESULT_CHARS = 12_000  # what the model sees of one tool result
 READ_LIMIT_MAX = 50
@@ -64,7 +69,6 @@ class AgentTool(BaseTool):
         """On the run's thread, in the run's schema: check the grant, then execute, recording the outcome. An
         `approved` call (a person decided it) is executed without asking again; the grant is still checked."""
         ctx: RunContext = self._ctx
-        from apps.agents.models import RunStep
 
         with schema_context(ctx.schema):
             try:
@@ -102,8 +106,6 @@ class AgentTool(BaseTool):
 
 
 def _grant_for(ctx: RunContext, connection_id: Any):
-    from apps.agents.models import Agent, ToolGrant
-
     if not Agent.objects.filter(pk=ctx.agent_id, enabled=True).exists():
         raise Denied("This agent is disabled.")
     if isinstance(connection_id, bool) or not isinstance(connection_id, int):
@@ -135,8 +137,6 @@ class ReadResourceTool(AgentTool):
         return grant
 
     def execute(self, grant, arguments: dict):
-        from apps.connectors.services import connection_read
-
         limit = max(1, min(int(arguments.get("limit") or 10), READ_LIMIT_MAX))
         page, _cached = connection_read(
             connection=grant.connection,
@@ -170,15 +170,10 @@ class PerformActionTool(AgentTool):
         return grant
 
     def asks(self, grant, arguments: dict) -> bool:
-        from apps.agents.approvals import ASK, action_policy
-
         return action_policy(grant=grant, action=arguments["action"], started_by_rule=self._ctx.started_by_rule) == ASK
 
     def ask(self, grant, arguments: dict) -> str:
         """Records the approval and pauses the run; nothing is sent to the provider."""
-        from apps.agents.approvals import approval_request
-        from apps.agents.models import AgentRun, RunStep
-
         ctx: RunContext = self._ctx
         run = AgentRun.objects.select_related("agent").get(pk=ctx.run_id)
         proposed = arguments.get("input") or {}
@@ -202,9 +197,6 @@ class PerformActionTool(AgentTool):
         return "This action needs a person's approval; the run pauses until they decide."
 
     def execute(self, grant, arguments: dict):
-        from apps.accounts.audit.services import Actor
-        from apps.connectors.services import connection_perform
-
         return connection_perform(
             tenant=self._ctx.tenant,
             actor=Actor.system(f"agent {self._ctx.agent_id}"),
@@ -224,8 +216,6 @@ class SearchKnowledgeTool(AgentTool):
     args_schema: type[BaseModel] = SearchArgs
 
     def authorise(self, arguments: dict) -> list[int]:
-        from apps.agents.models import Agent
-
         agent = Agent.objects.filter(pk=self._ctx.agent_id, enabled=True).first()
         if agent is None:
             raise Denied("This agent is disabled.")
@@ -236,6 +226,7 @@ class SearchKnowledgeTool(AgentTool):
 
     def execute(self, collection_ids: list[int], arguments: dict):
         try:
+            # guarded: without the knowledge search module the tool answers that search is unavailable
             from apps.agents.knowledge.search import search
         except ImportError:
             raise RuntimeError("Knowledge search is not available.") from None
@@ -258,9 +249,6 @@ class SearchKnowledgeTool(AgentTool):
 
 def _describe_grants(ctx: RunContext) -> tuple[str, bool, bool]:
     """What the agent was given, for the tools' descriptions (the grants are checked again at each call)."""
-    from apps.agents.models import ToolGrant
-    from apps.connectors.registry import registry
-
     lines, any_reads, any_actions = [], False, False
     for grant in ToolGrant.objects.select_related("connection").filter(agent_id=ctx.agent_id).order_by("connection"):
         spec = registry.get(grant.connection.provider)
@@ -284,8 +272,6 @@ def _describe_grants(ctx: RunContext) -> tuple[str, bool, bool]:
 
 def build_tools(ctx: RunContext) -> list[AgentTool]:
     """The tools of this run's agent, from its grants as stored now. Runs on the run's thread."""
-    from apps.agents.models import Agent
-
     with schema_context(ctx.schema):
         granted, any_reads, any_actions = _describe_grants(ctx)
         has_knowledge = Agent.objects.get(pk=ctx.agent_id).collections.exists()

@@ -7,14 +7,17 @@ from django_tenants.utils import schema_context, schema_exists
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from apps.accounts.models import Tenant, tenant_is_suspended
+from apps.accounts.services import active_tenant_page
+from apps.connectors.channels import notification_channels_renew
+from apps.connectors.services import connections_check_all
+
 
 def _tenant_scope(schema_name: str, *, bookkeeping: bool = False):
     """Every tenant activity enters its schema here: an unknown or suspended tenant's work ends, not retried (a
     run started before the suspension, or by a schedule that fired before it was paused, does nothing more).
     `bookkeeping` activities, which only write the run's own record (its steps, its final status), still run, so
     that a run cut off by a suspension ends as failed with the reason instead of staying "running"."""
-    from apps.accounts.models import tenant_is_suspended
-
     close_old_connections()
     if not schema_exists(schema_name):
         raise ApplicationError(f"unknown tenant schema {schema_name!r}", non_retryable=True)
@@ -37,8 +40,6 @@ def tenant_ping(schema_name: str) -> dict:
 @activity.defn(name="platform.active_tenant_schemas")
 def active_tenant_schemas(after: str = "", limit: int = 100) -> dict:
     """One page of active tenant schemas after `after` (name order), and how many remain after it."""
-    from apps.accounts.services import active_tenant_page
-
     try:
         close_old_connections()
         schemas, remaining = active_tenant_page(after=after, limit=limit)
@@ -51,10 +52,6 @@ def active_tenant_schemas(after: str = "", limit: int = 100) -> dict:
 def check_tenant_connections(schema_name: str) -> dict:
     """The tenant's scheduled health check, which also renews its expiring notification channels (see
     apps.connectors.channels for why here)."""
-    from apps.accounts.models import Tenant
-    from apps.connectors.channels import notification_channels_renew
-    from apps.connectors.services import connections_check_all
-
     try:
         tenant = Tenant.objects.get(schema_name=schema_name)
         with _tenant_scope(schema_name):

@@ -25,7 +25,26 @@ from django_tenants.utils import schema_context
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from apps.accounts.audit.services import Actor
+from apps.accounts.models import Tenant
 from apps.accounts.quotas import QuotaExceeded, consume
+from apps.agents.models import Agent, AgentRun
+from apps.agents.runs import MAX_INPUT_CHARS, agent_runnable_errors
+from apps.agents.runtime.runner import execute_run
+from apps.connectors.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectorError,
+    NotFoundError,
+    ProviderRequestError,
+)
+from apps.connectors.models import Connection
+from apps.connectors.registry import registry
+from apps.connectors.services import connection_perform, connection_read
+from apps.integrations import dispatch
+from apps.integrations.expressions import apply_mapping
+from apps.integrations.models import ActionRun, RuleRun
+from apps.integrations.queueing import emit
 from apps.workflows.models import SyncRecord, WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.temporal.activities import _tenant_scope
 from apps.workflows.temporal.inputs import WorkflowInput
@@ -46,14 +65,6 @@ def _message(exc: ValidationError) -> str:
 @contextmanager
 def _tenant(schema: str, *, bookkeeping: bool = False):
     """Enters the tenant's schema and turns our exceptions into Temporal's: permanent ones are not retried."""
-    from apps.connectors.exceptions import (
-        AuthenticationError,
-        ConfigurationError,
-        ConnectorError,
-        NotFoundError,
-        ProviderRequestError,
-    )
-
     try:
         with _tenant_scope(schema, bookkeeping=bookkeeping):
             yield
@@ -73,8 +84,6 @@ def _tenant(schema: str, *, bookkeeping: bool = False):
 
 
 def _tenant_row(schema: str):
-    from apps.accounts.models import Tenant
-
     return Tenant.objects.get(schema_name=schema)
 
 
@@ -154,10 +163,6 @@ def record_step(payload: dict) -> None:
 def read_source(payload: dict) -> dict:
     """Up to max_records of the source resource, compacted for the agent (empty fields left out, at most
     DATA_BUDGET characters), with the report's window and title."""
-    from apps.connectors.models import Connection
-    from apps.connectors.registry import registry
-    from apps.connectors.services import connection_read
-
     with _tenant(payload["schema"]):
         tenant = _tenant_row(payload["schema"])
         run = WorkflowRun.objects.select_related("config").get(pk=payload["run_pk"])
@@ -233,8 +238,6 @@ def _analysis_input(instructions: str, source: dict | None) -> str:
 def _heartbeating(schema: str, agent_run_id: int):
     """Heartbeats from a thread of its own while the agent runs on this one; when the workflow cancels the
     activity, the agent run is cancelled (the runner stops at its next step)."""
-    from apps.agents.models import AgentRun
-
     stop = threading.Event()
 
     def beat():
@@ -268,10 +271,6 @@ def _heartbeating(schema: str, agent_run_id: int):
 def analyse(payload: dict) -> dict:
     """Runs the agent once per WorkflowRun: a succeeded agent run recorded on the WorkflowRun is reused, a queued one
     is executed, one left running by a lost worker is failed and replaced."""
-    from apps.agents.models import Agent, AgentRun
-    from apps.agents.runs import MAX_INPUT_CHARS, agent_runnable_errors
-    from apps.agents.runtime.runner import execute_run
-
     schema = payload["schema"]
     with _tenant(schema):
         with transaction.atomic():
@@ -335,8 +334,6 @@ def analyse(payload: dict) -> dict:
 @activity.defn(name="workflows.request_approval")
 def request_approval(payload: dict) -> dict:
     """A pending approval of what would be published (the mapped action input); the run waits for it."""
-    from apps.integrations.expressions import apply_mapping
-
     with _tenant(payload["schema"]), transaction.atomic():
         run = _locked_run(payload)
         preview, _missing = apply_mapping(payload["mapping"], payload["context"])
@@ -359,11 +356,6 @@ def request_approval(payload: dict) -> dict:
 def publish(payload: dict) -> dict:
     """Performs the destination action with the mapped input, once: a publish recorded on the run is returned
     as it is. The run's row stays locked during the call, so two attempts never publish side by side."""
-    from apps.accounts.audit.services import Actor
-    from apps.connectors.models import Connection
-    from apps.connectors.services import connection_perform
-    from apps.integrations.expressions import apply_mapping
-
     with _tenant(payload["schema"]), transaction.atomic():
         run = _locked_run(payload)
         if isinstance(run.result, dict) and run.result.get("publish"):
@@ -424,10 +416,6 @@ def record_digest(data: dict) -> str:
 def sync_page(payload: dict) -> dict:
     """One page of the resource compared with what the last runs saw: `<provider>.<resource>.created` / `.updated`
     events for new and changed records, committed with their new digests (a repeated page emits nothing)."""
-    from apps.connectors.models import Connection
-    from apps.connectors.services import connection_read
-    from apps.integrations.queueing import emit
-
     with _tenant(payload["schema"]):
         if not payload.get("config_id"):
             raise ApplicationError(
@@ -491,9 +479,6 @@ def sync_page(payload: dict) -> dict:
 def rule_action_step(payload: dict) -> dict:
     """Advances a durable rule's actions by one: performs the next due action (at most once, through the same
     claim the task queue uses), or says how long to wait, or that the rule run is over."""
-    from apps.integrations import dispatch
-    from apps.integrations.models import ActionRun, RuleRun
-
     with _tenant(payload["schema"]):
         rule_run = RuleRun.objects.get(pk=payload["rule_run_id"])
         now = timezone.now()

@@ -8,6 +8,9 @@ from django.db import OperationalError, connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 from django_tenants.utils import get_public_schema_name, schema_exists
 
+from apps.accounts.models import Tenant, TenantTemplate
+from apps.accounts.tenant_template import template_capture
+
 
 def require_pgvector() -> None:
     """Fails with an operator-readable message when the server cannot provide the pgvector extension."""
@@ -197,8 +200,6 @@ class Command(MigrateSchemasCommand):
             connection.set_schema_to_public()
         targets = migration_targets()
         self.migrate_tenants(args, options, targets)
-        from apps.accounts.models import TenantTemplate
-        from apps.accounts.tenant_template import template_capture
 
         template = settings.TENANT_TEMPLATE_SCHEMA
         if not schema_exists(template):
@@ -211,8 +212,6 @@ class Command(MigrateSchemasCommand):
         template_capture(schema=template)
 
     def migrate_tenants(self, args, options, targets: list[tuple[str, str]]) -> None:
-        from apps.accounts.models import Tenant
-
         verbosity = int(options.get("verbosity", 1))
         schemas = list(
             Tenant.objects.exclude(schema_name=get_public_schema_name())

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.workflows.temporal.metrics import MetricsUnavailable, metrics_runtime
 from apps.workflows.temporal.metrics import metrics_bind as configured_metrics_bind
 from apps.workflows.temporal.worker import build_worker, ensure_platform_schedules
+from bizosaas.metrics import start_metrics_server
 from bizosaas.temporal import connect
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ class Command(BaseCommand):
             logger.info("temporal worker metrics", extra={"url": f"http://{bind}/metrics"})
         app_bind = settings.TEMPORAL_APP_METRICS_BIND
         if app_bind:
-            from bizosaas.metrics import start_metrics_server
-
             try:
                 start_metrics_server(app_bind)  # the platform's own counters (workflow and agent runs, ingestion)
             except OSError as exc:  # the port is taken (another worker on this host): work goes on without
