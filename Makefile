@@ -93,6 +93,7 @@ lint: install portal-check
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports  # the layers and contracts in pyproject.toml
 	$(BIN)/python bin/check_local_imports.py  # a project import inside a function says why
+	$(BIN)/mypy  # apps and bizosaas, settings in pyproject.toml
 	DJANGO_SETTINGS_MODULE=bizosaas.settings.dev $(MANAGE) makemigrations --check --dry-run
 
 format: install

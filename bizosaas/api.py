@@ -20,6 +20,7 @@ API_RATES = ("api_requests_per_minute", "api_key_requests_per_minute")  # counte
 
 
 def exception_handler(exc, context):
+    headers: dict[str, str] | None
     if isinstance(exc, QuotaExceeded):  # 429 + Retry-After for rates, 403 for capacities
         body, headers = exc.body(), exc.headers()
         if exc.status_code == 429 and exc.limit.key in API_RATES and exc.window_end is not None:
@@ -96,11 +97,11 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     DRF's max_limit does), and a malformed `limit` or `offset` refused with a 400 instead of being ignored."""
 
     @property
-    def max_limit(self) -> int:
+    def max_limit(self) -> int:  # type: ignore[override]
         return max_page_size()
 
     def get_limit(self, request) -> int:
-        return page_limit(request.query_params.get(self.limit_query_param), default=self.default_limit)
+        return page_limit(request.query_params.get(self.limit_query_param), default=self.default_limit)  # type: ignore[arg-type]
 
     def paginate_queryset(self, queryset, request, view=None):
         """DRF's, except that a page shorter than the limit tells the count itself: most lists fit in one page,

@@ -75,6 +75,7 @@ CHECKS: dict[str, Callable[[], str]] = {
 
 def _run(name: str, check: Callable[[], str]) -> dict:
     started = time.perf_counter()
+    result: dict[str, str | float]
     try:
         check()
         result = {"status": "ok"}

@@ -27,7 +27,7 @@ def with_last_run(queryset: QuerySet, runs: QuerySet, *, owner: str, at: str) ->
 def last_run(obj: Model, runs: QuerySet, *, at: str) -> dict | None:
     """{id, status, at} of the latest run, from the annotation when the row has it, else with one query."""
     if hasattr(obj, "last_run_id"):
-        row = {"pk": obj.last_run_id, "status": obj.last_run_status, at: obj.last_run_at}
+        row = {"pk": obj.last_run_id, "status": obj.last_run_status, at: obj.last_run_at}  # type: ignore[attr-defined]
     else:
         row = runs.order_by(f"-{at}", "-pk").values("pk", "status", at).first() or {"pk": None}
     if row["pk"] is None:

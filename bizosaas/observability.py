@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
@@ -57,7 +58,7 @@ class RequestContextMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         client = (client_ip(request), request.META.get("HTTP_USER_AGENT", "")[:512])
-        variables = (request_id_var, tenant_var, user_var, client_var)
+        variables: tuple[contextvars.ContextVar[Any], ...] = (request_id_var, tenant_var, user_var, client_var)
         tokens = [var.set(value) for var, value in zip(variables, (request_id, "-", "-", client), strict=True)]
         try:
             response = self.get_response(request)

@@ -7,6 +7,7 @@ zero-filled so that charts need no gaps handled."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDay, TruncHour
@@ -123,7 +124,7 @@ def _series(
     queryset, *, field: str, bucket: str, starts: list[datetime], keys: list[str], key_of=None, tokens: bool = False
 ) -> tuple[list[dict], dict]:
     trunc = TruncHour if bucket == "hour" else TruncDay
-    aggregates = {"n": Count("id")}
+    aggregates: dict[str, Any] = {"n": Count("id")}
     if tokens:
         aggregates["tokens"] = Sum("prompt_tokens") + Sum("completion_tokens")
     rows = (
@@ -134,7 +135,7 @@ def _series(
         .order_by()
     )
     empty = dict.fromkeys(keys, 0) | ({"tokens": 0} if tokens else {})
-    points = {start: {"t": start, **empty} for start in starts}
+    points: dict[datetime, dict[str, Any]] = {start: {"t": start, **empty} for start in starts}
     totals = {**empty, "total": 0}
     for row in rows:  # one row per (bucket, status): at most buckets x statuses
         point = points.get(row["bucket"])
@@ -163,7 +164,7 @@ def tenant_overview(*, days: int, now: datetime | None = None) -> dict:
     for row in Connection.objects.values("status").annotate(n=Count("id")).order_by():
         by_status[row["status"]] = row["n"]
 
-    common = {"bucket": bucket, "starts": starts}
+    common: dict[str, Any] = {"bucket": bucket, "starts": starts}
     events, event_totals = _series(Event.objects.all(), field="received_at", keys=EVENT_STATUSES, **common)
     deliveries, delivery_totals = _series(
         Delivery.objects.all(), field="created_at", keys=DELIVERY_OUTCOMES, key_of=DELIVERY_OUTCOME.get, **common

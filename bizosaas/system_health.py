@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
@@ -94,7 +95,8 @@ def _schema_figures(schemas: list[str], since: datetime) -> dict[str, dict[str, 
     workflow_start = since - timedelta(days=1)
     for start in range(0, len(schemas), BATCH):
         batch = schemas[start : start + BATCH]
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[Any] = []
         for schema in batch:
             # schema names come from the Tenant table (validated slugs); quoted as identifiers, passed as literals
             parts.append(_PART % {"schema": quote(schema), "literal": "%s"})

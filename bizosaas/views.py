@@ -3,6 +3,9 @@ with the role or scope its `resource` needs), the tenant it acts in and the acto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from rest_framework.permissions import IsAuthenticated
 
 from apps.accounts.access import tenant_access
@@ -10,9 +13,13 @@ from apps.accounts.audit.services import Actor
 from apps.accounts.models import Tenant
 from apps.accounts.permissions import TenantPermission
 
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass  # a name of the type stubs only
+
 
 class TenantScoped:
-    permission_classes = [IsAuthenticated, TenantPermission]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticated, TenantPermission]
+    request: Any  # the Request of the APIView this is mixed into (typed there; Any agrees with View and APIView)
     resource: str  # the permission matrix's resource (apps.accounts.permissions.MATRIX)
     lookup_value_regex = r"\d+"
 

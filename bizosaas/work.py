@@ -257,7 +257,7 @@ def _merged(items: list[dict], task: str, limit: int | None = None) -> list[dict
             and (limit is None or len(last["args"][1]) + len(item["args"][1]) <= limit)
         )
         if joins:
-            last["args"] = [last["args"][0], [*last["args"][1], *item["args"][1]]]
+            last["args"] = [last["args"][0], [*last["args"][1], *item["args"][1]]]  # type: ignore[index]
         else:
             out.append({**item, "args": list(item["args"])})
     return out
@@ -271,11 +271,11 @@ class TenantTask(Task):
     merge_ids = False
     merge_limit: str | None = None  # the setting that caps a merged call's ids
 
-    def apply_async(self, args=None, kwargs=None, **options):
+    def apply_async(self, args=None, kwargs=None, **options):  # type: ignore[override]
         """A task due now for a tenant already at its share (or with work waiting) is parked at once: it never
         travels through the broker and a worker only to be parked there."""
         if args and not options.get("countdown") and not options.get("eta"):
-            work, schema = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE, args[0]
+            work, schema = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE, args[0]  # type: ignore[attr-defined]
             if (parked_count(work, schema) or room(work, schema) <= 0) and park(work, schema, self.name, args, kwargs):
                 DEFERRED.labels(work).inc()
                 unpark(work, schema, room(work, schema))  # a holder may have finished meanwhile
@@ -287,7 +287,7 @@ class TenantTask(Task):
         has room for go to the broker, the rest wait in its parked list, in order. The same outcome as calling
         `apply_async` for each, with two Redis calls for the whole batch instead of three or four a task. Raises
         what the broker raises; a task sent before the failure stays sent."""
-        work = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE
+        work = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE  # type: ignore[attr-defined]
         if not calls:
             return
         free = 0 if parked_count(work, schema) else max(0, room(work, schema))
@@ -306,7 +306,7 @@ class TenantTask(Task):
 
     def __call__(self, *args, **kwargs):
         schema = args[0] if args else kwargs.get("schema", "")
-        work = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE
+        work = self.queue or settings.CELERY_TASK_DEFAULT_QUEUE  # type: ignore[attr-defined]
         name = slot_name(work, schema)
         lease = float(self.time_limit or settings.CELERY_TASK_TIME_LIMIT) + 30
         token = leases.try_acquire(name, limit=in_flight_limit(work, schema), lease=lease)

@@ -44,7 +44,7 @@ _local = threading.local()  # whether this thread's current request may use the 
 
 def _client():
     cache = caches["global"]
-    return cache.client.get_client(write=True), cache.make_key(GENERATION_KEY)
+    return cache.client.get_client(write=True), cache.make_key(GENERATION_KEY)  # type: ignore[attr-defined]
 
 
 def request_begins(also: str | None = None) -> None:
@@ -107,7 +107,7 @@ def lookup(key: tuple, load: Callable[[], T]) -> T:
                 if len(_entries) >= MAX_ENTRIES:
                     _entries.clear()
                 _entries[key] = value
-    return copy.copy(value) if hasattr(value, "_state") else value
+    return copy.copy(value) if hasattr(value, "_state") else value  # type: ignore[return-value]
 
 
 def access_changed() -> None:

@@ -57,7 +57,7 @@ class SuperAdminAuthenticationForm(AdminAuthenticationForm):
             raise ValidationError(self.error_messages["invalid_login"], code="invalid_login")
 
 
-admin.site.has_permission = superusers_only
+admin.site.has_permission = superusers_only  # type: ignore[method-assign]
 admin.site.login_form = SuperAdminAuthenticationForm
 admin.site.site_header = "BizOSaaS super-admin"
 admin.site.site_title = "BizOSaaS super-admin"
@@ -143,7 +143,7 @@ class TenantMembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["user", "role", "created_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
     can_delete = False
     show_change_link = True
     verbose_name_plural = "members (change roles from Memberships)"
@@ -265,7 +265,7 @@ class TenantAdmin(AuditedAdmin):
         ]
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", rows))
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, **kwargs):  # type: ignore[override]
         if obj is None:
             kwargs["form"] = self.add_form
         return super().get_form(request, obj, **kwargs)
@@ -406,10 +406,10 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
 
     def user_change_password(self, request, id, form_url=""):
         response = super().user_change_password(request, id, form_url)
-        succeeded = request.method == "POST" and response.status_code == 302 and response.url != request.get_full_path()
+        succeeded = request.method == "POST" and response.status_code == 302 and response.url != request.get_full_path()  # type: ignore[attr-defined]
         if succeeded:
             user = self.get_object(request, id)
-            tokens_revoke_all(user=user)  # as after a password reset: every session of the account ends
+            tokens_revoke_all(user=user)  # type: ignore[arg-type]  # as after a password reset: every session of the account ends
             admin_audit(request, user, "password_changed", {"password": "changed"})
         return response
 
@@ -527,7 +527,7 @@ class ApiKeyAdmin(AuditedAdmin):
         "last_used_at",
         "revoked_at",
     ]
-    readonly_fields = [field for field in fields if field != "name"]
+    readonly_fields = [field for field in fields if field != "name"]  # type: ignore[misc]
     actions = ["revoke_keys"]
 
     @admin.display(description="key", ordering="prefix")
@@ -576,7 +576,7 @@ class InvitationAdmin(AuditedAdmin):
     list_select_related = ["tenant", "invited_by"]
     exclude = ["token_hash"]
     fields = ["email", "tenant", "role", "state", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
     actions = ["revoke_invitations"]
 
     @admin.display(description="state")
@@ -633,7 +633,7 @@ class PlatformAuditEventAdmin(admin.ModelAdmin):
         "user_agent",
         "request_id",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
     @admin.display(description="changes")
     def changes_display(self, event: PlatformAuditEvent) -> str:

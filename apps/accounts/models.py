@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.exceptions import ValidationError
@@ -47,7 +49,7 @@ class Tenant(TenantMixin):
             return super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
         with connection.cursor() as cursor:
             cursor.execute(sql)
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         return True
 
     def __str__(self) -> str:
@@ -82,12 +84,12 @@ class UserManager(DjangoUserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email, password=None, **extra_fields):
+    def create_user(self, email, password=None, **extra_fields):  # type: ignore[override]
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(None, email, password, **extra_fields)
 
-    def create_superuser(self, email, password=None, **extra_fields):
+    def create_superuser(self, email, password=None, **extra_fields):  # type: ignore[override]
         extra_fields.setdefault("is_staff", True)
         extra_fields.setdefault("is_superuser", True)
         return self._create_user(None, email, password, **extra_fields)
@@ -96,16 +98,16 @@ class UserManager(DjangoUserManager):
 class User(AbstractUser):
     """A person; logs in with an email address. Super admins are `is_superuser`."""
 
-    username = None
+    username = None  # type: ignore[assignment]
     email = models.EmailField(unique=True)
     # in every token as `tv`; raising it (password change or reset) ends every access token at once, not only
     # the refresh tokens (apps.accounts.tokens)
     token_version = models.PositiveIntegerField(default=0, editable=False)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    objects = UserManager()  # type: ignore[misc]
 
     def __str__(self) -> str:
         return self.email

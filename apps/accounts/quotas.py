@@ -23,10 +23,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection as db
@@ -212,9 +213,9 @@ def _amount(limit: Limit, value, *, unit: bool = True) -> str:
         return f"${money:,.2f}" if money >= 1 or money == money.quantize(Decimal("0.01")) else f"${money:.4f}"
     if limit.unit == "bytes":
         value = int(value)
-        for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        for name, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
             if value >= size:
-                return f"{value / size:,.1f} {unit}"
+                return f"{value / size:,.1f} {name}"
         return f"{value} bytes"
     return f"{int(value):,} {limit.unit}" if unit else f"{int(value):,}"
 
@@ -372,13 +373,14 @@ def _redis_failed(exc: Exception) -> None:
 
 
 def _consume(
-    schema: str, counters: list[tuple[Limit, str, int | None]], amount: int, now: datetime, *, script=_CONSUME
+    schema: str, counters: Sequence[tuple[Limit, str, int | None]], amount: int, now: datetime, *, script=_CONSUME
 ) -> bool:
     """Whether the counters were reached (False: Redis is unreachable, nothing was counted or refused)."""
     keys: list[str] = []
     args: list[int] = [int(amount)]
     for limit, subject, value in counters:
         suffix, _start, end = window(limit.period, now)
+        assert end is not None  # only rate limits are counted, and each has a period
         keys.append(counter_key(schema, limit.key, subject, suffix))
         args += [-1 if value is None else int(value), int((end - now).total_seconds() * 1000) + 5000]
     client = _redis()
@@ -536,7 +538,7 @@ def usage_for(tenant: Tenant, *, now: datetime | None = None) -> list[dict]:
     with schema_context(schema):
         for limit in LIMITS:
             suffix, start, end = window(limit.period, now)
-            row = {
+            row: dict[str, Any] = {
                 "key": limit.key,
                 "label": limit.label,
                 "unit": limit.unit,

@@ -35,11 +35,11 @@ class _GlobalKeys:
         return client_ip(request) or "unknown"
 
 
-class ClientScopedThrottle(_GlobalKeys, ScopedRateThrottle):
+class ClientScopedThrottle(_GlobalKeys, ScopedRateThrottle):  # type: ignore[override]
     """DRF's per-scope throttle, per client address as the trusted proxies report it."""
 
 
-class _AccountThrottle(_GlobalKeys, SimpleRateThrottle):
+class _AccountThrottle(_GlobalKeys, SimpleRateThrottle):  # type: ignore[override]
     """Attempts against one account, whatever the number of source addresses or hosts asked."""
 
     field = "email"
@@ -69,14 +69,14 @@ class InvitationTokenThrottle(_AccountThrottle):
     field = "token"
 
 
-class AdminLoginAddressThrottle(_GlobalKeys, SimpleRateThrottle):
+class AdminLoginAddressThrottle(_GlobalKeys, SimpleRateThrottle):  # type: ignore[override]
     scope = "admin_login"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class OAuthRegisterThrottle(_GlobalKeys, SimpleRateThrottle):
+class OAuthRegisterThrottle(_GlobalKeys, SimpleRateThrottle):  # type: ignore[override]
     """Dynamic client registration (apps.oauth) is open to anyone: bounded per address."""
 
     scope = "oauth_register"
@@ -96,7 +96,7 @@ def admin_login_throttled(login_view):
     def view(request, *args, **kwargs):
         if request.method == "POST":
             for throttle in (AdminLoginAddressThrottle(), AdminLoginAccountThrottle()):
-                if not throttle.allow_request(request, None):
+                if not throttle.allow_request(request, None):  # type: ignore[arg-type]
                     wait = throttle.wait()
                     response = HttpResponse(
                         "Too many sign-in attempts. Please wait before trying again.\n",

@@ -58,7 +58,7 @@ def session_end(*, refresh: RefreshToken) -> None:
     sid = refresh.get("sid")
     if sid:
         lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
-        caches["global"].set(session_ended_key(sid), 1, timeout=int(lifetime.total_seconds()) + 60)
+        caches["global"].set(session_ended_key(sid), 1, timeout=int(lifetime.total_seconds()) + 60)  # type: ignore[attr-defined]
 
 
 class TenantJWTAuthentication(JWTAuthentication):
@@ -107,7 +107,7 @@ def _session_ended(sid: str) -> bool:
         return False
     try:
         cache = caches["global"]
-        return bool(cache.client.get_client(write=False).exists(cache.make_key(key)))
+        return bool(cache.client.get_client(write=False).exists(cache.make_key(key)))  # type: ignore[attr-defined]
     except Exception as exc:  # any cache failure: a configuration without it, a dead Redis
         quotas._redis_failed(exc)
         return False

@@ -154,7 +154,7 @@ def event_payload(approval: AgentApproval) -> dict:
     return {
         "approval_id": str(approval.pk),
         "source": approval.source,
-        "agent": {"id": approval.agent_id, "name": approval.agent.name} if approval.agent_id else None,
+        "agent": {"id": approval.agent_id, "name": approval.agent.name} if approval.agent_id else None,  # type: ignore[union-attr]
         "run_id": approval.run_id,
         "connection": {"id": approval.connection_id, "name": approval.connection.name},
         "action": approval.action,
@@ -322,7 +322,7 @@ def _execute(approval: AgentApproval) -> None:
 def _resume(approval: AgentApproval, *, decision: dict) -> None:
     """The paused run is queued again with the decision; the worker performs the approved call (or tells the model
     of the rejection) before the model goes on. Queued once this transaction commits."""
-    run = AgentRun.objects.select_for_update().get(pk=approval.run_id)
+    run = AgentRun.objects.select_for_update().get(pk=approval.run_id)  # type: ignore[misc]
     if run.status != AgentRun.Status.WAITING_APPROVAL:
         return  # still being paused (run_resume_if_decided then takes it), or cancelled meanwhile
     pending = (run.resume_state or {}).get("pending") or {}
@@ -338,7 +338,7 @@ def run_resume_if_decided(*, run_id: int) -> None:
         if run is None or run.status != AgentRun.Status.WAITING_APPROVAL:
             return
         pending = (run.resume_state or {}).get("pending") or {}
-        approval = AgentApproval.objects.filter(pk=pending.get("approval")).first()
+        approval = AgentApproval.objects.filter(pk=pending.get("approval")).first()  # type: ignore[misc]
         if approval is None or approval.status == AgentApproval.Status.PENDING:
             return
         if approval.status == AgentApproval.Status.EXPIRED:

@@ -140,7 +140,7 @@ def _client(
     http = ProviderHTTP(
         provider=label,
         base_url=base,
-        connection_key=f"llm:{db.schema_name}:{provider._meta.db_table}:{provider.pk}",
+        connection_key=f"llm:{db.schema_name}:{provider._meta.db_table}:{provider.pk}",  # type: ignore[attr-defined]
         headers=lambda: dict(headers),
         timeout=timeout,
         deadline=min(settings.LLM_CALL_DEADLINE, deadline) if deadline is not None else settings.LLM_CALL_DEADLINE,
@@ -272,7 +272,7 @@ def _anthropic_messages(messages: list[dict]) -> tuple[str, list[dict]]:
             }
             add("user", [block])
         elif role == "assistant":
-            blocks = []
+            blocks: list[dict[str, Any]] = []
             text = _text(message.get("content"))
             if text:
                 blocks.append({"type": "text", "text": text})

@@ -7,6 +7,7 @@ Every function runs in the caller's tenant schema. A run is only queued once its
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -114,16 +115,16 @@ def run_create(
         conversation=conversation,
         input=text,
         source=source,
-        model=(agent.model or agent.provider.default_model)[:200],
+        model=(agent.model or agent.provider.default_model)[:200],  # type: ignore[union-attr]
         created_by_id=_user_id(actor),
     )
     if conversation is not None:
         Message.objects.create(conversation=conversation, role=Message.Role.USER, content=text, run=run)
-        fields = {"updated_at": timezone.now()}
+        fields: dict[str, Any] = {"updated_at": timezone.now()}
         if not conversation.title:
             fields["title"] = text[:80]
         Conversation.objects.filter(pk=conversation.pk).update(**fields)
-    schema = db.schema_name
+    schema = db.schema_name  # type: ignore[attr-defined]
     if agent.max_execution_time > settings.AGENT_DURABLE_AFTER_SECONDS:
         transaction.on_commit(lambda: _start_durable(tenant, actor, schema, run))
     else:
@@ -154,7 +155,7 @@ def run_requeue(*, run: AgentRun, resume_state: dict) -> None:
     )
     if not updated:
         return
-    schema = db.schema_name
+    schema = db.schema_name  # type: ignore[attr-defined]
     if _durable_workflow_waits(run):
         return
     transaction.on_commit(lambda: _enqueue(schema, run.pk))

@@ -288,11 +288,11 @@ def _clean_agent(values: dict) -> tuple[dict, list[KnowledgeCollection] | None]:
             errors["collections"] = ["A list of collection ids."]
         else:
             wanted = list(dict.fromkeys(int(i) for i in ids))
-            found = {c.pk: c for c in KnowledgeCollection.objects.filter(pk__in=wanted)}
-            missing = [str(i) for i in wanted if i not in found]
+            by_pk = {c.pk: c for c in KnowledgeCollection.objects.filter(pk__in=wanted)}
+            missing = [str(i) for i in wanted if i not in by_pk]
             if missing:
                 errors["collections"] = [f"No such collection in this tenant: {', '.join(missing)}."]
-            collections = [found[i] for i in wanted if i in found]
+            collections = [by_pk[i] for i in wanted if i in by_pk]
     if errors:
         raise ValidationError(errors)
     return clean, collections
@@ -455,7 +455,7 @@ def set_tool_grants(*, tenant: Tenant, actor: Actor, agent: Agent, grants: list[
         for name in sorted(set(grant) - GRANT_FIELDS):
             errors[f"{path}.{name}"] = ["Unknown field."]
         raw_id = grant.get("connection")
-        connection = connections.get(int(raw_id)) if _int_between(raw_id, 1, 2**63 - 1) else None
+        connection = connections.get(int(raw_id)) if _int_between(raw_id, 1, 2**63 - 1) else None  # type: ignore[arg-type]
         if connection is None:
             errors[f"{path}.connection"] = ["No such connection in this tenant."]
             continue

@@ -226,6 +226,8 @@ class Provider:
         if not isinstance(values, dict):
             raise ValidationError({"config": ["Must be an object."]})
         errors: dict[str, list[str]] = {}
+        config: dict[str, Any]
+        secrets: dict[str, Any]
         config, secrets = {}, {}
         known = {f.name for f in cls.config_fields}
         for name in sorted(set(values) - known):
@@ -377,3 +379,13 @@ def is_ip_literal(host: str) -> bool:
 
 
 SLUGGISH = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+
+def json_object(value: object) -> dict:
+    """`value` when it is a JSON object, else an empty one: reads a nested field a provider may omit or mistype."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_array(value: object) -> list:
+    """`value` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -46,6 +47,10 @@ def rotate(token: str) -> str:
 
 class EncryptedJSONField(models.TextField):
     """A dict stored as a Fernet token. The column never holds plaintext; the attribute is always a dict."""
+
+    if TYPE_CHECKING:  # what the Django type plugin reads for the attribute's type (TextField's is str)
+        _pyi_private_set_type: dict[str, Any]  # type: ignore[assignment]
+        _pyi_private_get_type: dict[str, Any]  # type: ignore[assignment]
 
     def from_db_value(self, value, expression, connection):
         return decrypt(value) if value else {}

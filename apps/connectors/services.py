@@ -203,7 +203,7 @@ def connection_context(connection: Connection, *, tenant: Tenant | None = None):
         provider,
         config=dict(connection.config),
         credentials=dict(connection.credentials),
-        connection_key=f"{db.schema_name}:{connection._meta.db_table}:{connection.pk}",
+        connection_key=f"{db.schema_name}:{connection._meta.db_table}:{connection.pk}",  # type: ignore[attr-defined]
         on_unauthorized=on_unauthorized,
     )
     try:
@@ -341,6 +341,7 @@ def connection_state_keep(*, connection: Connection, ctx: ConnectionContext, bef
 
 def _oauth_endpoints(spec: type[Provider], config: dict) -> tuple[str, str]:
     oauth = spec.auth.oauth2
+    assert oauth is not None  # the registry refuses an oauth2 provider without its OAuth2Spec
     overrides = settings.OAUTH_ENDPOINT_OVERRIDES.get(spec.key, {})
     authorize = overrides.get("authorize_url") or oauth.resolve(oauth.authorize_url, config)
     token = overrides.get("token_url") or oauth.resolve(oauth.token_url, config)
@@ -361,6 +362,7 @@ def oauth_start(*, tenant: Tenant, connection: Connection, user_id: int) -> str:
     if not client_id or not connection.credentials.get("client_secret"):
         raise ValidationError({"config": ["Set client_id and client_secret first."]})
     oauth = spec.auth.oauth2
+    assert oauth is not None  # auth.type is oauth2, so the registry made sure of its OAuth2Spec
     nonce = pysecrets.token_urlsafe(24)
     verifier = generate_token(64) if oauth.pkce else ""
     redirect_uri = oauth_redirect_uri()
@@ -391,7 +393,7 @@ def oauth_start(*, tenant: Tenant, connection: Connection, user_id: int) -> str:
 def oauth_state_tenant(state: str) -> tuple[str, dict]:
     """(tenant slug, payload) of a state signed by us; raises ValidationError when forged or older than 10 min."""
     try:
-        payload = signing.loads(state, salt=OAUTH_SALT, max_age=OAUTH_STATE_TTL.total_seconds())
+        payload = signing.loads(state, salt=OAUTH_SALT, max_age=OAUTH_STATE_TTL)
     except signing.SignatureExpired:
         raise ValidationError({"state": ["This authorisation request has expired; start again."]}) from None
     except signing.BadSignature:
@@ -402,7 +404,9 @@ def oauth_state_tenant(state: str) -> tuple[str, dict]:
 def _token_request(spec: type[Provider], connection: Connection, form: dict) -> dict:
     _authorize, token_url = _oauth_endpoints(spec, connection.config)
     client_id, client_secret = connection.config.get("client_id", ""), connection.credentials.get("client_secret", "")
-    basic = spec.auth.oauth2.token_auth_method == "client_secret_basic"
+    oauth = spec.auth.oauth2
+    assert oauth is not None  # only OAuth connections request tokens; the registry made sure of their OAuth2Spec
+    basic = oauth.token_auth_method == "client_secret_basic"
     if not basic:
         form = {**form, "client_id": client_id, "client_secret": client_secret}
     with ProviderHTTP(

@@ -100,7 +100,7 @@ def _start_rule_workflow(rule_run_id: int, first_action_id: int) -> None:
         DURABLE_RULE_ACTIONS,
         partial(queueing.enqueue_action, first_action_id),
         what=f"rule run {rule_run_id}",
-        tenant=Tenant.objects.get(schema_name=db.schema_name),
+        tenant=Tenant.objects.get(schema_name=db.schema_name),  # type: ignore[attr-defined]
         rule_run=run,
     )
     if workflow_id is not None:
@@ -148,7 +148,7 @@ def _fan_out(event_ids: list[int]) -> FannedOut:
                 deliveries.append(
                     Delivery(event=event, subscription=subscription, next_attempt_at=now, enqueued_at=now)
                 )
-        context = ex.event_context(event) if rules else None
+        context = ex.event_context(event) if rules else {}  # read by the rules only
         for rule in rules:
             if (event.pk, rule.pk) in evaluated:
                 continue
@@ -273,7 +273,7 @@ def run_actions(action_run_ids: list[int]) -> None:
                 succeeded.append((run, result))
         _actions_succeeded(succeeded, durable=False)
     finally:
-        deliveries = queueing.collected_deliveries.get()
+        deliveries = queueing.collected_deliveries.get() or []  # the list set above
         queueing.collected_deliveries.reset(token)
         queueing.queue_deliveries(deliveries)
         if left:
@@ -281,7 +281,7 @@ def run_actions(action_run_ids: list[int]) -> None:
 
 
 def _lazy_tenant():
-    return SimpleLazyObject(partial(Tenant.objects.get, schema_name=db.schema_name))  # read only if an action uses it
+    return SimpleLazyObject(partial(Tenant.objects.get, schema_name=db.schema_name))  # type: ignore[attr-defined]  # read only if an action uses it
 
 
 def _claim_actions(action_run_ids: list[int]) -> list[ActionRun]:
@@ -412,7 +412,7 @@ def sweep_schema() -> dict[str, int]:
     requeue = now - timedelta(seconds=settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS)
     not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue)
     counts = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0}
-    schema = db.schema_name
+    schema = db.schema_name  # type: ignore[attr-defined]
     events = Event.objects.filter(
         not_recent,
         status=Event.Status.PENDING,

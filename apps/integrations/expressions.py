@@ -188,7 +188,7 @@ def evaluate_condition(condition: dict, context: dict) -> tuple[bool, Any]:
             }[op]
         )
     elif op == "in":
-        result = any(_equal(actual, item) for item in expected)
+        result = any(_equal(actual, item) for item in expected)  # type: ignore[union-attr]
     elif op == "contains":
         if isinstance(actual, str):
             result = isinstance(expected, str) and expected.lower() in actual.lower()

@@ -9,6 +9,7 @@ import re
 import secrets as pysecrets
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -174,7 +175,7 @@ def _handshake_secret(endpoint: InboundEndpoint) -> str:
     kind, _, name = where.partition(":")
     if kind == "endpoint":
         return str(endpoint.secrets.get(name) or "")
-    if kind == "connection":
+    if kind == "connection" and endpoint.connection is not None:  # no connection: the base contract, no handshake
         return _connection_secret(endpoint.connection, (name,))
     return ""
 
@@ -332,9 +333,8 @@ def _accept(
 ) -> Outcome:
     label = _label(endpoint)
     connection = endpoint.connection
-    provider = (
-        registry.get(connection.provider)() if connection is not None and registry.get(connection.provider) else None
-    )
+    spec = registry.get(connection.provider) if connection is not None else None
+    provider = spec() if spec else None
 
     if method in ("GET", "HEAD"):
         if endpoint.scheme != InboundEndpoint.Scheme.PROVIDER or provider is None:
@@ -360,6 +360,10 @@ def _accept(
             external_id, raw_type, payload = _verify_standard(endpoint, headers, body)
             connector = connection.provider if connection is not None else "custom"
         else:
+            if connection is None or provider is None:
+                # a provider endpoint keeps its connection (required at creation, deleted with it); a connector
+                # missing from the registry (removed from the code) is a server error
+                raise RuntimeError(f"inbound endpoint {endpoint.pk}: no registered connector for its connection")
             secret = _connection_secret(connection, provider.webhook_secret_fields)
             secret_values = [secret]
             verified = provider.verify_webhook(
@@ -416,10 +420,10 @@ def _accept(
     for event in stored:
         queueing.enqueue_event(schema, event.pk)
     first = stored[0]
-    answer = {"status": "accepted", "event": str(first.uid), "type": first.type}
+    accepted: dict[str, Any] = {"status": "accepted", "event": str(first.uid), "type": first.type}
     if len(stored) + duplicates > 1:
-        answer.update(events=[str(event.uid) for event in stored], duplicates=duplicates)
-    return Outcome(200, answer)
+        accepted.update(events=[str(event.uid) for event in stored], duplicates=duplicates)
+    return Outcome(200, accepted)
 
 
 def _insert_scope():

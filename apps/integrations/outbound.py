@@ -8,7 +8,8 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -115,7 +116,7 @@ def subscription_create(
 
 @transaction.atomic
 def subscription_update(*, tenant: Tenant, actor: Actor, subscription: Subscription, data: dict) -> Subscription:
-    changes = {}
+    changes: dict[str, Any] = {}
     if "url" in data:
         subscription.url = _check_url(data["url"])
         changes["url"] = subscription.url
@@ -183,7 +184,7 @@ def subscriptions_matching(subscriptions, event: Event) -> list[Subscription]:
 def signing_secrets(subscription: Subscription) -> list[str]:
     secrets = [subscription.secrets["current"]]
     previous, until = subscription.secrets.get("previous"), subscription.secrets.get("previous_expires_at")
-    if previous and until and timezone.datetime.fromisoformat(until) > timezone.now():
+    if previous and until and datetime.fromisoformat(until) > timezone.now():
         secrets.append(previous)
     return secrets
 

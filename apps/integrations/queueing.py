@@ -99,9 +99,9 @@ def enqueue_delivery(
         return True
     if replay or countdown is not None:
         trigger = "replay" if replay else "scheduled"
-        queued = _queue("deliver", (db.schema_name, delivery_id, trigger), countdown=countdown)
+        queued = _queue("deliver", (db.schema_name, delivery_id, trigger), countdown=countdown)  # type: ignore[attr-defined]
     else:  # a batch of one: parked behind the tenant's other deliveries, it is sent together with them
-        queued = _queue("deliver_batch", (db.schema_name, [delivery_id]))
+        queued = _queue("deliver_batch", (db.schema_name, [delivery_id]))  # type: ignore[attr-defined]
     if queued != marked:
         Delivery.objects.filter(pk=delivery_id).update(enqueued_at=timezone.now() if queued else None)
     return queued
@@ -109,9 +109,9 @@ def enqueue_delivery(
 
 def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> bool:
     if countdown is not None:
-        queued = _queue("run_action", (db.schema_name, action_run_id), countdown=countdown)
+        queued = _queue("run_action", (db.schema_name, action_run_id), countdown=countdown)  # type: ignore[attr-defined]
     else:  # a batch of one: parked behind the tenant's other actions, it is performed together with them
-        queued = _queue("run_actions", (db.schema_name, [action_run_id]))
+        queued = _queue("run_actions", (db.schema_name, [action_run_id]))  # type: ignore[attr-defined]
     if queued:
         ActionRun.objects.filter(pk=action_run_id).update(enqueued_at=timezone.now())
     return queued
@@ -120,7 +120,7 @@ def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> boo
 def emit(event_type: str, payload: dict, *, connection=None, source: str = Event.Source.SYSTEM, external_id: str = ""):
     """Raises an event of the platform's own (or an API client's) and fans it out like a webhook's. Counts against
     the tenant's events per day: an API client's is refused over it (QuotaExceeded), the platform's own never."""
-    schema = db.schema_name
+    schema = db.schema_name  # type: ignore[attr-defined]
     if source != Event.Source.SYSTEM:
         quotas.consume(schema, "events_per_day")
     event = Event.objects.create(
@@ -158,7 +158,7 @@ def queue_marked(task_name: str, model, calls: list[tuple], ids: list[int]) -> b
     its next pass (a task sent before a failure part-way finds its row unmarked and still runs it: claims guard)."""
     if not calls:
         return True
-    schema, task = db.schema_name, _task(task_name)
+    schema, task = db.schema_name, _task(task_name)  # type: ignore[attr-defined]
     if not to_broker(task_name, lambda: task.apply_many(schema, [(schema, *call) for call in calls]), len(calls)):
         model.objects.filter(pk__in=ids).update(enqueued_at=None)
         return False

@@ -69,7 +69,7 @@ def _check_connector_action(action: dict) -> dict[str, list[str]]:
     spec = registry.get(connection.provider)
     if spec is None:
         return {"connection": [f"The connector {connection.provider!r} is no longer available."]}
-    action_spec = spec.action(action.get("action"))
+    action_spec = spec.action(action.get("action", ""))
     if action_spec is None:
         return {
             "action": [capabilities.not_offered(spec, capabilities.ACTION, action.get("action"), connection=connection)]
@@ -263,7 +263,7 @@ def clean_rule(data: dict, *, partial_of: Rule | None = None) -> dict:
 def check_action(action) -> dict[str, list[str]]:
     if not isinstance(action, dict):
         return {"": ["Must be an object with a type."]}
-    action_type = ACTION_TYPES.get(action.get("type"))
+    action_type = ACTION_TYPES.get(action.get("type", ""))
     if action_type is None:
         return {"type": [f"Unknown action type; available: {', '.join(sorted(ACTION_TYPES))}."]}
     unknown = set(action) - {"type", *action_type.fields}

@@ -100,7 +100,7 @@ def subscription_send_test(*, tenant: Tenant, actor: Actor, subscription: Subscr
 
     if not subscription.enabled:
         raise ValidationError({"enabled": ["The subscription is disabled: enable it to send a test event."]})
-    quotas.consume(db.schema_name, "events_per_day")
+    quotas.consume(db.schema_name, "events_per_day")  # type: ignore[attr-defined]
     now = timezone.now()
     with transaction.atomic():
         event = Event.objects.create(

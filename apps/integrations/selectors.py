@@ -40,7 +40,7 @@ def _names_provider(pattern: str, provider: str) -> bool:
 
 def _rule_connections(rule: Rule) -> set[int]:
     ids = {rule.trigger_connection_id} if rule.trigger_connection_id else set()
-    ids |= {a.get("connection") for a in rule.actions if isinstance(a, dict) and a.get("connection")}
+    ids |= {a["connection"] for a in rule.actions if isinstance(a, dict) and a.get("connection")}
     return ids
 
 

@@ -34,7 +34,7 @@ def forget_endpoint(sender, instance: InboundEndpoint, **kwargs) -> None:
 @receiver(post_save, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_save")
 @receiver(post_delete, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_delete")
 def forget_connection_endpoints(sender, instance: Connection, **kwargs) -> None:
-    forget_where(schema=db.schema_name, connection_id=instance.pk)
+    forget_where(schema=db.schema_name, connection_id=instance.pk)  # type: ignore[attr-defined]
 
 
 @receiver(post_save, sender=Tenant, dispatch_uid="integrations.forget_tenant_endpoints")

@@ -46,7 +46,7 @@ def action_policy(tool: McpTool) -> str:
     """The approvals' rule for this grant: `ask` where `action_policies` says so (an MCP call is never a
     rule-started run), else `allow`."""
     grant = SimpleNamespace(action_policies=tool.grant.get("action_policies") or {}, allow_unattended_from_rules=True)
-    return policy(grant=grant, action=tool.target, started_by_rule=False)
+    return policy(grant=grant, action=tool.target, started_by_rule=False)  # type: ignore[arg-type]
 
 
 def _performing(approval: AgentApproval) -> bool:
@@ -124,7 +124,7 @@ def _caller(label: str) -> Actor:
 def execute_approved(approval: AgentApproval) -> dict:
     """The approvals' executor for source "mcp": performs the approved action with its final input, in the
     approver's request (the tenant's schema), as the MCP caller that asked."""
-    tenant = Tenant.objects.get(schema_name=db.schema_name)
+    tenant = Tenant.objects.get(schema_name=db.schema_name)  # type: ignore[attr-defined]
     result = _call_action(
         tenant=tenant,
         actor=_caller(approval.actor_label),

@@ -46,7 +46,7 @@ def mcp_tools_clean(tenant, value: Any) -> list[dict]:
         raise ValidationError({"mcp_tools": [f"At most {MAX_GRANTS} grants."]})
     errors: dict[str, list[str]] = {}
     ids = [g.get("connection") for g in value if isinstance(g, dict) and _is_id(g.get("connection"))]
-    connections = {c.pk: c for c in Connection.objects.filter(pk__in=ids)}
+    connections = {c.pk: c for c in Connection.objects.filter(pk__in=ids)}  # type: ignore[misc]
     targets = _targets() if any(isinstance(g, dict) and set(g) & set(TARGET_FIELDS) for g in value) else {}
     chosen_targets: dict[str, list[int]] = {name: [] for name in TARGET_FIELDS}
     rows: list[dict] = []
@@ -76,7 +76,7 @@ def mcp_tools_clean(tenant, value: Any) -> list[dict]:
                     errors[f"{path}.connection"] = ["Which connection these resources and actions are of."]
             continue
         raw = grant.get("connection")
-        connection = connections.get(raw) if _is_id(raw) else None
+        connection = connections.get(raw) if _is_id(raw) else None  # type: ignore[arg-type]
         if connection is None:
             errors[f"{path}.connection"] = ["No such connection in this tenant."]
             continue

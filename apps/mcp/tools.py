@@ -430,7 +430,7 @@ def call_tool(principal: McpPrincipal, name: str, arguments: dict | None) -> typ
 
 
 def _connection(tool: McpTool) -> Connection:
-    connection = Connection.objects.filter(pk=tool.connection_id).first()
+    connection = Connection.objects.filter(pk=tool.connection_id).first()  # type: ignore[misc]
     if connection is None:
         raise Denied("This connection no longer exists.")
     return connection

@@ -103,7 +103,7 @@ def mcp_endpoint(request: HttpRequest) -> HttpResponse:
         message = types.JSONRPCMessage.model_validate(body).root
     except PydanticError:
         return _error(types.INVALID_REQUEST, "Invalid request: not a JSON-RPC 2.0 message.", status=400)
-    db.set_tenant(principal.tenant)  # an OAuth principal's tenant is not the one the middleware resolved
+    db.set_tenant(principal.tenant)  # type: ignore[attr-defined]  # an OAuth principal's tenant is not the one the middleware resolved
     try:
         _count_request(principal)
     except quotas.QuotaExceeded as exc:

@@ -38,7 +38,7 @@ class OAuthClientAdmin(AuditedAdmin):
         "created_at",
         "disabled_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
     actions = ["disable_clients", "enable_clients"]
 
     def get_queryset(self, request):
@@ -50,7 +50,7 @@ class OAuthClientAdmin(AuditedAdmin):
 
     @admin.display(description="live grants", ordering="_live_grants")
     def live_grants(self, client: OAuthClient) -> int:
-        return client._live_grants
+        return client._live_grants  # type: ignore[attr-defined]
 
     @admin.display(description="redirect URIs")
     def redirect_uri_list(self, client: OAuthClient) -> str:

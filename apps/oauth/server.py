@@ -52,7 +52,7 @@ def mcp_resource() -> str:
 
 
 def resource_matches(value: str | None) -> bool:
-    return bool(value) and value.rstrip("/") == mcp_resource().rstrip("/")
+    return bool(value) and value.rstrip("/") == mcp_resource().rstrip("/")  # type: ignore[union-attr]
 
 
 def metadata() -> dict:
@@ -346,13 +346,13 @@ class Server(AuthorizationServer):
         code = getattr(request, "authorization_code", None)
         previous = getattr(request, "refresh_token", None)
         source = code or previous
-        grant: OAuthGrant = source.grant
+        grant: OAuthGrant = source.grant  # type: ignore[union-attr]
         item = OAuthToken.objects.create(
             grant=grant,
             client=request.client,
-            user=source.user,
-            tenant=source.tenant,
-            authorization_code=code if code is not None else previous.authorization_code,
+            user=source.user,  # type: ignore[union-attr]
+            tenant=source.tenant,  # type: ignore[union-attr]
+            authorization_code=code if code is not None else previous.authorization_code,  # type: ignore[union-attr]
             family_id=previous.family_id if previous is not None else uuid.uuid4(),
             access_token_hash=token_hash(token["access_token"]),
             refresh_token_hash=token_hash(token["refresh_token"]) if token.get("refresh_token") else None,
@@ -371,5 +371,5 @@ class Server(AuthorizationServer):
 server = Server()
 server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
 server.register_grant(RefreshTokenGrant)
-server.register_endpoint(RegistrationEndpoint())
+server.register_endpoint(RegistrationEndpoint())  # type: ignore[arg-type]
 server.register_endpoint(TokenRevocationEndpoint())

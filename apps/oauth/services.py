@@ -42,7 +42,7 @@ def grant_for_consent(*, client: OAuthClient, user: User, tenant: Tenant, scope:
     """The grant a consent adds a code to: the person's live grant for this client and tenant, or a new one."""
     grant = OAuthGrant.objects.filter(client=client, user=user, tenant=tenant, revoked_at__isnull=True).first()
     created = grant is None
-    if created:
+    if grant is None:
         grant = OAuthGrant.objects.create(client=client, user=user, tenant=tenant, scope=scope)
     elif grant.scope != scope:
         grant.scope = scope

@@ -161,7 +161,7 @@ login = never_cache(admin_login_throttled(OAuthLoginView.as_view()))
 def register(request):
     """Dynamic client registration (RFC 7591), open and throttled per address."""
     throttle = OAuthRegisterThrottle()
-    if not throttle.allow_request(request, None):
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]
         response = _oauth_error("slow_down", "Too many client registrations from this address.", status=429)
         wait = throttle.wait()
         if wait is not None:

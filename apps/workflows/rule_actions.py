@@ -38,7 +38,7 @@ def perform(action: dict, planned: dict, *, tenant, rule, idempotency_key: str, 
     if config is None:
         raise ActionFailed("The workflow configuration no longer exists.")
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
-    workflow_id = f"wf-{db.schema_name}-{config.pk}-rule-{digest}"
+    workflow_id = f"wf-{db.schema_name}-{config.pk}-rule-{digest}"  # type: ignore[attr-defined]
     existing = WorkflowRun.objects.filter(workflow_id=workflow_id).first()
     if existing is not None:
         return {"workflow_run": existing.pk, "workflow_id": workflow_id, "already_started": True}

@@ -59,7 +59,7 @@ def clean_config(data: dict, *, partial_of: WorkflowConfig | None = None) -> dic
         errors["template"] = ["The template of a configuration cannot change; create a new one."]
     else:
         try:
-            cleaned["parameters"] = clean_parameters(template, values.get("parameters") or {})
+            cleaned["parameters"] = clean_parameters(template, values.get("parameters") or {})  # type: ignore[arg-type]
         except ValidationError as exc:
             errors.update(exc.message_dict)
         cleaned["template"] = template
@@ -78,7 +78,7 @@ def clean_config(data: dict, *, partial_of: WorkflowConfig | None = None) -> dic
 
 
 def _schema() -> str:
-    return connection.schema_name
+    return connection.schema_name  # type: ignore[attr-defined]
 
 
 def _sync_schedule(config: WorkflowConfig, *, had_schedule: bool) -> None:

@@ -43,7 +43,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         if (
             self.connection is not None
             and self.health_check_enabled
-            and not self.health_check_done
+            and not self.health_check_done  # type: ignore[has-type]
             and not self.errors_occurred
             and time.monotonic() - self._used_at < settings.DB_HEALTH_CHECK_QUIET_SECONDS
             and self._session_looks_alive()
@@ -73,7 +73,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         if (
             get_limit_set_calls()
             and not self._setting_search_path
-            and self.search_path_set_schemas is None
+            and self.search_path_set_schemas is None  # type: ignore[has-type]
             and self._server_search_path is not None
             and self.schema_name
             and self._get_cursor_search_paths() == self._server_search_path

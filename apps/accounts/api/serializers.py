@@ -31,7 +31,7 @@ class AmountField(serializers.Field):
 
 class UsageLimitSerializer(serializers.Serializer):
     key = serializers.ChoiceField(choices=quotas.KEYS, help_text="Also `limit` in a quota_exceeded error.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     unit = serializers.CharField(help_text="requests, events, runs, tokens, USD, bytes, chunks, connections, ...")
     period = serializers.ChoiceField(choices=quotas.PERIODS, help_text="UTC windows; none for capacities.")
     kind = serializers.ChoiceField(choices=quotas.KINDS, help_text="rate: resets with its window (429); capacity: 403.")

@@ -3,7 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.accounts.api import views
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=True)  # DRF takes a bool: "/?" already meant True, a required slash
 router.register("members", views.MemberViewSet, basename="member")
 router.register("invitations", views.InvitationViewSet, basename="invitation")
 router.register("api-keys", views.ApiKeyViewSet, basename="api-key")

@@ -82,6 +82,7 @@ class LoginView(APIView):
         if user is None:
             raise AuthenticationFailed("Wrong email or password.", code="invalid_credentials")
         slug = data.validated_data.get("tenant")
+        tenant: Tenant | None
         if slug:
             tenant = _usable_tenant(user, slug)
         else:

@@ -156,7 +156,7 @@ class AgentWriteSerializer(serializers.Serializer):
     backstory = serializers.CharField(max_length=8000, allow_blank=True, required=False, default="")
     provider = serializers.IntegerField(allow_null=True, required=False, default=None)
     model = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    temperature = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, default="0.70")
+    temperature = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, default="0.70")  # type: ignore[arg-type]
     max_iterations = serializers.IntegerField(required=False, default=10)
     max_execution_time = serializers.IntegerField(required=False, default=120)
     enabled = serializers.BooleanField(required=False, default=True)

@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.agents.api import config_views as views
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=True)  # DRF takes a bool: "/?" already meant True, a required slash
 router.register("llm-providers", views.LLMProviderViewSet, basename="llm-provider")
 router.register("agent-templates", views.AgentTemplateViewSet, basename="agent-template")
 router.register("agents", views.AgentViewSet, basename="agent")

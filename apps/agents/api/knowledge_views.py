@@ -26,7 +26,7 @@ class KnowledgeErrors:
     def handle_exception(self, exc):
         if isinstance(exc, KnowledgeError):
             return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
-        return super().handle_exception(exc)
+        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 def _ids(params, name: str) -> list[int] | None:

@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.agents.api import run_views as views
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=True)  # DRF takes a bool: "/?" already meant True, a required slash
 router.register("runs", views.RunViewSet, basename="agent-run")
 router.register("conversations", views.ConversationViewSet, basename="conversation")
 

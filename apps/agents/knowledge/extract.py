@@ -75,7 +75,7 @@ def precheck(data: bytes, content_type: str) -> None:
         from pypdf import PdfReader
 
         try:
-            declared = int(PdfReader(io.BytesIO(data)).trailer["/Root"]["/Pages"]["/Count"])
+            declared = int(PdfReader(io.BytesIO(data)).trailer["/Root"]["/Pages"]["/Count"])  # type: ignore[index]
         except Exception:  # a damaged or encrypted PDF: ingestion says what is wrong with it
             return
         _check_pages(declared)

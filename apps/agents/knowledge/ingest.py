@@ -37,7 +37,9 @@ def _user_id(actor: Actor) -> int | None:
 def _queue_ingestion(document: Document) -> None:
     # broker down: the document stays pending; "reingest" queues it again
     enqueue.on_commit(
-        "agents.ingest_document", (db.schema_name, document.pk), what=f"the ingestion of document {document.pk}"
+        "agents.ingest_document",
+        (db.schema_name, document.pk),  # type: ignore[attr-defined]
+        what=f"the ingestion of document {document.pk}",
     )
 
 
@@ -171,7 +173,7 @@ def _ingest_document(document_id: int) -> str | None:
         if previous is None:
             return None  # deleted while it was being processed
         try:
-            quotas.check_capacity(db.schema_name, "knowledge_chunks", adding=len(rows) - previous[0])
+            quotas.check_capacity(db.schema_name, "knowledge_chunks", adding=len(rows) - previous[0])  # type: ignore[attr-defined]
         except quotas.QuotaExceeded as exc:
             _fail(document_id, exc.detail)
             return Document.Status.FAILED
@@ -292,7 +294,7 @@ def collection_reembed_queue(*, collection: KnowledgeCollection) -> int:
     if stale:
         enqueue.on_commit(
             "agents.reembed_collection",
-            (db.schema_name, collection.pk),
+            (db.schema_name, collection.pk),  # type: ignore[attr-defined]
             what=f"the re-embedding of collection {collection.pk}",
         )
     return stale

@@ -118,7 +118,7 @@ def _claim(run_id: int) -> AgentRun | None:
 
 
 def _tenant():
-    return Tenant.objects.get(schema_name=db.schema_name)
+    return Tenant.objects.get(schema_name=db.schema_name)  # type: ignore[attr-defined]
 
 
 def _build_crew(run: AgentRun, ctx: RunContext, llm, timeout: int):
@@ -207,7 +207,7 @@ def execute_run(run_id: int, llm=None) -> AgentRun | None:
     ctx = RunContext(
         run_id=run.pk,
         agent_id=run.agent_id,
-        schema=db.schema_name,
+        schema=db.schema_name,  # type: ignore[attr-defined]
         tenant=_tenant(),
         deadline=started + timeout,
         is_cancelled=lambda: AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.CANCELLED).exists(),
@@ -296,5 +296,5 @@ def _finish(run: AgentRun, ctx: RunContext, metered, *, status: str, output: str
         Message.objects.create(
             conversation_id=run.conversation_id, role=Message.Role.ASSISTANT, content=output, run=run
         )
-        type(run.conversation).objects.filter(pk=run.conversation_id).update(updated_at=timezone.now())
+        type(run.conversation).objects.filter(pk=run.conversation_id).update(updated_at=timezone.now())  # type: ignore[union-attr]
     return run

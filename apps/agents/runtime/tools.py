@@ -110,8 +110,11 @@ def _grant_for(ctx: RunContext, connection_id: Any):
         raise Denied("This agent is disabled.")
     if isinstance(connection_id, bool) or not isinstance(connection_id, int):
         raise Denied(f"Connection {connection_id!r} is not an id of a connection granted to you.")
-    grant = ToolGrant.objects.select_related("connection").filter(agent_id=ctx.agent_id, connection_id=connection_id)
-    grant = grant.first()
+    grant = (
+        ToolGrant.objects.select_related("connection")
+        .filter(agent_id=ctx.agent_id, connection_id=connection_id)
+        .first()
+    )
     if grant is None:
         raise Denied(f"You have no access to connection {connection_id}.")
     return grant

@@ -5,9 +5,9 @@ from rest_framework import serializers
 
 class ConfigFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     type = serializers.CharField()
-    required = serializers.BooleanField()
+    required = serializers.BooleanField()  # type: ignore[assignment]
     secret = serializers.BooleanField()
     help = serializers.CharField()
     default = serializers.JSONField(allow_null=True)

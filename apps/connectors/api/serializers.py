@@ -66,7 +66,7 @@ class ConnectionCheckSerializer(serializers.ModelSerializer):
 
 class RecordSerializer(serializers.Serializer):
     id = serializers.CharField()
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]
     raw = serializers.JSONField()
 
 

@@ -73,7 +73,7 @@ def slow_provider_call(view_method):
 
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
-        with provider_call_slots(db.schema_name):
+        with provider_call_slots(db.schema_name):  # type: ignore[attr-defined]
             return view_method(self, request, *args, **kwargs)
 
     return wrapper

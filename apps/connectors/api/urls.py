@@ -3,7 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.connectors.api import views
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=True)  # DRF takes a bool: "/?" already meant True, a required slash
 router.register("connectors", views.ConnectorViewSet, basename="connector")
 router.register("connections", views.ConnectionViewSet, basename="connection")
 

@@ -143,11 +143,11 @@ class ConnectionViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveMode
             tenant=self.tenant,
             **window,
         )
-        spec = registry.get(connection.provider).resource(resource_name)
+        spec = registry.get(connection.provider).resource(resource_name)  # type: ignore[union-attr]
         return Response(
             {
                 "resource": resource_name,
-                "model": spec.model,
+                "model": spec.model,  # type: ignore[union-attr]
                 "next_cursor": page.next_cursor,
                 "cached": cached,
                 "records": [{"id": r.id, "data": r.data, "raw": r.raw} for r in page.records],

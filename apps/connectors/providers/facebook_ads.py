@@ -52,6 +52,7 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    json_object,
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
@@ -353,7 +354,7 @@ class FacebookAds(Provider):
         if since is not None or until is not None:
             until = until or date.today()
             since = since or until - timedelta(days=37 * 30)
-            since, until = since.isoformat(), until.isoformat()
+            since, until = since.isoformat(), until.isoformat()  # type: ignore[assignment]
         else:
             since, until = ctx.config.get("since"), ctx.config.get("until")
         if since and until:
@@ -375,8 +376,8 @@ class FacebookAds(Provider):
             Record(id=f"{row['campaign_id']}:{row.get('date_start')}", data=self.normalise(row, types), raw=row)
             for row in rows
         ]
-        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-        cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+        paging = json_object(body.get("paging"))
+        cursors = json_object(paging.get("cursors"))
         after = cursors.get("after")
         next_cursor = str(after) if paging.get("next") and after and records else None
         return Page(records=records, next_cursor=next_cursor)

@@ -171,7 +171,7 @@ class FluentCRM(Provider):
     def check(self, ctx: ConnectionContext) -> None:
         self._subscribers_page(ctx, page=1, per_page=1)
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         spec = self.resource(resource)
         if spec is None:
             raise NotFoundError(f"FluentCRM has no resource {resource!r}.")

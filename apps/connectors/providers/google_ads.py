@@ -40,6 +40,7 @@ from apps.connectors.base import (
     Record,
     ResourceSpec,
     credential_host_problem,
+    json_object,
 )
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
@@ -285,15 +286,15 @@ class GoogleAds(Provider):
             return None
         error = body.get("error") if isinstance(body, dict) else None
         details = error.get("details") if isinstance(error, dict) else None
-        delays = []
+        candidates: list[float | None] = []
         for detail in details if isinstance(details, list) else []:
             if not isinstance(detail, dict):
                 continue
-            delays.append(_duration_seconds(detail.get("retryDelay")))  # google.rpc.RetryInfo
+            candidates.append(_duration_seconds(detail.get("retryDelay")))  # google.rpc.RetryInfo
             for failure in detail.get("errors") or []:
                 quota = ((failure or {}).get("details") or {}).get("quotaErrorDetails") or {}
-                delays.append(_duration_seconds(quota.get("retryDelay")))
-        delays = [delay for delay in delays if delay is not None and math.isfinite(delay)]
+                candidates.append(_duration_seconds(quota.get("retryDelay")))
+        delays = [delay for delay in candidates if delay is not None and math.isfinite(delay)]
         return max(delays) if delays else None
 
     def check(self, ctx: ConnectionContext) -> None:
@@ -370,9 +371,9 @@ class GoogleAds(Provider):
 
     @staticmethod
     def normalise_campaign_metrics(row: dict) -> dict:
-        campaign = row.get("campaign") if isinstance(row.get("campaign"), dict) else {}
-        segments = row.get("segments") if isinstance(row.get("segments"), dict) else {}
-        metrics = row.get("metrics") if isinstance(row.get("metrics"), dict) else {}
+        campaign = json_object(row.get("campaign"))
+        segments = json_object(row.get("segments"))
+        metrics = json_object(row.get("metrics"))
         if campaign.get("id") in (None, "") or not segments.get("date"):
             raise BadResponseError("Google Ads returned a campaign metrics row without a campaign id or date.")
         return normalised(

@@ -45,6 +45,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
     credential_host_problem,
+    json_object,
 )
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError, ProviderRequestError
 from apps.connectors.registry import registry
@@ -247,7 +248,7 @@ class HubSpot(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         """The cursor is HubSpot's own `paging.next.after` token, passed back verbatim as `after`."""
         spec = self.resource(resource)
         if spec is None:
@@ -262,8 +263,8 @@ class HubSpot(Provider):
         body = self._list(ctx, resource, params=params)
         normalise = self.normalise_contact if resource == "contacts" else self.normalise_deal
         records = [Record(id=str(item["id"]), data=normalise(item), raw=item) for item in body["results"]]
-        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-        following = paging.get("next") if isinstance(paging.get("next"), dict) else {}
+        paging = json_object(body.get("paging"))
+        following = json_object(paging.get("next"))
         after = following.get("after")
         next_cursor = str(after) if after not in (None, "") and records else None
         return Page(records=records, next_cursor=next_cursor)

@@ -48,6 +48,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
     credential_host_problem,
+    json_object,
 )
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
 from apps.connectors.registry import registry
@@ -221,7 +222,7 @@ class Intercom(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         """The cursor is Intercom's own `pages.next.starting_after`, passed back verbatim."""
         if resource not in LISTS:
             raise ConfigurationError(f"Intercom has no resource {resource!r}.")
@@ -264,8 +265,8 @@ class Intercom(Provider):
 
     @staticmethod
     def normalise_conversation(item: dict) -> dict:
-        source = item.get("source") if isinstance(item.get("source"), dict) else {}
-        author = source.get("author") if isinstance(source.get("author"), dict) else {}
+        source = json_object(item.get("source"))
+        author = json_object(source.get("author"))
         requester = author.get("email") if author.get("type") in ("user", "lead", "contact") else None
         return normalised(
             "support.ticket",

@@ -45,6 +45,8 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    json_array,
+    json_object,
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, NeedsReauthError
@@ -315,7 +317,7 @@ class Mailchimp(Provider):
             raise ConfigurationError("The Mailchimp audience ID may hold letters and digits only.")
         return list_id
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         """The cursor is the `offset` of the next page, as a decimal string."""
         if resource not in RESOURCE_ITEMS:
             raise ConfigurationError(f"Mailchimp has no resource {resource!r}.")
@@ -341,8 +343,8 @@ class Mailchimp(Provider):
 
     @staticmethod
     def normalise_member(item: dict) -> dict:
-        merges = item.get("merge_fields") if isinstance(item.get("merge_fields"), dict) else {}
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        merges = json_object(item.get("merge_fields"))
+        tags = json_array(item.get("tags"))
         return normalised(
             "email.member",
             id=str(item.get("id")),
@@ -357,8 +359,8 @@ class Mailchimp(Provider):
     @staticmethod
     def normalise_report(item: dict) -> dict:
         """`opens` and `clicks` are the unique counts (each recipient once), as Mailchimp's report summary shows."""
-        opens = item.get("opens") if isinstance(item.get("opens"), dict) else {}
-        clicks = item.get("clicks") if isinstance(item.get("clicks"), dict) else {}
+        opens = json_object(item.get("opens"))
+        clicks = json_object(item.get("clicks"))
         return normalised(
             "email.campaign_report",
             campaign_id=str(item.get("id")),

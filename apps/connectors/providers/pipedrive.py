@@ -228,7 +228,7 @@ class Pipedrive(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         """The cursor is Pipedrive's own `additional_data.next_cursor`, passed back verbatim as `cursor`."""
         model = RESOURCE_MODELS.get(resource)
         if model is None:

@@ -63,6 +63,7 @@ from apps.connectors.base import (
     WebhookEvent,
     WebhookVerificationError,
     credential_host_problem,
+    json_object,
     signed_body_id,
 )
 from apps.connectors.exceptions import (
@@ -155,16 +156,16 @@ def graphql_throttle_wait(body: dict) -> float:
     from `extensions.cost`; one second when Shopify does not say."""
     cost = (body.get("extensions") or {}).get("cost") if isinstance(body.get("extensions"), dict) else None
     cost = cost if isinstance(cost, dict) else {}
-    status = cost.get("throttleStatus") if isinstance(cost.get("throttleStatus"), dict) else {}
+    status = json_object(cost.get("throttleStatus"))
     requested, available, rate = (
         cost.get("requestedQueryCost"),
         status.get("currentlyAvailable"),
         status.get("restoreRate"),
     )
     numbers = (requested, available, rate)
-    if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers) or rate <= 0:
+    if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers) or rate <= 0:  # type: ignore[operator]
         return 1.0
-    return max(0.0, (requested - available) / rate)
+    return max(0.0, (requested - available) / rate)  # type: ignore[operator]
 
 
 def shopify_error(response) -> str | None:
@@ -477,7 +478,7 @@ class Shopify(Provider):
 
     @staticmethod
     def normalise_order(item: dict) -> dict:
-        customer = item.get("customer") if isinstance(item.get("customer"), dict) else {}
+        customer = json_object(item.get("customer"))
         status = "cancelled" if item.get("cancelled_at") else _blank_to_none(item.get("financial_status"))
         return normalised(
             "ecommerce.order",
@@ -496,7 +497,7 @@ class Shopify(Provider):
     @staticmethod
     def normalise_product(node: dict) -> dict:
         """A GraphQL Product node in the unified shape REST products had (the REST id, lower-case status)."""
-        variants = node.get("variants") if isinstance(node.get("variants"), dict) else {}
+        variants = json_object(node.get("variants"))
         first = (variants.get("nodes") or [{}])[0] if isinstance(variants.get("nodes"), list) else {}
         first = first if isinstance(first, dict) else {}
         stock = node.get("totalInventory")
@@ -515,7 +516,7 @@ class Shopify(Provider):
 
     @staticmethod
     def normalise_customer(item: dict) -> dict:
-        address = item.get("default_address") if isinstance(item.get("default_address"), dict) else {}
+        address = json_object(item.get("default_address"))
         return normalised(
             "crm.contact",
             id=str(item.get("id")),

@@ -72,7 +72,7 @@ class Wagtail(Provider):
     def check(self, ctx: ConnectionContext) -> None:
         self.read(ctx, "pages", cursor=None, limit=1)
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         try:
             offset = int(cursor or 0)
         except ValueError:

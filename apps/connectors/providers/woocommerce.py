@@ -28,6 +28,7 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    json_object,
     signed_body_id,
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
@@ -199,7 +200,7 @@ class WooCommerce(Provider):
 
     @staticmethod
     def normalise_order(item: dict) -> dict:
-        billing = item.get("billing") if isinstance(item.get("billing"), dict) else {}
+        billing = json_object(item.get("billing"))
         return normalised(
             "ecommerce.order",
             id=str(item.get("id")),

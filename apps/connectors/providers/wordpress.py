@@ -174,7 +174,7 @@ class WordPress(Provider):
                 if not isinstance(items, list):
                     raise BadResponseError("WordPress returned an unexpected body for a list.")
         total_pages = int(response.headers.get("X-WP-TotalPages", page))
-        model = self.resource(resource).model
+        model = self.resource(resource).model  # type: ignore[union-attr]
         records = [Record(id=str(item["id"]), data=self.normalise(model, item), raw=item) for item in items]
         following = f"{page + 1}:{mode}" if mode else str(page + 1)
         return Page(records=records, next_cursor=following if page < total_pages else None)

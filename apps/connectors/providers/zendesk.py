@@ -255,7 +255,7 @@ class Zendesk(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         """The cursor is Zendesk's own `meta.after_cursor`, passed back verbatim as `page[after]`."""
         if self.resource(resource) is None:
             raise ConfigurationError(f"Zendesk has no resource {resource!r}.")

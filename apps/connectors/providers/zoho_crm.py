@@ -37,6 +37,7 @@ import json
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -56,6 +57,8 @@ from apps.connectors.base import (
     ResourceSpec,
     WebhookEvent,
     WebhookVerificationError,
+    json_array,
+    json_object,
 )
 from apps.connectors.base import is_loopback_host as _is_loopback
 from apps.connectors.exceptions import (
@@ -157,7 +160,7 @@ def watch_error(response) -> str | None:
 
 
 def watch_error_entry(entry: dict) -> str:
-    details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+    details = json_object(entry.get("details"))
     field = details.get("api_name")
     return f"{entry.get('code', 'ERROR')}: {entry.get('message', '')}" + (f" ({field})" if field else "")
 
@@ -328,10 +331,10 @@ class ZohoCRM(Provider):
 
     # --- resources --------------------------------------------------------------------------------------------
 
-    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:
+    def read(self, ctx: ConnectionContext, resource: str, *, cursor: str | None, limit: int) -> Page:  # type: ignore[override]
         if resource not in MODULES:
             raise ConfigurationError(f"Zoho CRM has no resource {resource!r}.")
-        params = {"fields": FIELDS[resource], "sort_by": "id", "sort_order": "asc"}
+        params: dict[str, Any] = {"fields": FIELDS[resource], "sort_by": "id", "sort_order": "asc"}
         page, per_page, token = self._parse_cursor(cursor, limit)
         params["per_page"] = per_page
         if token:
@@ -425,7 +428,7 @@ class ZohoCRM(Provider):
         if not isinstance(outcome, list) or len(outcome) != 1 or not isinstance(outcome[0], dict):
             raise BadResponseError("Zoho CRM returned an unexpected body for the contact upsert.")
         result = outcome[0]
-        details = result.get("details") if isinstance(result.get("details"), dict) else {}
+        details = json_object(result.get("details"))
         if result.get("status") != "success":
             field = details.get("api_name")
             raise ProviderRequestError(
@@ -448,7 +451,7 @@ class ZohoCRM(Provider):
         """Enables the connection's channel (its stored channel id again, so enabling twice re-subscribes the same
         channel instead of adding a second one). The token is the connection's webhook_secret, made up here when
         none is set; the channel and a new token land in ctx.config / ctx.credentials, which the caller keeps."""
-        existing = ctx.config.get(CHANNEL_KEY) if isinstance(ctx.config.get(CHANNEL_KEY), dict) else {}
+        existing = json_object(ctx.config.get(CHANNEL_KEY))
         channel_id = str(existing.get("channel_id") or secrets.randbelow(9 * 10**15) + 10**15)
         token = ctx.credentials.get("webhook_secret") or secrets.token_urlsafe(32)[:CHANNEL_TOKEN_MAX]
         channel = {"channel_id": channel_id, "events": events, "notify_url": notify_url}
@@ -497,12 +500,12 @@ class ZohoCRM(Provider):
         entry = entries[0]
         if entry.get("code") != "SUCCESS":
             raise ProviderRequestError(f"Zoho CRM refused the notification channel: {watch_error_entry(entry)}")
-        details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
-        subscribed = details.get("events") if isinstance(details.get("events"), list) else []
-        expiries = [
+        details = json_object(entry.get("details"))
+        subscribed = json_array(details.get("events"))
+        parsed = [
             parse_datetime(str(item.get("channel_expiry") or "")) for item in subscribed if isinstance(item, dict)
         ]
-        expiries = [moment for moment in expiries if moment is not None]
+        expiries = [moment for moment in parsed if moment is not None]
         # the earliest expiry Zoho confirms is the channel's; ours when it confirms none
         return min(expiries).astimezone(UTC).isoformat() if expiries else expiry
 
@@ -522,7 +525,7 @@ class ZohoCRM(Provider):
         sent = payload.get("token")
         if not matches(sent, secret):
             raise WebhookVerificationError("missing or wrong notification channel token")
-        ids = payload.get("ids") if isinstance(payload.get("ids"), list) else []
+        ids = json_array(payload.get("ids"))
         channel, operation, module = (str(payload.get(key) or "") for key in ("channel_id", "operation", "module"))
         if not channel or not operation:
             raise WebhookVerificationError("notification without channel_id or operation")

@@ -26,7 +26,7 @@ def _configures_webhooks(serializer: serializers.Serializer) -> bool:
     whole only to those who may configure webhooks (admins, keys with webhooks:write); others see where, not how."""
     context = serializer.context
     if "_configures_webhooks" not in context:
-        context["_configures_webhooks"] = may(context.get("request"), "webhooks", CONFIGURE)
+        context["_configures_webhooks"] = may(context.get("request"), "webhooks", CONFIGURE)  # type: ignore[index]
     return context["_configures_webhooks"]
 
 
@@ -327,8 +327,8 @@ class RuleWriteSerializer(serializers.Serializer):
 
 class ActionTypeSerializer(serializers.Serializer):
     type = serializers.CharField()
-    label = serializers.CharField()
-    fields = serializers.ListField(child=serializers.CharField())
+    label = serializers.CharField()  # type: ignore[assignment]
+    fields = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
 
 
 class RuleTestSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.integrations.api import views
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=True)  # DRF takes a bool: "/?" already meant True, a required slash
 router.register("webhooks/endpoints", views.EndpointViewSet, basename="webhook-endpoint")
 router.register("webhooks/subscriptions", views.SubscriptionViewSet, basename="webhook-subscription")
 router.register("webhooks/deliveries", views.DeliveryViewSet, basename="webhook-delivery")

@@ -37,7 +37,7 @@ class InboxItemSerializer(serializers.Serializer):
     agent = serializers.DictField(allow_null=True)
     workflow = serializers.DictField(allow_null=True)
     run = serializers.IntegerField(allow_null=True, help_text="The agent run, or the workflow run.")
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     requested_by = serializers.CharField()
     requested_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
@@ -126,6 +126,7 @@ def _find(approval_id: str):
         key = uuid.UUID(approval_id)
     except ValueError:
         key = None
+    found: AgentApproval | WorkflowApproval | None
     if key is not None:
         found = AgentApproval.objects.select_related("agent", "connection", "run").filter(pk=key).first()
     elif approval_id.isascii() and approval_id.isdigit() and len(approval_id) < 19:

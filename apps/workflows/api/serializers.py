@@ -11,8 +11,8 @@ from bizosaas.last_run import LastRunSerializer, last_run
 class WorkflowTemplateParamSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
-    label = serializers.CharField()
-    required = serializers.BooleanField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    required = serializers.BooleanField()  # type: ignore[assignment]
     default = serializers.JSONField(allow_null=True)
     minimum = serializers.IntegerField(allow_null=True)
     maximum = serializers.IntegerField(allow_null=True)

@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.workflows.api import views
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=True)  # DRF takes a bool: "/?" already meant True, a required slash
 router.register("templates", views.TemplateViewSet, basename="workflow-template")
 router.register("configs", views.ConfigViewSet, basename="workflow-config")
 router.register("runs", views.RunViewSet, basename="workflow-run")

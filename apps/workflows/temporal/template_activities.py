@@ -13,8 +13,10 @@ import contextvars
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -310,7 +312,7 @@ def analyse(payload: dict) -> dict:
                     agent=agent,
                     input=text,
                     source="workflow",
-                    model=(agent.model or agent.provider.default_model)[:200],
+                    model=(agent.model or agent.provider.default_model)[:200],  # type: ignore[union-attr]
                     created_by_id=payload.get("user_id"),
                 )
             if run.agent_run_id != agent_run.pk:
@@ -498,7 +500,7 @@ def rule_action_step(payload: dict) -> dict:
         return {"state": "done"}
 
 
-ACTIVITIES = [
+ACTIVITIES: list[Callable[..., Any]] = [
     start_record,
     record_step,
     read_source,

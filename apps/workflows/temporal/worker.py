@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from temporalio.client import (
@@ -36,7 +38,12 @@ WORKFLOWS = [
     ConnectionSyncWorkflow,
     RuleActionsWorkflow,
 ]
-ACTIVITIES = [tenant_ping, active_tenant_schemas, check_tenant_connections, *TEMPLATE_ACTIVITIES]
+ACTIVITIES: list[Callable[..., Any]] = [
+    tenant_ping,
+    active_tenant_schemas,
+    check_tenant_connections,
+    *TEMPLATE_ACTIVITIES,
+]
 HEALTH_SCHEDULE_ID = "platform-connection-health"
 
 

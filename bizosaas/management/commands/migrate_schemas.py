@@ -110,11 +110,11 @@ def plan_sql(missing: frozenset[tuple[str, str]], tenant_schema: str) -> tuple[l
     for migration in runs:
         if not migration.atomic or any(type(op).__name__ not in SQL_ONLY for op in migration.operations):
             return None
-    connection.set_schema(tenant_schema)  # django-tenants' router: only the tenant apps' operations make SQL
+    connection.set_schema(tenant_schema)  # type: ignore[attr-defined]  # django-tenants' router: only the tenant apps' operations make SQL
     try:
         statements = MigrationLoader(connection).collect_sql([(migration, False) for migration in runs])
     finally:
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
     return [statement for statement in statements if not statement.startswith("--")], order
 
 
@@ -122,14 +122,14 @@ def _apply_sql(schema: str, statements: list[str], records: list[tuple[str, str]
     """The fast path: one transaction in the schema, its statements, and their migrations recorded."""
     from django.db import transaction
 
-    connection.set_schema(schema)
+    connection.set_schema(schema)  # type: ignore[attr-defined]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             for statement in statements:
                 cursor.execute(statement)
             cursor.executemany("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, now())", records)
     finally:
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
 
 
 def _migrate_one(job: tuple) -> tuple[str, str]:
@@ -197,7 +197,7 @@ class Command(MigrateSchemasCommand):
             return
         if not options.get("tenant"):
             super().handle(*args, **{**options, "shared": True, "tenant": False})
-            connection.set_schema_to_public()
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
         targets = migration_targets()
         self.migrate_tenants(args, options, targets)
 
@@ -208,7 +208,7 @@ class Command(MigrateSchemasCommand):
         elif not schemas_behind([template], targets) and TenantTemplate.objects.filter(schema=template).exists():
             return  # the snapshot new tenants are made from is of this very state
         super().handle(*args, **{**options, "schema_name": template, "tenant": True, "shared": False})
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         template_capture(schema=template)
 
     def migrate_tenants(self, args, options, targets: list[tuple[str, str]]) -> None:
@@ -244,7 +244,7 @@ class Command(MigrateSchemasCommand):
             with multiprocessing.get_context("fork").Pool(parallel, initializer=_close_connections) as pool:
                 self._collect(pool.imap_unordered(_migrate_one, jobs), failures, progress)
         progress.close()
-        connection.set_schema_to_public()
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
         if failures:
             for schema, error in sorted(failures.items()):
                 self.stderr.write(f"FAILED {schema}: {error}")

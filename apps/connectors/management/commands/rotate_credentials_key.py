@@ -61,7 +61,7 @@ class Command(BaseCommand):
         totals: Counter = Counter()
         tenants = list(Tenant.objects.exclude(schema_name="public").order_by("slug"))
         try:
-            db.set_schema_to_public()
+            db.set_schema_to_public()  # type: ignore[attr-defined]
             with transaction.atomic(), db.cursor() as cursor:
                 totals += _rotate_columns(cursor, in_public)
             for tenant in tqdm(tenants, desc="tenants", unit="tenant", disable=not tenants):
