@@ -25,9 +25,9 @@ from apps.accounts.audit.services import Actor
 from apps.accounts.models import Tenant, User
 from apps.accounts.services import demo_seed
 from apps.agents import services as agents
+from apps.agents.agent_templates import install_template
 from apps.agents.knowledge.ingest import collection_create, document_upload
 from apps.agents.models import Agent, Document, KnowledgeCollection
-from apps.agents.templates import install_template
 from apps.integrations import inbound, outbound, receiver, rules, samples
 from apps.integrations.models import Event, InboundEndpoint, Rule, Subscription
 from apps.integrations.queueing import publisher

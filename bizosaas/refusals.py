@@ -5,7 +5,7 @@ process microseconds a request instead of a pass through the whole stack, and th
 
 Held only where repeating the answer is exact or is what the caller was told:
 
-- a webhook endpoint over its requests per second (apps.integrations.hooks) stays so until the second ends: held
+- a webhook endpoint over its requests per second (apps.integrations.inbound_views) stays so until the second ends: held
   for its URL;
 - a full API rate window (requests per minute of the tenant or of the API key) stays full until it ends, since its
   counter only grows: held for the principal (its Authorization header), whatever the path, until the window ends;

@@ -3,7 +3,7 @@ handler that bizosaas.wsgi serves those paths with (settings.HOOKS_MIDDLEWARE)."
 
 from django.urls import path
 
-from apps.integrations.hooks import receive
+from apps.integrations.inbound_views import receive
 
 urlpatterns = [
     path("hooks/<str:token>/", receive, name="webhook-receive"),

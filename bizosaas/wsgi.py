@@ -28,7 +28,7 @@ hooks_application = StackHandler(settings.HOOKS_MIDDLEWARE)
 api_application = StackHandler(settings.API_MIDDLEWARE)
 
 from apps.agents.knowledge import embeddings  # noqa: E402  (needs the apps loaded above)
-from apps.integrations import hooks  # noqa: E402
+from apps.integrations import inbound_views  # noqa: E402
 from bizosaas import refusals  # noqa: E402
 
 embeddings.preload()  # in the background: no request pays for loading the model
@@ -48,7 +48,7 @@ def application(environ, start_response):
     that was told 429 and asks again before its Retry-After: those are answered here, before any middleware, with
     the refusal they got (bizosaas.refusals). A flood's excess then costs this process almost nothing, so the other
     tenants' requests keep their latency."""
-    token = hooks.token_of(environ.get("PATH_INFO", ""))
+    token = inbound_views.token_of(environ.get("PATH_INFO", ""))
     answer = refusals.held(refusals.hook_key(token)) if token else refusals.held_for_api(environ)
     if answer is None:
         if token:

@@ -29,7 +29,7 @@ from apps.accounts.models import Tenant, active_tenant_exists
 from apps.agents.models import AgentApproval, AgentRun, RunStep, ToolGrant
 from apps.agents.runs import run_fail_waiting, run_requeue
 from apps.connectors.registry import registry
-from apps.integrations.queueing import emit
+from apps.integrations.queueing import event_emit
 from apps.integrations.routing.models import PendingWork
 from bizosaas.metrics import AGENT_APPROVALS
 
@@ -116,7 +116,7 @@ def approval_request(
             requested_by_user_id=requested_by_user_id,
             expires_at=timezone.now() + timedelta(minutes=settings.AGENT_APPROVAL_EXPIRY_MINUTES),
         )
-        emit(EVENT_REQUESTED, event_payload(approval), external_id=f"approval:{approval.pk}")
+        event_emit(EVENT_REQUESTED, event_payload(approval), external_id=f"approval:{approval.pk}")
         audit_record(
             tenant=tenant,
             actor=_actor_for_request(agent=approval.agent, run=run, actor_label=actor_label),

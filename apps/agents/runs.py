@@ -22,7 +22,7 @@ from apps.accounts.models import Tenant
 from apps.agents import llm_client
 from apps.agents.models import Agent, AgentApproval, AgentRun, Conversation, Message
 from apps.agents.services import NEEDS_API_KEY
-from apps.integrations.queueing import emit
+from apps.integrations.queueing import event_emit
 from bizosaas import durable, enqueue
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import AGENT_RUNS
@@ -225,7 +225,7 @@ def _budget_exceeded(exc: quotas.QuotaExceeded, *, run_id: int) -> None:
     payload.pop("retry_after")
     try:
         with transaction.atomic():
-            emit("bizosaas.budget.exceeded", payload, external_id=f"budget:{exc.limit.key}:{month}")
+            event_emit("bizosaas.budget.exceeded", payload, external_id=f"budget:{exc.limit.key}:{month}")
     except IntegrityError:
         pass  # already raised this month
 

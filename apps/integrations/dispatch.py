@@ -25,7 +25,7 @@ from apps.accounts.models import Tenant, active_tenant_exists
 from apps.integrations import expressions as ex
 from apps.integrations import queueing
 from apps.integrations.models import ActionRun, Delivery, Event, Rule, RuleRun, Subscription
-from apps.integrations.outbound import attempt_many, claim_due, claim_many, subscriptions_matching
+from apps.integrations.outbound import deliveries_attempt, deliveries_claim, due_rows_claim, subscriptions_matching
 from apps.integrations.routing.models import PendingWork
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
 from bizosaas import work
@@ -42,7 +42,7 @@ MAX_FAN_OUT_ATTEMPTS = 5
 # --- fan-out -------------------------------------------------------------------------------------------------
 
 
-def process_event(event_id: int) -> None:
+def event_process(event_id: int) -> None:
     """Creates the deliveries and rule runs of one event, once (a redelivered task finds it processed)."""
     try:
         fanned = _fan_out([event_id])
@@ -56,7 +56,7 @@ def process_event(event_id: int) -> None:
     _hand_over(fanned)
 
 
-def process_events(event_ids: list[int]) -> None:
+def events_process(event_ids: list[int]) -> None:
     """Fans out a batch in one transaction: one claim, one insert per kind of row, one update, then the work
     queued in bulk. When that fails, each event is fanned out on its own, so one bad event (recorded on it, retried
     by the sweeper) never holds up the others; the first failure is raised after the rest are done."""
@@ -71,7 +71,7 @@ def process_events(event_ids: list[int]) -> None:
     failed = None
     for event_id in event_ids:
         try:
-            process_event(event_id)
+            event_process(event_id)
         except Exception as exc:  # recorded on the event by process_event
             failed = exc
     if failed is not None:
@@ -205,14 +205,14 @@ def _fan_out(event_ids: list[int]) -> FannedOut:
 # --- deliveries ----------------------------------------------------------------------------------------------
 
 
-def deliver(delivery_id: int, trigger: str = "scheduled") -> None:
-    deliveries = claim_many([delivery_id])
+def delivery_send(delivery_id: int, trigger: str = "scheduled") -> None:
+    deliveries = deliveries_claim([delivery_id])
     if deliveries:
-        attempt_many(deliveries, trigger=trigger)  # leaves the instance in the state it wrote
+        deliveries_attempt(deliveries, trigger=trigger)  # leaves the instance in the state it wrote
         _sent(deliveries)
 
 
-def deliver_batch(delivery_ids: list[int]) -> None:
+def deliveries_send(delivery_ids: list[int]) -> None:
     """Sends the due ones of the deliveries at once: one claim, the POSTs together, the outcomes written together.
     Beyond DELIVERY_BATCH_SIZE the rest go back to the queue as batches of their own (a task stays within one
     delivery's deadline)."""
@@ -220,9 +220,9 @@ def deliver_batch(delivery_ids: list[int]) -> None:
     batch, rest = delivery_ids[:size], delivery_ids[size:]
     if rest:
         queueing.queue_deliveries(rest)
-    deliveries = claim_many(batch)
+    deliveries = deliveries_claim(batch)
     if deliveries:
-        attempt_many(deliveries)  # leaves each instance in the state it wrote
+        deliveries_attempt(deliveries)  # leaves each instance in the state it wrote
         _sent(deliveries)
 
 
@@ -238,7 +238,7 @@ def _sent(deliveries: list[Delivery]) -> None:
 # --- actions -------------------------------------------------------------------------------------------------
 
 
-def run_action(action_run_id: int, *, durable: bool = False) -> None:
+def action_run_perform(action_run_id: int, *, durable: bool = False) -> None:
     """Performs one due action run at most once. `durable`: the `rule_actions` workflow drives the order and the
     retries, so nothing is queued on Celery from here."""
     runs = _claim_actions([action_run_id])
@@ -248,7 +248,7 @@ def run_action(action_run_id: int, *, durable: bool = False) -> None:
             _actions_succeeded([(runs[0], result)], durable=durable)
 
 
-def run_actions(action_run_ids: list[int]) -> None:
+def action_runs_perform(action_run_ids: list[int]) -> None:
     """Performs the due ones of the action runs, in order, each at most once: one claim for them all, their
     successes written together, and the deliveries and next actions they queue handed over in bulk at the end.
     After TENANT_WORK_SLICE_SECONDS no further action is started (one slow connector call cannot stretch the
@@ -289,7 +289,7 @@ def _claim_actions(action_run_ids: list[int]) -> list[ActionRun]:
     rule run, rule and event (one more), in the order given; the others are left alone."""
     if not action_run_ids:
         return []
-    claimed = claim_due(ActionRun, action_run_ids, ActionRun.Status.RUNNING, "started_at", count_attempt=True)
+    claimed = due_rows_claim(ActionRun, action_run_ids, ActionRun.Status.RUNNING, "started_at", count_attempt=True)
     if not claimed:
         return []
     runs = ActionRun.objects.select_related("rule_run__rule", "rule_run__event").in_bulk(claimed)
@@ -406,7 +406,7 @@ def _action_failed(run: ActionRun, exc: ActionFailed, *, queue: bool = True) -> 
 # --- the sweeper ---------------------------------------------------------------------------------------------
 
 
-def sweep_schema() -> dict[str, int]:
+def schema_sweep() -> dict[str, int]:
     """Re-queues what the broker never got (or lost) in the current tenant schema; returns counts."""
     now = timezone.now()
     requeue = now - timedelta(seconds=settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS)
@@ -481,6 +481,6 @@ def sweep() -> dict[str, int]:
     for schema in owed_schemas():
         totals["schemas"] += 1
         with schema_context(schema):
-            for key, value in sweep_schema().items():
+            for key, value in schema_sweep().items():
                 totals[key] += value
     return totals

@@ -275,8 +275,8 @@ def normalise_type(connector: str, raw: str) -> str:
 class EventsCount:
     """What a request has counted against its tenant's events per day. The gateway counts one event with the
     endpoint's request rate, in the same Redis round trip, before the body is read (`counted`, or that count's
-    refusal: `refused`); accept() counts the rest of a batch once the body is verified, and whatever is not stored
-    in the end (a rejection, a handshake, a duplicate, an error) is given back."""
+    refusal: `refused`); webhook_accept() counts the rest of a batch once the body is verified, and whatever is
+    not stored in the end (a rejection, a handshake, a duplicate, an error) is given back."""
 
     schema: str
     counted: int = 0
@@ -298,7 +298,7 @@ class EventsCount:
             self.counted = self.stored
 
 
-def accept(
+def webhook_accept(
     endpoint: InboundEndpoint,
     *,
     schema: str,

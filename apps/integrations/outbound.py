@@ -231,13 +231,13 @@ def next_delay(attempts: int, retry_after: float | None) -> float | None:
     return delay
 
 
-def claim(delivery_id: int) -> Delivery | None:
+def delivery_claim(delivery_id: int) -> Delivery | None:
     """Marks a due delivery as being sent; None when it is not due or another worker has it."""
-    claimed = claim_many([delivery_id])
+    claimed = deliveries_claim([delivery_id])
     return claimed[0] if claimed else None
 
 
-def claim_due(model, ids: list[int], to_status: str, stamp: str, *, count_attempt: bool = False) -> set[int]:
+def due_rows_claim(model, ids: list[int], to_status: str, stamp: str, *, count_attempt: bool = False) -> set[int]:
     """Moves those of the rows (deliveries or action runs) that are pending and due within a second to `to_status`,
     stamping `stamp` with now (and counting an attempt), in one statement; the ids it moved."""
     now = timezone.now()
@@ -253,12 +253,12 @@ def claim_due(model, ids: list[int], to_status: str, stamp: str, *, count_attemp
         return {row[0] for row in cursor.fetchall()}
 
 
-def claim_many(delivery_ids: list[int]) -> list[Delivery]:
+def deliveries_claim(delivery_ids: list[int]) -> list[Delivery]:
     """Marks those of the deliveries that are due as being sent, in one statement, and loads them with their
     event and subscription in one more; the others (not due, done, or another worker's) are left alone."""
     if not delivery_ids:
         return []
-    claimed = claim_due(Delivery, delivery_ids, Delivery.Status.SENDING, "claimed_at")
+    claimed = due_rows_claim(Delivery, delivery_ids, Delivery.Status.SENDING, "claimed_at")
     if not claimed:
         return []
     return list(Delivery.objects.select_related("event", "subscription").filter(pk__in=claimed).order_by("pk"))
@@ -298,13 +298,13 @@ def _posts(requests: list[tuple[str, bytes, dict]]) -> list:
     return [future.result() for future in futures]  # post_webhook never raises and ends by its deadline
 
 
-def attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttempt:
+def delivery_attempt(delivery: Delivery, *, trigger: str = "scheduled") -> DeliveryAttempt:
     """One POST of a claimed delivery, recorded, then the delivery rescheduled, completed or given up (the instance
     is left in the state written)."""
-    return attempt_many([delivery], trigger=trigger)[0]
+    return deliveries_attempt([delivery], trigger=trigger)[0]
 
 
-def attempt_many(deliveries: list[Delivery], *, trigger: str = "scheduled") -> list[DeliveryAttempt]:
+def deliveries_attempt(deliveries: list[Delivery], *, trigger: str = "scheduled") -> list[DeliveryAttempt]:
     """One POST of each claimed delivery, all sent at once (at most DELIVERY_BATCH_SIZE), so the batch takes as
     long as its slowest endpoint, within WEBHOOK_TIMEOUT. Recorded like one attempt each, with the writes of the
     successes together: one INSERT of the attempts, one UPDATE of the deliveries, one of their subscriptions.
@@ -393,7 +393,7 @@ def _failed(delivery: Delivery, result, fields: dict, now) -> None:
     if result.status == 410:
         DELIVERIES.labels("gone").inc()
         _settle(delivery, **fields, status=Delivery.Status.FAILED, next_attempt_at=None)
-        disable(subscription, reason="The endpoint answered 410 Gone.")
+        subscription_disable(subscription, reason="The endpoint answered 410 Gone.")
         return
     delay = next_delay(fields["attempts"], result.retry_after)  # a replay of an exhausted delivery is that one try
     if delay is None:
@@ -417,10 +417,10 @@ def _maybe_disable(subscription_id: int) -> None:
         and subscription.consecutive_failures >= settings.WEBHOOK_DISABLE_MIN_FAILURES
     ):
         hours = failing_for / 3600
-        disable(subscription, reason=f"Every delivery failed for {hours:.0f} h; disabled automatically.")
+        subscription_disable(subscription, reason=f"Every delivery failed for {hours:.0f} h; disabled automatically.")
 
 
-def disable(subscription: Subscription, *, reason: str) -> None:
+def subscription_disable(subscription: Subscription, *, reason: str) -> None:
     """Disables the endpoint and raises `bizosaas.subscription.disabled` (other subscriptions and rules see it)."""
     updated = Subscription.objects.filter(pk=subscription.pk, enabled=True).update(
         enabled=False, disabled_reason=reason[:300], disabled_at=timezone.now()
@@ -428,7 +428,7 @@ def disable(subscription: Subscription, *, reason: str) -> None:
     if not updated:
         return
     logger.warning("subscription disabled", extra={"subscription": subscription.pk, "reason": reason})
-    queueing.emit(
+    queueing.event_emit(
         "bizosaas.subscription.disabled",
         {"subscription_id": subscription.pk, "url": subscription.url, "reason": reason},
         connection=subscription.connection,

@@ -1,7 +1,7 @@
 """Putting the integrations' work on the task queue: the leaf helpers every part of the app calls ("queue
 this"), below the fan-out and the delivery engine (dispatch), which call them too.
 
-Events: `emit` stores an event of the platform's own (or an API client's) and `enqueue_event` hands a stored event
+Events: `event_emit` stores an event of the platform's own (or an API client's) and `enqueue_event` hands a stored event
 to this process's publisher thread, which sends the tenant's ids in batches (`publish_batch`). Deliveries and
 rule actions: `enqueue_delivery` / `enqueue_action` queue one and mark its row; `queue_deliveries` /
 `queue_actions` queue rows already marked, in batches. A broker that does not take a task never fails the caller:
@@ -117,7 +117,9 @@ def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> boo
     return queued
 
 
-def emit(event_type: str, payload: dict, *, connection=None, source: str = Event.Source.SYSTEM, external_id: str = ""):
+def event_emit(
+    event_type: str, payload: dict, *, connection=None, source: str = Event.Source.SYSTEM, external_id: str = ""
+):
     """Raises an event of the platform's own (or an API client's) and fans it out like a webhook's. Counts against
     the tenant's events per day: an API client's is refused over it (QuotaExceeded), the platform's own never."""
     schema = db.schema_name  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 from apps.accounts import quotas
 from apps.accounts.audit.services import Actor, audit_record
 from apps.accounts.models import Tenant
-from apps.integrations.hooks import receive
+from apps.integrations.inbound_views import receive
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Subscription
 from apps.integrations.queueing import enqueue_delivery
 

@@ -22,7 +22,7 @@ def disable_rules_of_deleted_connection(sender, instance: Connection, **kwargs) 
     )
 
 
-# --- the receiver's endpoint cache (hooks.py): writes in this process take effect at once -------------------
+# --- the receiver's endpoint cache (inbound_views.py): writes in this process take effect at once -------------------
 
 
 @receiver(post_save, sender=InboundEndpoint, dispatch_uid="integrations.forget_endpoint_on_save")

@@ -17,7 +17,7 @@ FANOUT_OPTIONS = task_options(FANOUT, settings.FANOUT_TIME_LIMITS, chain=True)
 def process_event(schema: str, event_id: int) -> None:
     close_old_connections()
     with schema_context(schema):
-        dispatch.process_event(event_id)
+        dispatch.event_process(event_id)
 
 
 @shared_task(name="integrations.process_events", **{**FANOUT_OPTIONS, "merge_ids": True})
@@ -25,14 +25,14 @@ def process_events(schema: str, event_ids: list[int]) -> None:
     """A batch handed over by a gateway process or the sweeper; one failing event does not hold the others."""
     close_old_connections()
     with schema_context(schema):
-        dispatch.process_events(event_ids)
+        dispatch.events_process(event_ids)
 
 
 @shared_task(name="integrations.deliver", **task_options(DELIVERIES, settings.DELIVERY_TIME_LIMITS, chain=True))
 def deliver(schema: str, delivery_id: int, trigger: str = "scheduled") -> None:
     close_old_connections()
     with schema_context(schema):
-        dispatch.deliver(delivery_id, trigger)
+        dispatch.delivery_send(delivery_id, trigger)
 
 
 @shared_task(
@@ -45,14 +45,14 @@ def deliver_batch(schema: str, delivery_ids: list[int]) -> None:
     """Deliveries sent together (the parked ones of the tenant merged up to DELIVERY_BATCH_SIZE)."""
     close_old_connections()
     with schema_context(schema):
-        dispatch.deliver_batch(delivery_ids)
+        dispatch.deliveries_send(delivery_ids)
 
 
 @shared_task(name="integrations.run_action", **task_options(ACTIONS, settings.ACTION_TIME_LIMITS, chain=True))
 def run_action(schema: str, action_run_id: int) -> None:
     close_old_connections()
     with schema_context(schema):
-        dispatch.run_action(action_run_id)
+        dispatch.action_run_perform(action_run_id)
 
 
 @shared_task(
@@ -63,7 +63,7 @@ def run_actions(schema: str, action_run_ids: list[int]) -> None:
     """Action runs performed in one task (the parked ones of the tenant merged up to ACTION_BATCH_SIZE)."""
     close_old_connections()
     with schema_context(schema):
-        dispatch.run_actions(action_run_ids)
+        dispatch.action_runs_perform(action_run_ids)
 
 
 @shared_task(

@@ -29,7 +29,7 @@ from apps.agents.models import Agent, AgentRun, Document, KnowledgeCollection, L
 from apps.agents.rule_actions import perform as run_agent_action
 from apps.connectors.models import Connection
 from apps.integrations.models import Event, InboundEndpoint
-from apps.integrations.queueing import emit
+from apps.integrations.queueing import event_emit
 from apps.integrations.rules import ActionFailed
 from apps.workflows.models import WorkflowConfig
 from bizosaas import refusals as held_refusals
@@ -290,7 +290,7 @@ def test_api_events_over_the_day_are_refused_with_429_until_midnight_utc_and_sys
 
     # the platform's own events are never refused, and they count
     with schema_context(acme.schema):
-        emit("bizosaas.subscription.disabled", {"subscription_id": 1})
+        event_emit("bizosaas.subscription.disabled", {"subscription_id": 1})
     assert acme.count(Event) == 3
     usage = {row["key"]: row["usage"] for row in quotas.usage_for(acme.tenant)}
     assert usage["events_per_day"] == 3

@@ -51,11 +51,11 @@ def test_a_matching_event_queues_one_agent_run_with_the_event_attached(api, acme
 
     with schema_context(acme.schema):
         event = Event.objects.get()
-        dispatch.process_event(event.pk)
+        dispatch.event_process(event.pk)
         action = ActionRun.objects.get()
         with django_capture_on_commit_callbacks():
-            dispatch.run_action(action.pk)
-            dispatch.run_action(action.pk)  # a redelivered task performs nothing more
+            dispatch.action_run_perform(action.pk)
+            dispatch.action_run_perform(action.pk)  # a redelivered task performs nothing more
         action.refresh_from_db()
         runs = list(AgentRun.objects.all())
 
@@ -69,8 +69,8 @@ def queued_prompt(api, org, agent, payload, **source) -> str:
     assert rule_for(api, org, agent.pk, **source).status_code == 201
     api.post("/api/v1/events/", {"type": "forms.lead.submitted", "payload": payload}, **org.auth("member"))
     with schema_context(org.schema):
-        dispatch.process_event(Event.objects.get().pk)
-        dispatch.run_action(ActionRun.objects.get().pk)
+        dispatch.event_process(Event.objects.get().pk)
+        dispatch.action_run_perform(ActionRun.objects.get().pk)
         return AgentRun.objects.get().input
 
 

@@ -74,7 +74,7 @@ class Org:
 
         with schema_context(self.schema):
             for event_id in Event.objects.filter(status=Event.Status.PENDING).values_list("pk", flat=True):
-                dispatch.process_event(event_id)
+                dispatch.event_process(event_id)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def orders(org, count: int) -> list[int]:
             Event.objects.create(source=Event.Source.WEBHOOK, type="shopify.order.create", payload={"n": n}).pk
             for n in range(count)
         ]
-        dispatch.process_events(ids)
+        dispatch.events_process(ids)
     return ids
 
 
@@ -92,7 +92,7 @@ def test_a_batch_of_actions_is_performed_and_handed_on_in_the_same_few_writes_wh
                 .values_list("pk", flat=True)
             )
         with schema_context(org.schema), CaptureQueriesContext(connection) as queries:
-            dispatch.run_actions(firsts)  # what the task runs
+            dispatch.action_runs_perform(firsts)  # what the task runs
         # one claim, one write of the successes, one to make the next actions due: not one each
         assert updates_of(queries, "integrations_actionrun") == 3
         assert broker.llen(ACTIONS) == 1  # the second actions, as one task
@@ -107,7 +107,7 @@ def test_a_batch_of_actions_is_performed_and_handed_on_in_the_same_few_writes_wh
             seconds = list(runs.filter(position=1).order_by("pk").values_list("pk", flat=True))
 
         with schema_context(org.schema), CaptureQueriesContext(connection) as queries:
-            dispatch.run_actions(seconds)
+            dispatch.action_runs_perform(seconds)
         assert updates_of(queries, "integrations_rulerun") == 1  # every rule run finished in one statement
         with schema_context(org.schema):
             assert set(RuleRun.objects.filter(event_id__in=events).values_list("status", flat=True)) == {"succeeded"}
@@ -115,7 +115,7 @@ def test_a_batch_of_actions_is_performed_and_handed_on_in_the_same_few_writes_wh
             assert pairs == {(e, s) for e in events for s in (first_subscription, second_subscription)}
         broker.delete(DELIVERIES)
 
-    org.run(dispatch.run_actions, firsts)  # redelivered: nothing is performed twice
+    org.run(dispatch.action_runs_perform, firsts)  # redelivered: nothing is performed twice
     with schema_context(org.schema):
         assert Delivery.objects.count() == 2 * 8
         assert set(ActionRun.objects.values_list("attempts", flat=True)) == {1}
@@ -135,7 +135,7 @@ def test_a_batch_starts_no_action_after_its_slice_and_gives_the_rest_back_unperf
             .values_list("pk", flat=True)
         )
 
-    org.run(dispatch.run_actions, firsts)
+    org.run(dispatch.action_runs_perform, firsts)
 
     with schema_context(org.schema):
         state = {r.pk: (r.status, r.attempts, r.started_at) for r in ActionRun.objects.filter(pk__in=firsts)}
@@ -147,7 +147,7 @@ def test_a_batch_starts_no_action_after_its_slice_and_gives_the_rest_back_unperf
     assert broker.llen(ACTIONS) == 2
 
     settings.TENANT_WORK_SLICE_SECONDS = 30
-    org.run(dispatch.run_actions, firsts)
+    org.run(dispatch.action_runs_perform, firsts)
     with schema_context(org.schema):
         assert set(ActionRun.objects.filter(pk__in=firsts).values_list("status", "attempts")) == {("succeeded", 1)}
         assert Delivery.objects.count() == 3
@@ -161,7 +161,7 @@ def test_a_first_try_writes_its_delivery_without_looking_for_one_and_a_second_tr
     with schema_context(org.schema):
         run = ActionRun.objects.get(rule_run__event_id=event_id, position=0)
         with CaptureQueriesContext(connection) as queries:
-            dispatch.run_actions([run.pk])
+            dispatch.action_runs_perform([run.pk])
         looked = [q for q in queries.captured_queries if q["sql"].startswith("SELECT") and "_delivery" in q["sql"]]
         delivery = Delivery.objects.get(event_id=event_id, subscription_id=first)
         run.refresh_from_db()
@@ -170,7 +170,7 @@ def test_a_first_try_writes_its_delivery_without_looking_for_one_and_a_second_tr
 
         # tried again, as after a worker lost between writing the delivery and recording the success
         ActionRun.objects.filter(pk=run.pk).update(status=ActionRun.Status.PENDING)
-        dispatch.run_actions([run.pk])
+        dispatch.action_runs_perform([run.pk])
 
         run.refresh_from_db()
         assert (run.status, run.attempts, run.result) == (

@@ -43,7 +43,7 @@ def test_a_batch_gives_each_event_its_deliveries_and_rule_runs_as_alone(api, acm
     ids = orders(acme, [80, 20, 120])
     with schema_context(acme.schema):
         refund = Event.objects.create(source=Event.Source.WEBHOOK, type="shopify.refund.create", payload={}).pk
-        dispatch.process_events([*ids, refund])
+        dispatch.events_process([*ids, refund])
         assert set(Event.objects.values_list("status", flat=True)) == {Event.Status.PROCESSED}
         pairs = set(Delivery.objects.values_list("event_id", "subscription_id"))
         assert pairs == {(ids[0], sub["id"]), (ids[1], sub["id"]), (ids[2], sub["id"]), (refund, other["id"])}
@@ -53,7 +53,7 @@ def test_a_batch_gives_each_event_its_deliveries_and_rule_runs_as_alone(api, acm
         assert sorted(first_actions.values_list("rule_run__event_id", flat=True)) == [ids[0], ids[2]]
         assert all(action.enqueued_at is not None for action in first_actions)  # queued with the batch
         assert Delivery.objects.filter(enqueued_at__isnull=True).count() == 0
-        dispatch.process_events(ids)  # redelivered: nothing twice
+        dispatch.events_process(ids)  # redelivered: nothing twice
         assert Delivery.objects.count() == 4 and RuleRun.objects.count() == 3
     with schema_context(globex.schema):
         assert not Delivery.objects.exists()
@@ -65,7 +65,7 @@ def test_the_statements_of_a_batch_do_not_grow_with_its_size(api, acme, httpserv
     def statements(size: int) -> int:
         ids = orders(acme, [80] * size)
         with schema_context(acme.schema), CaptureQueriesContext(connection) as queries:
-            dispatch.process_events(ids)
+            dispatch.events_process(ids)
         return len(queries.captured_queries)
 
     statements(1)  # the tenant's quota overrides are read once a moment
@@ -84,7 +84,7 @@ def test_one_event_that_cannot_be_fanned_out_does_not_hold_up_the_others(api, ac
 
     monkeypatch.setattr(ex, "evaluate", fails_on_13)
     with schema_context(acme.schema), pytest.raises(RuntimeError):
-        dispatch.process_events(ids)
+        dispatch.events_process(ids)
     with schema_context(acme.schema):
         status = dict(Event.objects.values_list("pk", "status"))
         assert status == {ids[0]: "processed", ids[1]: "pending", ids[2]: "processed"}
@@ -150,7 +150,7 @@ def three_deliveries(api, shop, httpserver) -> int:
     )
     ids = orders(shop, [1, 2, 3])
     with schema_context(shop.schema):
-        dispatch.process_events(ids)
+        dispatch.events_process(ids)
         first = Delivery.objects.order_by("pk").values_list("pk", flat=True)[0]
     assert parked_count(DELIVERIES, shop.schema) == 2
     return first
@@ -225,14 +225,14 @@ def test_a_rule_action_queues_its_delivery_or_leaves_it_for_the_sweeper(api, acm
     assert rule.status_code == 201, rule.content
     up, down = orders(acme, [80, 90])
     with schema_context(acme.schema):
-        dispatch.process_events([up, down])
+        dispatch.events_process([up, down])
         actions = dict(ActionRun.objects.values_list("rule_run__event_id", "pk"))
-        dispatch.run_action(actions[up])
+        dispatch.action_run_perform(actions[up])
         monkeypatch.setattr(queueing, "_broker_down_until", time.monotonic() + 60)  # the broker just failed
-        dispatch.run_action(actions[down])
+        dispatch.action_run_perform(actions[down])
         queued = dict(Delivery.objects.filter(subscription_id=extra["id"]).values_list("event_id", "enqueued_at"))
         assert queued[up] is not None and queued[down] is None
         assert ActionRun.objects.get(pk=actions[down]).status == ActionRun.Status.SUCCEEDED
         queueing.broker_pause_reset()
-        assert dispatch.sweep_schema()["deliveries"] >= 1
+        assert dispatch.schema_sweep()["deliveries"] >= 1
         assert Delivery.objects.get(event_id=down, subscription_id=extra["id"]).enqueued_at is not None

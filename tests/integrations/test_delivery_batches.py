@@ -94,7 +94,7 @@ def test_one_task_sends_a_batch_at_once_in_statements_that_do_not_grow_with_it(a
     for size in (2, 6):
         ids = events(acme, size)
         with schema_context(acme.schema):
-            dispatch.process_events(ids)
+            dispatch.events_process(ids)
             batch = list(Delivery.objects.filter(event_id__in=ids).order_by("pk").values_list("pk", flat=True))
         # the fan-out queued the event batch's deliveries as one task
         assert clean_share.llen(DELIVERIES) == queued + 1
@@ -122,11 +122,11 @@ def test_each_delivery_of_a_batch_gets_its_own_outcome(acme, receiver, clean_sha
     ok, failing, gone = (subscribe(acme, server.url_for(path)) for path in ("/slow", "/fail", "/gone"))
     [event] = events(acme, 1)
     with schema_context(acme.schema):
-        dispatch.process_events([event])
+        dispatch.events_process([event])
         by_subscription = dict(Delivery.objects.values_list("subscription_id", "pk"))
         clean_share.delete(DELIVERIES)
 
-        dispatch.deliver_batch(list(by_subscription.values()))
+        dispatch.deliveries_send(list(by_subscription.values()))
 
         outcome = {d.subscription_id: d for d in Delivery.objects.all()}
         assert outcome[ok.pk].status == Delivery.Status.SUCCEEDED
@@ -147,12 +147,12 @@ def test_a_delivery_already_sent_or_claimed_elsewhere_is_left_out_of_the_batch(a
     subscribe(acme, server.url_for("/slow"))
     ids = events(acme, 3)
     with schema_context(acme.schema):
-        dispatch.process_events(ids)
+        dispatch.events_process(ids)
         first, second, third = Delivery.objects.order_by("pk").values_list("pk", flat=True)
         Delivery.objects.filter(pk=second).update(status=Delivery.Status.SENDING)  # another worker has it
 
-        dispatch.deliver_batch([first, second, third])
-        dispatch.deliver_batch([first, third])  # redelivered: nothing twice
+        dispatch.deliveries_send([first, second, third])
+        dispatch.deliveries_send([first, third])  # redelivered: nothing twice
 
         assert dict(Delivery.objects.values_list("pk", "status")) == {
             first: "succeeded",
@@ -170,7 +170,7 @@ def test_parked_deliveries_of_a_tenant_are_sent_together_up_to_the_batch_size(ac
     subscribe(acme, server.url_for("/slow"))
     ids = events(acme, 6)
     with schema_context(acme.schema):
-        dispatch.process_events(ids)
+        dispatch.events_process(ids)
         first, *rest = Delivery.objects.order_by("pk").values_list("pk", flat=True)
     clean_share.delete(DELIVERIES, parked_name(DELIVERIES, acme.schema))
     for delivery_id in rest:  # as rule actions queue theirs: one at a time, parked behind the tenant's share
@@ -190,7 +190,7 @@ def test_parked_work_taken_but_not_reached_within_the_slice_goes_back_ahead_of_t
     subscribe(acme, server.url_for("/slow"))
     ids = events(acme, 4)
     with schema_context(acme.schema):
-        dispatch.process_events(ids)
+        dispatch.events_process(ids)
         slow, second, third, fourth = Delivery.objects.order_by("pk").values_list("pk", flat=True)
     clean_share.delete(DELIVERIES, parked_name(DELIVERIES, acme.schema))
     for delivery_id in (slow, second, third):  # single deliveries (as retries are), which are not merged

@@ -108,7 +108,7 @@ def subscribe(org: Org, url: str) -> None:
 def emit(org: Org, count: int) -> None:
     with schema_context(org.schema), transaction.atomic():
         for number in range(count):
-            queueing.emit("custom.thing.happened", {"n": number})
+            queueing.event_emit("custom.thing.happened", {"n": number})
 
 
 def deliveries(org: Org, status: str) -> int:

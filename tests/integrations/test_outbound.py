@@ -56,7 +56,7 @@ def fan_out_and_deliver(org) -> list[int]:
             .values_list("pk", flat=True)
         )
     for delivery_id in due:
-        org.run(dispatch.deliver, delivery_id)
+        org.run(dispatch.delivery_send, delivery_id)
     return due
 
 
@@ -374,10 +374,10 @@ def test_a_500_is_retried_after_about_five_seconds_and_then_succeeds(api, acme, 
     assert 4.4 <= seconds_until(first["next_attempt_at"]) <= 5.5  # 5 s, 10 % jitter
     assert subscription_row(acme, created["id"]).consecutive_failures == 1
 
-    acme.run(dispatch.deliver, delivery_id)  # not due yet: nothing is sent
+    acme.run(dispatch.delivery_send, delivery_id)  # not due yet: nothing is sent
     assert len(received(httpserver, "/hook")) == 1
     make_due(acme, delivery_id)
-    acme.run(dispatch.deliver, delivery_id)
+    acme.run(dispatch.delivery_send, delivery_id)
 
     done = delivery_detail(api, acme, delivery_id, role="admin")
     assert done["status"] == "succeeded"
@@ -410,7 +410,7 @@ def test_a_429_with_retry_after_is_not_retried_before_then(api, acme, httpserver
     assert detail["status"] == "pending"
     assert detail["last_status_code"] == 429
     assert 118 <= seconds_until(detail["next_attempt_at"]) <= 121
-    acme.run(dispatch.deliver, delivery_id)
+    acme.run(dispatch.delivery_send, delivery_id)
     assert len(received(httpserver, "/hook")) == 1
 
 
@@ -426,7 +426,7 @@ def test_the_whole_schedule_is_followed_then_the_delivery_fails(api, acme, https
         assert (detail["status"], detail["attempts"]) == ("pending", number)
         assert planned * 0.9 - 1 <= seconds_until(detail["next_attempt_at"]) <= planned * 1.1
         make_due(acme, delivery_id)
-        acme.run(dispatch.deliver, delivery_id)
+        acme.run(dispatch.delivery_send, delivery_id)
 
     detail = delivery_detail(api, acme, delivery_id)
     assert detail["status"] == "failed"
@@ -434,7 +434,7 @@ def test_the_whole_schedule_is_followed_then_the_delivery_fails(api, acme, https
     assert detail["next_attempt_at"] is None
     assert len(detail["attempt_log"]) == len(schedule)
     assert len(received(httpserver, "/hook")) == len(schedule)
-    acme.run(dispatch.deliver, delivery_id)  # a failed delivery is not tried again by the worker
+    acme.run(dispatch.delivery_send, delivery_id)  # a failed delivery is not tried again by the worker
     assert len(received(httpserver, "/hook")) == len(schedule)
     assert subscription_row(acme, created["id"]).enabled is True  # defaults need days of failure to disable
 
@@ -608,7 +608,7 @@ def test_sustained_failure_disables_a_subscription_and_a_success_resets_the_stre
         [delivery_id] = fan_out_and_deliver(acme)
         while delivery_detail(api, acme, delivery_id)["status"] == "pending":
             make_due(acme, delivery_id)
-            acme.run(dispatch.deliver, delivery_id)
+            acme.run(dispatch.delivery_send, delivery_id)
         return delivery_detail(api, acme, delivery_id)
 
     first = one_event_until_done(1)
@@ -657,10 +657,10 @@ def test_a_success_clears_a_failure_recorded_by_another_worker_while_it_was_send
     acme.process_pending()
     with schema_context(acme.schema):
         [second] = Delivery.objects.filter(status=Delivery.Status.PENDING).values_list("pk", flat=True)
-        delivery = outbound.claim(second)  # loads the subscription as healthy
+        delivery = outbound.delivery_claim(second)  # loads the subscription as healthy
         # meanwhile another worker's delivery to the same endpoint failed
         Subscription.objects.filter(pk=created["id"]).update(consecutive_failures=3, failing_since=timezone.now())
-        outbound.attempt(delivery)
+        outbound.delivery_attempt(delivery)
     assert delivery_detail(api, acme, second)["status"] == "succeeded"
     sub = subscription_row(acme, created["id"])
     assert (sub.consecutive_failures, sub.failing_since) == (0, None)
@@ -688,7 +688,7 @@ def test_replaying_a_failed_delivery_sends_it_again(api, acme, httpserver, setti
     assert replayed.status_code == 202, replayed.content
     assert replayed.json()["status"] == "pending"
     assert replayed.json()["id"] == delivery_id
-    acme.run(dispatch.deliver, delivery_id, "replay")
+    acme.run(dispatch.delivery_send, delivery_id, "replay")
 
     detail = delivery_detail(api, acme, delivery_id)
     assert detail["status"] == "succeeded"
@@ -701,7 +701,7 @@ def test_replaying_a_failed_delivery_sends_it_again(api, acme, httpserver, setti
     assert Webhook(created["secret"]).verify(*requests[1])["data"]["payload"] == {"id": 9}
 
     # the queued task arriving later finds the work done
-    acme.run(dispatch.deliver, delivery_id, "replay")
+    acme.run(dispatch.delivery_send, delivery_id, "replay")
     assert len(received(httpserver, "/hook")) == 2
     assert delivery_detail(api, acme, delivery_id)["attempts"] == 2
 
@@ -713,11 +713,11 @@ def test_a_replay_that_fails_again_is_not_put_back_on_the_schedule(api, acme, ht
     post_event(api, acme, "shop.order.created", {"id": 10})
     [delivery_id] = fan_out_and_deliver(acme)
     make_due(acme, delivery_id)
-    acme.run(dispatch.deliver, delivery_id)
+    acme.run(dispatch.delivery_send, delivery_id)
     assert delivery_detail(api, acme, delivery_id)["status"] == "failed"
 
     assert api.post(f"{DELIVERIES}{delivery_id}/replay/", **acme.auth("admin")).status_code == 202
-    acme.run(dispatch.deliver, delivery_id, "replay")
+    acme.run(dispatch.delivery_send, delivery_id, "replay")
 
     detail = delivery_detail(api, acme, delivery_id)
     assert (detail["status"], detail["attempts"], detail["next_attempt_at"]) == ("failed", 3, None)
@@ -751,7 +751,7 @@ def test_replaying_a_subscription_resends_failed_deliveries_since_a_time_only(ap
         assert Delivery.objects.filter(pk__in=others, status="failed").count() == len(others)
     assert statuses == {old.pk: "failed", mine[1].pk: "pending", mine[2].pk: "pending"}
     for delivery in mine:
-        acme.run(dispatch.deliver, delivery.pk, "replay")
+        acme.run(dispatch.delivery_send, delivery.pk, "replay")
     with schema_context(acme.schema):
         statuses = dict(Delivery.objects.filter(subscription_id=created["id"]).values_list("pk", "status"))
     assert statuses == {old.pk: "failed", mine[1].pk: "succeeded", mine[2].pk: "succeeded"}
@@ -807,7 +807,7 @@ def test_a_retry_due_after_the_subscription_was_disabled_is_not_sent(api, acme, 
     assert response.status_code == 200
     assert response.json()["disabled_reason"] == "Disabled by a user."
     make_due(acme, delivery_id)
-    acme.run(dispatch.deliver, delivery_id)
+    acme.run(dispatch.delivery_send, delivery_id)
 
     detail = delivery_detail(api, acme, delivery_id)
     assert detail["status"] == "failed"
@@ -823,11 +823,11 @@ def test_attempt_numbers_stay_unique_after_a_skipped_attempt(api, acme, httpserv
     [delivery_id] = fan_out_and_deliver(acme)
     api.patch(f"{SUBSCRIPTIONS}{created['id']}/", {"enabled": False}, **acme.auth("admin"))
     make_due(acme, delivery_id)
-    acme.run(dispatch.deliver, delivery_id)  # skipped: the subscription is disabled
+    acme.run(dispatch.delivery_send, delivery_id)  # skipped: the subscription is disabled
     api.patch(f"{SUBSCRIPTIONS}{created['id']}/", {"enabled": True}, **acme.auth("admin"))
     answer["status"] = 200
     assert api.post(f"{DELIVERIES}{delivery_id}/replay/", **acme.auth("admin")).status_code == 202
-    acme.run(dispatch.deliver, delivery_id, "replay")
+    acme.run(dispatch.delivery_send, delivery_id, "replay")
 
     detail = delivery_detail(api, acme, delivery_id)
     assert detail["status"] == "succeeded"
@@ -922,7 +922,7 @@ def test_delivery_outcomes_are_counted_in_metrics(api, acme, httpserver):
     post_event(api, acme, "shop.order.created", {"n": 1})
     [delivery_id] = fan_out_and_deliver(acme)
     make_due(acme, delivery_id)
-    acme.run(dispatch.deliver, delivery_id)
+    acme.run(dispatch.delivery_send, delivery_id)
 
     after = {o: metric(api, name, f'outcome="{o}"') for o in ("succeeded", "retrying")}
     assert after["retrying"] == before["retrying"] + 1

@@ -27,7 +27,7 @@ def owed(schema: str) -> set[tuple[str, str]]:
 
 def order(org, total: int) -> Event:
     with schema_context(org.schema):
-        return queueing.emit("shopify.order.create", {"total_price": total, "id": total})
+        return queueing.event_emit("shopify.order.create", {"total_price": total, "id": total})
 
 
 def test_an_event_and_what_it_causes_are_owed_from_the_moment_they_are_stored_until_they_are_done(
@@ -41,14 +41,14 @@ def test_an_event_and_what_it_causes_are_owed_from_the_moment_they_are_stored_un
     row = PendingWork.objects.get(schema_name=acme.schema)
     assert (row.object_id, row.at) == (event.pk, event.received_at)
 
-    acme.run(dispatch.process_event, event.pk)  # one delivery for the subscription, one rule action
+    acme.run(dispatch.event_process, event.pk)  # one delivery for the subscription, one rule action
     assert owed(acme.schema) == {("delivery", "pending"), ("action", "pending")}
 
     with schema_context(acme.schema):
         action = ActionRun.objects.get()
-        dispatch.run_action(action.pk)
+        dispatch.action_run_perform(action.pk)
         for delivery in Delivery.objects.filter(status=Delivery.Status.PENDING):
-            dispatch.deliver(delivery.pk, "scheduled")
+            dispatch.delivery_send(delivery.pk, "scheduled")
         assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SUCCEEDED}
     assert owed(acme.schema) == set()
     assert len(httpserver.log) == 1  # the rule sends to the same subscription: one delivery per event and subscription

@@ -319,7 +319,7 @@ def test_a_matching_event_creates_the_contact_and_the_run_is_recorded(api, acme,
     assert action.status == ActionRun.Status.PENDING
     assert hubspot.upserts == []  # nothing happens before the action's own task runs
 
-    acme.run(dispatch.run_action, action.pk)
+    acme.run(dispatch.action_run_perform, action.pk)
 
     assert hubspot.upserts == [
         {
@@ -396,10 +396,10 @@ def test_an_event_and_an_action_are_each_handled_once(api, acme, crm, hubspot):
     event_id = emitted(api, acme, {"email": "lead@example.com", "score": 72})
     acme.process_pending()
     [action] = action_runs(acme)
-    acme.run(dispatch.run_action, action.pk)
+    acme.run(dispatch.action_run_perform, action.pk)
 
-    acme.run(dispatch.process_event, event_id)  # a redelivered fan-out task
-    acme.run(dispatch.run_action, action.pk)  # a redelivered action task
+    acme.run(dispatch.event_process, event_id)  # a redelivered fan-out task
+    acme.run(dispatch.action_run_perform, action.pk)  # a redelivered action task
     acme.process_pending()
 
     assert len(hubspot.requests_to("contacts/batch/upsert")) == 1
@@ -448,7 +448,7 @@ def test_a_rate_limited_action_is_retried_later_and_then_succeeds(api, acme, crm
     [action] = action_runs(acme)
 
     before = timezone.now()
-    acme.run(dispatch.run_action, action.pk)
+    acme.run(dispatch.action_run_perform, action.pk)
 
     action = refreshed(acme, action)
     assert action.status == ActionRun.Status.PENDING
@@ -458,12 +458,12 @@ def test_a_rate_limited_action_is_retried_later_and_then_succeeds(api, acme, crm
     assert hubspot.upserts == []
     assert rule_run_of(acme, event_id).status == RuleRun.Status.RUNNING
 
-    acme.run(dispatch.run_action, action.pk)  # not due yet: nothing is sent
+    acme.run(dispatch.action_run_perform, action.pk)  # not due yet: nothing is sent
     assert len(hubspot.requests_to("contacts/batch/upsert")) == 1
 
     with schema_context(acme.schema):
         ActionRun.objects.filter(pk=action.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    acme.run(dispatch.run_action, action.pk)
+    acme.run(dispatch.action_run_perform, action.pk)
 
     action = refreshed(acme, action)
     assert (action.status, action.attempts, action.error) == (ActionRun.Status.SUCCEEDED, 2, "")
@@ -482,7 +482,7 @@ def test_a_refused_action_fails_the_run_and_skips_the_later_actions(api, acme, c
     acme.process_pending()
     first, second = action_runs(acme)
 
-    acme.run(dispatch.run_action, first.pk)
+    acme.run(dispatch.action_run_perform, first.pk)
 
     first, second = refreshed(acme, first), refreshed(acme, second)
     assert (first.status, first.attempts) == (ActionRun.Status.FAILED, 1)
@@ -494,8 +494,8 @@ def test_a_refused_action_fails_the_run_and_skips_the_later_actions(api, acme, c
     assert run.error.startswith("Action 1 (connector_action): ")
     assert "Property values were not valid" in run.error
 
-    acme.run(dispatch.run_action, first.pk)
-    acme.run(dispatch.run_action, second.pk)
+    acme.run(dispatch.action_run_perform, first.pk)
+    acme.run(dispatch.action_run_perform, second.pk)
     assert len(hubspot.requests_to("contacts/batch/upsert")) == 1
     assert hubspot.upserts == []
 
@@ -510,7 +510,7 @@ def test_an_event_without_the_mapped_field_fails_the_action_without_calling_the_
     acme.process_pending()
     [action] = action_runs(acme)
 
-    acme.run(dispatch.run_action, action.pk)
+    acme.run(dispatch.action_run_perform, action.pk)
 
     action = refreshed(acme, action)
     assert action.status == ActionRun.Status.FAILED
@@ -534,11 +534,11 @@ def test_the_second_action_waits_for_the_first(api, acme, crm, hubspot):
     assert (first.position, first.status) == (0, ActionRun.Status.PENDING)
     assert (second.position, second.status, second.next_attempt_at) == (1, ActionRun.Status.WAITING, None)
 
-    acme.run(dispatch.run_action, second.pk)  # too early: the first has not run
+    acme.run(dispatch.action_run_perform, second.pk)  # too early: the first has not run
     assert refreshed(acme, second).status == ActionRun.Status.WAITING
     assert hubspot.upserts == []
 
-    acme.run(dispatch.run_action, first.pk)
+    acme.run(dispatch.action_run_perform, first.pk)
     assert refreshed(acme, first).status == ActionRun.Status.SUCCEEDED
     second = refreshed(acme, second)
     assert second.status == ActionRun.Status.PENDING
@@ -546,7 +546,7 @@ def test_the_second_action_waits_for_the_first(api, acme, crm, hubspot):
     assert rule_run_of(acme, event_id).status == RuleRun.Status.RUNNING
     assert upserted_emails(hubspot) == ["lead@example.com"]
 
-    acme.run(dispatch.run_action, second.pk)
+    acme.run(dispatch.action_run_perform, second.pk)
 
     second = refreshed(acme, second)
     assert second.status == ActionRun.Status.SUCCEEDED
@@ -640,7 +640,7 @@ def test_the_sweeper_requeues_due_actions_and_fails_stale_running_ones(api, acme
         )
 
     with schema_context(acme.schema):
-        counts = dispatch.sweep_schema()
+        counts = dispatch.schema_sweep()
 
     assert counts["actions"] == 1
     assert counts["stale"] == 1

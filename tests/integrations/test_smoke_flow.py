@@ -46,7 +46,7 @@ def test_signed_shopify_order_is_stored_delivered_and_matched(api, acme, post_ho
         delivery = Delivery.objects.get()
         run = RuleRun.objects.get()
         assert run.matched
-    acme.run(dispatch.deliver, delivery.pk)
+    acme.run(dispatch.delivery_send, delivery.pk)
     with schema_context(acme.schema):
         delivery.refresh_from_db()
         assert delivery.status == Delivery.Status.SUCCEEDED

@@ -65,7 +65,7 @@ def test_a_subscription_to_the_receiver_is_delivered_over_http_and_shown_verifie
     sent = api.post(f"{SUBSCRIPTIONS}{sub['id']}/send-test/", **acme.auth("admin"))
     assert sent.status_code == 202, sent.content
     assert sent.json()["event_type"] == "bizosaas.subscription.test"
-    acme.run(dispatch.deliver, sent.json()["id"])  # what the delivery worker does, over real HTTP
+    acme.run(dispatch.delivery_send, sent.json()["id"])  # what the delivery worker does, over real HTTP
 
     with schema_context(acme.schema):
         delivery = Delivery.objects.select_related("event").get(pk=sent.json()["id"])

@@ -61,9 +61,9 @@ def _seed() -> World:
     and as rows where only workers make them (runs, deliveries)."""
     from apps.accounts.services import api_key_create, invitation_create
     from apps.agents import services as agents
+    from apps.agents.agent_templates import install_template
     from apps.agents.knowledge.ingest import collection_create
     from apps.agents.models import AgentRun, Conversation, Message, RunStep
-    from apps.agents.templates import install_template
     from apps.connectors.models import Connection
     from apps.integrations import inbound, outbound, rules
     from apps.integrations.models import ActionRun, Delivery, DeliveryAttempt, Event, RuleRun

@@ -33,9 +33,9 @@ def work_the_queue(schema: str) -> None:
     """What the fan-out and action workers do, in the workspace's schema."""
     with schema_context(schema):
         for event_id in Event.objects.filter(status="pending").values_list("pk", flat=True):
-            dispatch.process_event(event_id)
+            dispatch.event_process(event_id)
         for action_id in ActionRun.objects.filter(status="pending").values_list("pk", flat=True):
-            dispatch.run_action(action_id)
+            dispatch.action_run_perform(action_id)
 
 
 def test_seed_demo_fills_the_workspace_with_objects_that_work_offline(capsys):

@@ -89,7 +89,7 @@ def test_webhooks_backlog_deliveries_and_rule_runs_are_counted(api, httpserver):
     with schema_context(acme.schema):
         deliveries = list(Delivery.objects.values_list("pk", flat=True))
     for delivery in deliveries:
-        acme.run(dispatch.deliver, delivery)
+        acme.run(dispatch.delivery_send, delivery)
     SCRAPE_TIME_COLLECTOR.invalidate()
     after = scrape()
 

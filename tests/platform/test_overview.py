@@ -59,7 +59,7 @@ def deliver_all(org) -> None:
     with schema_context(org.schema):
         due = list(Delivery.objects.filter(status=Delivery.Status.PENDING).values_list("pk", flat=True))
     for delivery_id in due:
-        org.run(dispatch.deliver, delivery_id)
+        org.run(dispatch.delivery_send, delivery_id)
 
 
 def seed_runs(org, *, agent_statuses: list[str], workflow_statuses: list[str]) -> None:

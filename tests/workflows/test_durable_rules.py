@@ -58,7 +58,7 @@ def test_a_durable_rule_runs_its_actions_in_a_workflow_once(api, acme, httpserve
     api.post("/api/v1/events/", {"type": "crm.deal.won", "payload": {"amount": 900}}, **acme.auth("member"))
 
     with override_settings(TEMPORAL_TASK_QUEUE=queue), schema_context(acme.schema):
-        dispatch.process_event(Event.objects.get().pk)
+        dispatch.event_process(Event.objects.get().pk)
         rule_run = RuleRun.objects.get()
     assert rule_run.workflow_id
 
@@ -74,7 +74,7 @@ def test_a_durable_rule_runs_its_actions_in_a_workflow_once(api, acme, httpserve
         assert Delivery.objects.count() == 1  # the action's effect, once
         assert workflow_run.template == "rule_actions" and workflow_run.status == "completed"
         # the sweeper leaves a durable rule's actions to its workflow
-        assert dispatch.sweep_schema()["actions"] == 0
+        assert dispatch.schema_sweep()["actions"] == 0
     runs = api.get("/api/v1/rules/runs/", **acme.auth("viewer")).json()["results"]
     assert runs[0]["workflow_id"] == rule_run.workflow_id
 
@@ -90,12 +90,12 @@ def test_without_temporal_a_durable_rule_falls_back_to_the_task_queue(api, acme,
         queueing.broker_pause_reset()
 
     with override_settings(TEMPORAL_ADDRESS="127.0.0.1:1"), schema_context(acme.schema):
-        dispatch.process_event(Event.objects.get().pk)
+        dispatch.event_process(Event.objects.get().pk)
         rule_run = RuleRun.objects.get()
         action = ActionRun.objects.get()
         assert rule_run.workflow_id == "" and not WorkflowRun.objects.exists()
         assert action.enqueued_at is not None  # handed to Celery instead
-        dispatch.run_action(action.pk)  # or a worker of the session (the portal tests') claimed it first
+        dispatch.action_run_perform(action.pk)  # or a worker of the session (the portal tests') claimed it first
         ends = time.monotonic() + 20
         while action.status in (ActionRun.Status.PENDING, ActionRun.Status.RUNNING) and time.monotonic() < ends:
             time.sleep(0.05)

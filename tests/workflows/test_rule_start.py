@@ -42,11 +42,11 @@ def test_a_rule_starts_the_configured_workflow_once(api, acme):
     api.post("/api/v1/events/", {"type": "crm.deal.won", "payload": {"amount": 900}}, **acme.auth("member"))
 
     with schema_context(acme.schema):
-        dispatch.process_event(Event.objects.get().pk)
+        dispatch.event_process(Event.objects.get().pk)
         action = ActionRun.objects.get()
-        dispatch.run_action(action.pk)
+        dispatch.action_run_perform(action.pk)
         ActionRun.objects.filter(pk=action.pk).update(status=ActionRun.Status.PENDING)  # as if redelivered
-        dispatch.run_action(action.pk)
+        dispatch.action_run_perform(action.pk)
         action.refresh_from_db()
         runs = list(WorkflowRun.objects.all())
 

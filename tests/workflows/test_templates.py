@@ -21,7 +21,7 @@ from apps.agents.models import Agent, AgentRun, LLMProvider
 from apps.connectors.models import Connection
 from apps.integrations.models import Event
 from apps.workflows.models import SyncRecord, WorkflowApproval, WorkflowConfig, WorkflowRun
-from apps.workflows.temporal.templates import AgentRunWorkflow, ConnectionSyncWorkflow, ConnectorReportWorkflow
+from apps.workflows.temporal.template_workflows import AgentRunWorkflow, ConnectionSyncWorkflow, ConnectorReportWorkflow
 from apps.workflows.temporal.worker import build_worker
 from bizosaas.temporal import connect
 from tests.connectors.providers.test_hubspot import PRIVATE_APP_TOKEN, FakeHubSpot

@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.accounts.permissions import CONFIGURE, READ
-from apps.agents import services, templates
+from apps.agents import agent_templates, services
 from apps.agents.api import config_serializers as s
 from apps.agents.models import Agent, AgentRun, LLMProvider, ToolGrant
 from apps.connectors.api.slow_calls import slow_provider_call
@@ -152,16 +152,16 @@ class AgentTemplateViewSet(TenantScoped, viewsets.ViewSet):
 
     @extend_schema(responses={200: s.AgentTemplateSerializer(many=True)})
     def list(self, request):
-        return Response([template.describe() for template in templates.TEMPLATES])
+        return Response([template.describe() for template in agent_templates.TEMPLATES])
 
     @extend_schema(request=s.TemplateInstallSerializer, responses={201: s.AgentSerializer})
     @action(detail=True, methods=["post"])
     def install(self, request, key=None):
-        if templates.template_get(key) is None:
+        if agent_templates.template_get(key) is None:
             raise NotFound("No such agent template.")
         data = s.TemplateInstallSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        agent = templates.install_template(
+        agent = agent_templates.install_template(
             tenant=self.tenant,
             actor=self.actor,
             user_id=getattr(request.user, "pk", None),

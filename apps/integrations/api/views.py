@@ -296,7 +296,7 @@ class EventViewSet(TenantScoped, mixins.ListModelMixin, mixins.RetrieveModelMixi
             existing = Event.objects.filter(source=Event.Source.API, endpoint__isnull=True, external_id=key).first()
             if existing:
                 return Response(s.EventSerializer(existing).data, status=status.HTTP_200_OK)
-        event = queueing.emit(
+        event = queueing.event_emit(
             values["type"],
             values["payload"],
             connection=_connection_or_error(values.get("connection")),

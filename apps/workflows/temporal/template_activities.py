@@ -1,5 +1,5 @@
-"""Activities of the template workflows (apps.workflows.temporal.templates): adapters that take the tenant schema in
-their input, enter it, call our services and keep the WorkflowRun mirror up to date.
+"""Activities of the template workflows (apps.workflows.temporal.template_workflows): adapters that take the tenant
+schema in their input, enter it, call our services and keep the WorkflowRun mirror up to date.
 
 Each is safe to repeat: rows are found by the run they belong to, the agent run and the publish are recorded on the
 WorkflowRun before an attempt is considered done, and a sync page commits its events and digests together.
@@ -46,7 +46,7 @@ from apps.connectors.services import connection_perform, connection_read
 from apps.integrations import dispatch
 from apps.integrations.expressions import apply_mapping
 from apps.integrations.models import ActionRun, RuleRun
-from apps.integrations.queueing import emit
+from apps.integrations.queueing import event_emit
 from apps.workflows.models import SyncRecord, WorkflowApproval, WorkflowConfig, WorkflowRun
 from apps.workflows.temporal.activities import _tenant_scope
 from apps.workflows.temporal.inputs import WorkflowInput
@@ -458,7 +458,7 @@ def sync_page(payload: dict) -> dict:
                 if previous_digest == digest:
                     continue
                 change = "created" if previous_digest is None else "updated"
-                emit(
+                event_emit(
                     f"{connection.provider}.{resource}.{change}",
                     {"resource": resource, "record_id": record.id, "change": change, "record": record.data},
                     connection=connection,
@@ -494,7 +494,7 @@ def rule_action_step(payload: dict) -> dict:
                 return {"state": "wait", "seconds": (action.next_attempt_at - now).total_seconds()}
             if action.status != ActionRun.Status.PENDING:  # running elsewhere, or about to become due
                 return {"state": "wait", "seconds": 2.0}
-            dispatch.run_action(action.pk, durable=True)
+            dispatch.action_run_perform(action.pk, durable=True)
             action.refresh_from_db()
             return {"state": "progress", "position": action.position, "status": action.status}
         return {"state": "done"}

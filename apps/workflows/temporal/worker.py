@@ -23,7 +23,7 @@ from apps.workflows.temporal.activities import active_tenant_schemas, check_tena
 from apps.workflows.temporal.interceptors import TenantWorkerInterceptor
 from apps.workflows.temporal.platform import ConnectionHealthWorkflow, PingWorkflow
 from apps.workflows.temporal.template_activities import ACTIVITIES as TEMPLATE_ACTIVITIES
-from apps.workflows.temporal.templates import (
+from apps.workflows.temporal.template_workflows import (
     AgentRunWorkflow,
     ConnectionSyncWorkflow,
     ConnectorReportWorkflow,

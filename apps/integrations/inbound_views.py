@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import schema_context
 
 from apps.accounts import quotas
-from apps.integrations.inbound import WEBHOOKS, EventsCount, accept
+from apps.integrations.inbound import WEBHOOKS, EventsCount, webhook_accept
 from apps.integrations.models import InboundEndpoint
 from apps.integrations.routing.lookup import endpoint_lookup
 from bizosaas import refusals
@@ -72,7 +72,7 @@ def receive(request, token: str):
     events = EventsCount(schema)
     try:
         # per endpoint, before the body is even read: a flood costs one Redis call per request and stores nothing.
-        # The same call counts the event against the day's (given back by accept() if none is stored).
+        # The same call counts the event against the day's (given back by webhook_accept() if none is stored).
         counters = [(REFUSED_LIMIT, str(endpoint.pk)), ("events_per_day", "")]
         events.counted = 1 if quotas.consume_in_turn(schema, counters) else 0
     except quotas.QuotaExceeded as exc:
@@ -93,7 +93,7 @@ def _store(request, endpoint: InboundEndpoint, schema: str, limit: int, events: 
         return JsonResponse({"detail": f"Body larger than {limit} bytes."}, status=413)
     with schema_context(schema):
         try:
-            outcome = accept(
+            outcome = webhook_accept(
                 endpoint,
                 schema=schema,
                 method=request.method,
