@@ -4,20 +4,12 @@ workflows), and the tool names each `mcp` key sees now. Admins (it is for editin
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import ApiKey
-from apps.accounts.permissions import MCP_SCOPE
-from apps.agents.models import Agent, KnowledgeCollection
-from apps.connectors.models import Connection
-from apps.connectors.registry import registry
-from apps.mcp.auth import McpPrincipal
-from apps.mcp.tools import Denied, tools_for
-from apps.workflows.models import WorkflowConfig
+from apps.mcp.selectors import mcp_overview
 from bizosaas.views import TenantScoped
 
 
@@ -55,48 +47,10 @@ class McpOverviewSerializer(serializers.Serializer):
     keys = McpKeyTools(many=True)
 
 
-def server_url() -> str:
-    return f"{settings.GATEWAY_URL.rstrip('/')}/mcp/"
-
-
 class McpOverviewView(TenantScoped, APIView):
     resource = "api_keys"
     action = "retrieve"
 
     @extend_schema(responses={200: McpOverviewSerializer}, tags=["mcp"])
     def get(self, request):
-        tenant = self.tenant
-        connections = []
-        for connection in Connection.objects.order_by("name", "id"):
-            spec = registry.get(connection.provider)
-            connections.append(
-                {
-                    "id": connection.pk,
-                    "name": connection.name,
-                    "provider": connection.provider,
-                    "provider_name": spec.name if spec else connection.provider,
-                    "status": connection.status,
-                    "resources": [
-                        {"name": r.name, "description": r.description} for r in (spec.resources if spec else ())
-                    ],
-                    "actions": [{"name": a.name, "description": a.description} for a in (spec.actions if spec else ())],
-                }
-            )
-        keys = []
-        for key in ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).order_by("-created_at"):
-            if MCP_SCOPE not in (key.scopes or []):
-                continue
-            try:
-                names = sorted(tools_for(McpPrincipal(tenant=tenant, actor_label=key.name, api_key=key)))
-            except Denied:  # expired
-                names = []
-            keys.append({"id": key.pk, "tools": names})
-        body = {
-            "server_url": server_url(),
-            "connections": connections,
-            "collections": list(KnowledgeCollection.objects.order_by("name", "id").values("id", "name")),
-            "agents": list(Agent.objects.order_by("name", "id").values("id", "name")),
-            "workflows": list(WorkflowConfig.objects.order_by("name", "id").values("id", "name")),
-            "keys": keys,
-        }
-        return Response(McpOverviewSerializer(body).data)
+        return Response(McpOverviewSerializer(mcp_overview(self.tenant)).data)
