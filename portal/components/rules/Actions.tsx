@@ -11,11 +11,10 @@ import { MappingControl } from "./MappingControl";
 import {
   type ActionDraft,
   type ActionTypeInfo,
-  type DraftUpdate,
   type ErrorsFor,
   FIELD_LABELS,
   type RuleCatalog,
-  type RuleDraft,
+  type SectionProps,
   actionFields,
   actionSpec,
   addAction,
@@ -39,11 +38,7 @@ export function RuleActions({
   disabled,
   actionTypes,
   catalog,
-}: {
-  draft: RuleDraft;
-  update: DraftUpdate;
-  errorsFor: ErrorsFor;
-  disabled: boolean;
+}: SectionProps & {
   actionTypes: ActionTypeInfo[];
   catalog: RuleCatalog;
 }) {

@@ -5,12 +5,11 @@ import { Button, Field } from "@/components/ui";
 
 import {
   type ConditionDraft,
-  type DraftUpdate,
   type ErrorsFor,
   OPERATORS,
   OPERATOR_LABELS,
   type Operator,
-  type RuleDraft,
+  type SectionProps,
   addCondition,
   conditionValueHelp,
   removeCondition,
@@ -22,12 +21,7 @@ export function RuleConditions({
   update,
   errorsFor,
   disabled,
-}: {
-  draft: RuleDraft;
-  update: DraftUpdate;
-  errorsFor: ErrorsFor;
-  disabled: boolean;
-}) {
+}: SectionProps) {
   return (
     <fieldset className="rb-section" disabled={disabled}>
       <legend>If</legend>

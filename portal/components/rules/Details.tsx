@@ -3,19 +3,14 @@
 // The rule builder's "Rule" part: name, description and whether the rule is enabled.
 import { Field } from "@/components/ui";
 
-import type { DraftUpdate, ErrorsFor, RuleDraft } from "./model";
+import type { SectionProps } from "./model";
 
 export function RuleDetails({
   draft,
   update,
   errorsFor,
   disabled,
-}: {
-  draft: RuleDraft;
-  update: DraftUpdate;
-  errorsFor: ErrorsFor;
-  disabled: boolean;
-}) {
+}: SectionProps) {
   return (
     <fieldset className="rb-section" disabled={disabled}>
       <legend>Rule</legend>

@@ -3,7 +3,7 @@
 // The rule builder's "When" part: the event type pattern and, optionally, the connection the event must come from.
 import { ConnectionOptions, Field } from "@/components/ui";
 
-import type { DraftUpdate, ErrorsFor, RuleCatalog, RuleDraft } from "./model";
+import type { RuleCatalog, SectionProps } from "./model";
 
 export function RuleTrigger({
   draft,
@@ -11,11 +11,7 @@ export function RuleTrigger({
   errorsFor,
   disabled,
   catalog,
-}: {
-  draft: RuleDraft;
-  update: DraftUpdate;
-  errorsFor: ErrorsFor;
-  disabled: boolean;
+}: SectionProps & {
   catalog: RuleCatalog;
 }) {
   return (

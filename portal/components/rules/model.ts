@@ -448,3 +448,11 @@ export function testSummary(result: Pick<RuleTestResult, "triggered" | "matched"
 /** How the builder's parts change the draft: `structural` when rows are added, removed or moved (the API's row
  * numbers in its errors no longer match then). */
 export type DraftUpdate = (change: (draft: RuleDraft) => RuleDraft, structural?: boolean) => void;
+
+/** What every part of the rule form takes: the draft, how to change it, its errors and whether it is locked. */
+export type SectionProps = {
+  draft: RuleDraft;
+  update: DraftUpdate;
+  errorsFor: ErrorsFor;
+  disabled: boolean;
+};
