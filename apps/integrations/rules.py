@@ -263,7 +263,8 @@ def clean_rule(data: dict, *, partial_of: Rule | None = None) -> dict:
 def check_action(action) -> dict[str, list[str]]:
     if not isinstance(action, dict):
         return {"": ["Must be an object with a type."]}
-    action_type = ACTION_TYPES.get(action.get("type", ""))
+    kind = action.get("type", "")
+    action_type = ACTION_TYPES.get(kind) if isinstance(kind, str) else None
     if action_type is None:
         return {"type": [f"Unknown action type; available: {', '.join(sorted(ACTION_TYPES))}."]}
     unknown = set(action) - {"type", *action_type.fields}

@@ -706,3 +706,29 @@ def test_another_tenant_cannot_see_test_change_or_delete_a_rule_or_its_runs(api,
         assert Rule.objects.filter(pk=rule["id"], enabled=True).exists()
         assert RuleRun.objects.filter(pk=run_id).exists()
     assert api.get(f"/api/v1/rules/{rule['id']}/", **acme.auth("viewer")).status_code == 200
+
+
+MALFORMED_ACTIONS = {
+    "type as a list": lambda crm: {"type": ["connector_action"]},
+    "connection as a list": lambda crm: {**upsert_action(crm), "connection": [crm.pk]},
+    "connection as an object": lambda crm: {**upsert_action(crm), "connection": {"id": crm.pk}},
+    "action as a list": lambda crm: {**upsert_action(crm), "action": ["upsert_contact"]},
+    "input as a list": lambda crm: {**upsert_action(crm), "input": [1]},
+    "an input field as a list": lambda crm: {**upsert_action(crm), "input": {"email": [1]}},
+    "a mapped path as a list": lambda crm: {**upsert_action(crm), "input": {"email": {"path": [1]}}},
+    "subscription as a list": lambda crm: {"type": "send_to_subscription", "subscription": [1]},
+    "agent as a list": lambda crm: {"type": "run_agent", "agent": [1], "input": "Summarise."},
+    "agent input as an object": lambda crm: {"type": "run_agent", "agent": 1, "input": {"a": [1]}},
+    "workflow config as a list": lambda crm: {"type": "start_workflow", "config": [1]},
+    "workflow config as an object": lambda crm: {"type": "start_workflow", "config": {"id": 1}},
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_ACTIONS))
+def test_an_action_whose_values_have_the_wrong_json_type_is_a_400_not_a_500(api, acme, crm, case):
+    response = api.post("/api/v1/rules/", rule_body(crm, actions=[MALFORMED_ACTIONS[case](crm)]), **acme.auth())
+
+    assert response.status_code == 400, response.content
+    assert all(key.startswith("actions.0") for key in response.json()), response.json()
+    with schema_context(acme.schema):
+        assert Rule.objects.count() == 0
