@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
-from django.db import connection as db
 
 from apps.connectors.exceptions import BadResponseError, ConfigurationError, ConnectorError
 from apps.connectors.http import ProviderHTTP
+from bizosaas.tenancy import current_schema
 
 if TYPE_CHECKING:
     from apps.agents.models import LLMProvider
@@ -140,7 +140,7 @@ def _client(
     http = ProviderHTTP(
         provider=label,
         base_url=base,
-        connection_key=f"llm:{db.schema_name}:{provider._meta.db_table}:{provider.pk}",  # type: ignore[attr-defined]
+        connection_key=f"llm:{current_schema()}:{provider._meta.db_table}:{provider.pk}",
         headers=lambda: dict(headers),
         timeout=timeout,
         deadline=min(settings.LLM_CALL_DEADLINE, deadline) if deadline is not None else settings.LLM_CALL_DEADLINE,

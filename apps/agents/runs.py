@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db import connection as db
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -26,6 +25,7 @@ from apps.integrations.queueing import event_emit
 from bizosaas import durable, enqueue
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import AGENT_RUNS
+from bizosaas.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def run_create(
         if not conversation.title:
             fields["title"] = text[:80]
         Conversation.objects.filter(pk=conversation.pk).update(**fields)
-    schema = db.schema_name  # type: ignore[attr-defined]
+    schema = current_schema()
     if agent.max_execution_time > settings.AGENT_DURABLE_AFTER_SECONDS:
         transaction.on_commit(lambda: _start_durable(tenant, actor, schema, run))
     else:
@@ -155,7 +155,7 @@ def run_requeue(*, run: AgentRun, resume_state: dict) -> None:
     )
     if not updated:
         return
-    schema = db.schema_name  # type: ignore[attr-defined]
+    schema = current_schema()
     if _durable_workflow_waits(run):
         return
     transaction.on_commit(lambda: _enqueue(schema, run.pk))

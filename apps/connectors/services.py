@@ -19,7 +19,6 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,6 +32,7 @@ from apps.connectors.models import Connection, ConnectionCheck, OAuthState
 from apps.connectors.registry import registry
 from apps.connectors.runtime import open_context
 from bizosaas.metrics import OAUTH_REFRESH_FAILURES
+from bizosaas.tenancy import current_schema
 
 OAUTH_STATE_TTL = timedelta(minutes=10)
 OAUTH_SALT = "bizosaas.connectors.oauth"
@@ -203,7 +203,7 @@ def connection_context(connection: Connection, *, tenant: Tenant | None = None):
         provider,
         config=dict(connection.config),
         credentials=dict(connection.credentials),
-        connection_key=f"{db.schema_name}:{connection._meta.db_table}:{connection.pk}",  # type: ignore[attr-defined]
+        connection_key=f"{current_schema()}:{connection._meta.db_table}:{connection.pk}",
         on_unauthorized=on_unauthorized,
     )
     try:

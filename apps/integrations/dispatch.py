@@ -13,7 +13,6 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import connection as db
 from django.db import transaction
 from django.db.models import F, Min, OuterRef, Q
 from django.utils import timezone
@@ -31,6 +30,7 @@ from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
 from bizosaas import work
 from bizosaas.durable import RULE_ACTIONS as DURABLE_RULE_ACTIONS
 from bizosaas.durable import start_or_queue
+from bizosaas.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _start_rule_workflow(rule_run_id: int, first_action_id: int) -> None:
         DURABLE_RULE_ACTIONS,
         partial(queueing.enqueue_action, first_action_id),
         what=f"rule run {rule_run_id}",
-        tenant=Tenant.objects.get(schema_name=db.schema_name),  # type: ignore[attr-defined]
+        tenant=Tenant.objects.get(schema_name=current_schema()),
         rule_run=run,
     )
     if workflow_id is not None:
@@ -281,7 +281,7 @@ def action_runs_perform(action_run_ids: list[int]) -> None:
 
 
 def _lazy_tenant():
-    return SimpleLazyObject(partial(Tenant.objects.get, schema_name=db.schema_name))  # type: ignore[attr-defined]  # read only if an action uses it
+    return SimpleLazyObject(partial(Tenant.objects.get, schema_name=current_schema()))  # read only if an action uses it
 
 
 def _claim_actions(action_run_ids: list[int]) -> list[ActionRun]:
@@ -412,7 +412,7 @@ def schema_sweep() -> dict[str, int]:
     requeue = now - timedelta(seconds=settings.INTEGRATIONS_REQUEUE_AFTER_SECONDS)
     not_recent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue)
     counts = {"events": 0, "deliveries": 0, "actions": 0, "stale": 0}
-    schema = db.schema_name  # type: ignore[attr-defined]
+    schema = current_schema()
     events = Event.objects.filter(
         not_recent,
         status=Event.Status.PENDING,

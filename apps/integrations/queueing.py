@@ -19,7 +19,6 @@ import time
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
@@ -28,6 +27,7 @@ from apps.accounts import quotas
 from apps.integrations.models import ActionRun, Delivery, Event
 from apps.integrations.publisher import Publisher
 from bizosaas.celery import app as celery_app
+from bizosaas.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +99,9 @@ def enqueue_delivery(
         return True
     if replay or countdown is not None:
         trigger = "replay" if replay else "scheduled"
-        queued = _queue("deliver", (db.schema_name, delivery_id, trigger), countdown=countdown)  # type: ignore[attr-defined]
+        queued = _queue("deliver", (current_schema(), delivery_id, trigger), countdown=countdown)
     else:  # a batch of one: parked behind the tenant's other deliveries, it is sent together with them
-        queued = _queue("deliver_batch", (db.schema_name, [delivery_id]))  # type: ignore[attr-defined]
+        queued = _queue("deliver_batch", (current_schema(), [delivery_id]))
     if queued != marked:
         Delivery.objects.filter(pk=delivery_id).update(enqueued_at=timezone.now() if queued else None)
     return queued
@@ -109,9 +109,9 @@ def enqueue_delivery(
 
 def enqueue_action(action_run_id: int, *, countdown: float | None = None) -> bool:
     if countdown is not None:
-        queued = _queue("run_action", (db.schema_name, action_run_id), countdown=countdown)  # type: ignore[attr-defined]
+        queued = _queue("run_action", (current_schema(), action_run_id), countdown=countdown)
     else:  # a batch of one: parked behind the tenant's other actions, it is performed together with them
-        queued = _queue("run_actions", (db.schema_name, [action_run_id]))  # type: ignore[attr-defined]
+        queued = _queue("run_actions", (current_schema(), [action_run_id]))
     if queued:
         ActionRun.objects.filter(pk=action_run_id).update(enqueued_at=timezone.now())
     return queued
@@ -122,7 +122,7 @@ def event_emit(
 ):
     """Raises an event of the platform's own (or an API client's) and fans it out like a webhook's. Counts against
     the tenant's events per day: an API client's is refused over it (QuotaExceeded), the platform's own never."""
-    schema = db.schema_name  # type: ignore[attr-defined]
+    schema = current_schema()
     if source != Event.Source.SYSTEM:
         quotas.consume(schema, "events_per_day")
     event = Event.objects.create(
@@ -160,7 +160,7 @@ def queue_marked(task_name: str, model, calls: list[tuple], ids: list[int]) -> b
     its next pass (a task sent before a failure part-way finds its row unmarked and still runs it: claims guard)."""
     if not calls:
         return True
-    schema, task = db.schema_name, _task(task_name)  # type: ignore[attr-defined]
+    schema, task = current_schema(), _task(task_name)
     if not to_broker(task_name, lambda: task.apply_many(schema, [(schema, *call) for call in calls]), len(calls)):
         model.objects.filter(pk__in=ids).update(enqueued_at=None)
         return False

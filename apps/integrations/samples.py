@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection as db
 from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
@@ -22,6 +21,7 @@ from apps.accounts.models import Tenant
 from apps.integrations.inbound_views import receive
 from apps.integrations.models import Delivery, Event, InboundEndpoint, Subscription
 from apps.integrations.queueing import enqueue_delivery
+from bizosaas.tenancy import current_schema
 
 DEFAULT_TYPE = "test.ping"
 SUBSCRIPTION_TEST_TYPE = "bizosaas.subscription.test"
@@ -100,7 +100,7 @@ def subscription_send_test(*, tenant: Tenant, actor: Actor, subscription: Subscr
 
     if not subscription.enabled:
         raise ValidationError({"enabled": ["The subscription is disabled: enable it to send a test event."]})
-    quotas.consume(db.schema_name, "events_per_day")  # type: ignore[attr-defined]
+    quotas.consume(current_schema(), "events_per_day")
     now = timezone.now()
     with transaction.atomic():
         event = Event.objects.create(

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from django.db import connection as db
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
@@ -12,6 +11,7 @@ from apps.accounts.models import Tenant
 from apps.connectors.models import Connection
 from apps.integrations.models import InboundEndpoint, Rule
 from apps.integrations.routing.lookup import forget_route, forget_where
+from bizosaas.tenancy import current_schema
 
 
 @receiver(pre_delete, sender=Connection, dispatch_uid="integrations.disable_rules_of_deleted_connection")
@@ -34,7 +34,7 @@ def forget_endpoint(sender, instance: InboundEndpoint, **kwargs) -> None:
 @receiver(post_save, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_save")
 @receiver(post_delete, sender=Connection, dispatch_uid="integrations.forget_connection_endpoints_on_delete")
 def forget_connection_endpoints(sender, instance: Connection, **kwargs) -> None:
-    forget_where(schema=db.schema_name, connection_id=instance.pk)  # type: ignore[attr-defined]
+    forget_where(schema=current_schema(), connection_id=instance.pk)
 
 
 @receiver(post_save, sender=Tenant, dispatch_uid="integrations.forget_tenant_endpoints")

@@ -16,7 +16,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection as db
 
 from apps.accounts.audit.services import Actor
 from apps.accounts.models import ApiKey, Tenant
@@ -26,6 +25,7 @@ from apps.agents.models import AgentApproval
 from apps.connectors.api.slow_calls import provider_call_slots
 from apps.connectors.models import Connection
 from apps.connectors.services import connection_perform
+from bizosaas.tenancy import current_schema
 
 if TYPE_CHECKING:
     from apps.agents.models import AgentApproval
@@ -124,7 +124,7 @@ def _caller(label: str) -> Actor:
 def execute_approved(approval: AgentApproval) -> dict:
     """The approvals' executor for source "mcp": performs the approved action with its final input, in the
     approver's request (the tenant's schema), as the MCP caller that asked."""
-    tenant = Tenant.objects.get(schema_name=db.schema_name)  # type: ignore[attr-defined]
+    tenant = Tenant.objects.get(schema_name=current_schema())
     result = _call_action(
         tenant=tenant,
         actor=_caller(approval.actor_label),

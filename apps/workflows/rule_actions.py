@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db import connection as db
-
 from apps.accounts.audit.services import Actor
 from apps.integrations.rules import ActionFailed, ActionType, register_action
 from apps.workflows.client import TemporalUnavailable
 from apps.workflows.models import WorkflowConfig, WorkflowRun
 from apps.workflows.services import run_now
+from bizosaas.tenancy import current_schema
 
 
 def _config(action: dict):
@@ -38,7 +37,7 @@ def perform(action: dict, planned: dict, *, tenant, rule, idempotency_key: str, 
     if config is None:
         raise ActionFailed("The workflow configuration no longer exists.")
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
-    workflow_id = f"wf-{db.schema_name}-{config.pk}-rule-{digest}"  # type: ignore[attr-defined]
+    workflow_id = f"wf-{current_schema()}-{config.pk}-rule-{digest}"
     existing = WorkflowRun.objects.filter(workflow_id=workflow_id).first()
     if existing is not None:
         return {"workflow_run": existing.pk, "workflow_id": workflow_id, "already_started": True}

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from croniter import croniter
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -28,6 +28,7 @@ from apps.workflows.templates import TEMPLATES, clean_parameters
 from bizosaas import durable
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import WORKFLOW_RUNS
+from bizosaas.tenancy import current_schema
 
 ACTIVE = (WorkflowRun.Status.RUNNING, WorkflowRun.Status.WAITING_APPROVAL)
 CONFIG_FIELDS = ("name", "template", "parameters", "schedule_cron", "timezone", "overlap_policy", "enabled")
@@ -78,7 +79,7 @@ def clean_config(data: dict, *, partial_of: WorkflowConfig | None = None) -> dic
 
 
 def _schema() -> str:
-    return connection.schema_name  # type: ignore[attr-defined]
+    return current_schema()
 
 
 def _sync_schedule(config: WorkflowConfig, *, had_schedule: bool) -> None:

@@ -10,7 +10,6 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from apps.agents.models import Chunk, Document, DocumentFile, KnowledgeCollectio
 from bizosaas import enqueue
 from bizosaas.digits import ascii_digits
 from bizosaas.metrics import KNOWLEDGE_CHUNKS, KNOWLEDGE_DOCUMENTS, KNOWLEDGE_INGEST_SECONDS
+from bizosaas.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _queue_ingestion(document: Document) -> None:
     # broker down: the document stays pending; "reingest" queues it again
     enqueue.on_commit(
         "agents.ingest_document",
-        (db.schema_name, document.pk),  # type: ignore[attr-defined]
+        (current_schema(), document.pk),
         what=f"the ingestion of document {document.pk}",
     )
 
@@ -173,7 +173,7 @@ def _ingest_document(document_id: int) -> str | None:
         if previous is None:
             return None  # deleted while it was being processed
         try:
-            quotas.check_capacity(db.schema_name, "knowledge_chunks", adding=len(rows) - previous[0])  # type: ignore[attr-defined]
+            quotas.check_capacity(current_schema(), "knowledge_chunks", adding=len(rows) - previous[0])
         except quotas.QuotaExceeded as exc:
             _fail(document_id, exc.detail)
             return Document.Status.FAILED
@@ -294,7 +294,7 @@ def collection_reembed_queue(*, collection: KnowledgeCollection) -> int:
     if stale:
         enqueue.on_commit(
             "agents.reembed_collection",
-            (db.schema_name, collection.pk),  # type: ignore[attr-defined]
+            (current_schema(), collection.pk),
             what=f"the re-embedding of collection {collection.pk}",
         )
     return stale

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 
 from apps.agents.knowledge import embeddings
 from apps.agents.models import Chunk
+from bizosaas.tenancy import current_schema
 
 RRF_K = 60
 MAX_LIMIT = 50
@@ -90,7 +91,7 @@ _embedding_pool = ThreadPoolExecutor(max_workers=QUERY_EMBEDDING_THREADS, thread
 
 def _query_vector(query: str) -> Future[str]:
     """The query's vector as the SQL literal: at once from the cache, else being embedded on the pool."""
-    key = (connection.schema_name, embeddings.model_name(), query)  # type: ignore[attr-defined]
+    key = (current_schema(), embeddings.model_name(), query)
     with _query_cache_lock:
         literal = _query_cache.get(key)
         if literal is not None:
@@ -129,10 +130,10 @@ def _text_ranking(cursor, query: str, where: str, params: list, candidates: int)
     """Chunk ids matching `query`'s words, best first: BM25 through its index where the schema has one (any of
     the words may match, rarer words weigh more), else ts_rank_cd over the rows holding every word."""
     table = Chunk._meta.db_table
-    if _has_bm25(cursor, connection.schema_name):  # type: ignore[attr-defined]
+    if _has_bm25(cursor, current_schema()):
         # <@> is the negative BM25 score, ascending in the index; with a filter the scan may go on past the
         # matches, and those rows score 0
-        bm25 = f"{connection.schema_name}.{BM25_INDEX}"  # type: ignore[attr-defined]
+        bm25 = f"{current_schema()}.{BM25_INDEX}"
         cursor.execute(
             f"SELECT c.id, c.text <@> to_bm25query(%s, %s) FROM {table} c WHERE TRUE{where} "  # noqa: S608
             "ORDER BY c.text <@> to_bm25query(%s, %s) LIMIT %s",
@@ -160,7 +161,7 @@ def search(
     limit = max(1, min(int(limit), MAX_LIMIT))
     if not query or collection_ids == [] or document_ids == []:
         return []
-    if connection.schema_name == settings.PUBLIC_SCHEMA_NAME:  # type: ignore[attr-defined]
+    if current_schema() == settings.PUBLIC_SCHEMA_NAME:
         raise RuntimeError("Knowledge search runs in a tenant schema; none is active.")
     candidates = max(limit * 4, 40)
     where, params = _filters(collection_ids, document_ids)

@@ -18,7 +18,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection as db
 from django.db.models import Max
 from django.utils import timezone
 
@@ -30,6 +29,7 @@ from apps.agents.models import AgentRun, Message
 from apps.agents.runtime import RunCancelled, RunClosed, RunContext, RunTimedOut, truncate
 from apps.agents.runtime.resume import RunPaused, apply_decision, resume_text
 from bizosaas.metrics import AGENT_RUN_SECONDS, AGENT_RUNS, AGENT_TOKENS
+from bizosaas.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def _claim(run_id: int) -> AgentRun | None:
 
 
 def _tenant():
-    return Tenant.objects.get(schema_name=db.schema_name)  # type: ignore[attr-defined]
+    return Tenant.objects.get(schema_name=current_schema())
 
 
 def _build_crew(run: AgentRun, ctx: RunContext, llm, timeout: int):
@@ -207,7 +207,7 @@ def execute_run(run_id: int, llm=None) -> AgentRun | None:
     ctx = RunContext(
         run_id=run.pk,
         agent_id=run.agent_id,
-        schema=db.schema_name,  # type: ignore[attr-defined]
+        schema=current_schema(),
         tenant=_tenant(),
         deadline=started + timeout,
         is_cancelled=lambda: AgentRun.objects.filter(pk=run_id, status=AgentRun.Status.CANCELLED).exists(),

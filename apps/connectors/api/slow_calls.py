@@ -20,12 +20,12 @@ import socket
 from contextlib import ExitStack
 
 from django.conf import settings
-from django.db import connection as db
 from prometheus_client import Counter
 
 from apps.connectors.exceptions import ConnectorError
 from apps.connectors.http import deadline
 from bizosaas import leases
+from bizosaas.tenancy import current_schema
 
 REFUSED = Counter(
     "bizosaas_gateway_provider_calls_refused_total",
@@ -73,7 +73,7 @@ def slow_provider_call(view_method):
 
     @functools.wraps(view_method)
     def wrapper(self, request, *args, **kwargs):
-        with provider_call_slots(db.schema_name):  # type: ignore[attr-defined]
+        with provider_call_slots(current_schema()):
             return view_method(self, request, *args, **kwargs)
 
     return wrapper
