@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 WEBHOOKS = Counter(
     "bizosaas_webhooks_received_total",
     "Inbound webhook requests by provider (or standard_webhooks) and outcome",
-    ["provider", "outcome"],  # accepted | duplicate | rejected | too_large | handshake
+    ["provider", "outcome"],  # accepted | duplicate | rejected | too_large | handshake | unavailable
 )
 
 SECRET_HEADER_WORDS = ("secret", "token", "password", "api-key", "apikey", "authorization", "cookie")
@@ -134,6 +134,11 @@ def endpoint_delete(*, tenant: Tenant, actor: Actor, endpoint: InboundEndpoint) 
 
 
 # --- receiving -----------------------------------------------------------------------------------------------
+
+UNAVAILABLE_CONNECTOR = (
+    "This endpoint's connector is not available on the platform right now, so the webhook could not be verified; "
+    "nothing was stored. Send it again later."
+)
 
 
 @dataclass
@@ -361,9 +366,16 @@ def _accept(
             connector = connection.provider if connection is not None else "custom"
         else:
             if connection is None or provider is None:
-                # a provider endpoint keeps its connection (required at creation, deleted with it); a connector
-                # missing from the registry (removed from the code) is a server error
-                raise RuntimeError(f"inbound endpoint {endpoint.pk}: no registered connector for its connection")
+                # a provider endpoint keeps its connection (required at creation, deleted with it): what is missing
+                # is the connector, taken out of this deployment's code. Nothing can verify the request, so nothing
+                # is stored; a 503 has the platform send it again, and the operator is told
+                logger.error(
+                    "inbound endpoint %s: its connector %r is not registered; webhook refused with 503",
+                    endpoint.pk,
+                    connection.provider if connection is not None else None,
+                )
+                WEBHOOKS.labels(label, "unavailable").inc()
+                return Outcome(503, {"detail": UNAVAILABLE_CONNECTOR})
             secret = _connection_secret(connection, provider.webhook_secret_fields)
             secret_values = [secret]
             verified = provider.verify_webhook(

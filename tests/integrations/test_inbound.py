@@ -17,6 +17,7 @@ import pytest
 from django_tenants.utils import schema_context
 from standardwebhooks.webhooks import Webhook
 
+from apps.connectors.models import Connection
 from apps.integrations.inbound import normalise_type
 from apps.integrations.models import Event, InboundEndpoint
 from apps.integrations.routing.models import WebhookRoute
@@ -804,6 +805,31 @@ def test_an_unknown_token_is_not_found(acme, post_hook):
 
     assert response.status_code == 404
     assert response.json() == {"detail": "No such webhook endpoint."}
+
+
+def set_provider(org, provider: str) -> None:
+    with schema_context(org.schema):
+        connection = Connection.objects.get()
+        connection.provider = provider
+        connection.save(update_fields=["provider"])  # its post_save drops the cached route, as a restart would
+
+
+def test_an_endpoint_whose_connector_left_the_platform_answers_503_and_stores_nothing(api, acme, post_hook, caplog):
+    """A connector taken out of the code leaves its connections' rows: their webhooks cannot be verified, so the
+    platform is asked to send them again later (a 503, which providers retry) instead of an error page."""
+    endpoint = provider_endpoint(api, acme, CASES[0])
+    set_provider(acme, "retired_connector")
+    genuine = shopify(SECRET, called_url(endpoint), time.time())
+
+    response = send(post_hook, endpoint, genuine)
+
+    assert response.status_code == 503, response.content
+    assert "not available on the platform" in response.json()["detail"]
+    assert stored_events(acme) == []
+    assert "retired_connector" in caplog.text and "not registered" in caplog.text
+    set_provider(acme, "shopify")  # a deployment that has it again (a new process: no cached route)
+    assert send(post_hook, endpoint, genuine).status_code == 200  # sent again once the connector is back
+    assert len(stored_events(acme)) == 1
 
 
 def test_a_disabled_endpoint_is_not_found_until_enabled_again(api, acme, post_hook):
