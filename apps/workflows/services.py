@@ -78,18 +78,14 @@ def clean_config(data: dict, *, partial_of: WorkflowConfig | None = None) -> dic
     return cleaned
 
 
-def _schema() -> str:
-    return current_schema()
-
-
 def _sync_schedule(config: WorkflowConfig, *, had_schedule: bool) -> None:
     """Pushes the config's schedule to Temporal (or removes it when the config became manual only). On failure the
     error is kept on the row for the API and `reconcile`, and a 503 says what happened."""
     try:
         if config.schedule_cron:
-            client.schedule_upsert(_schema(), config)
+            client.schedule_upsert(current_schema(), config)
         elif had_schedule:
-            client.schedule_delete(_schema(), config.pk)
+            client.schedule_delete(current_schema(), config.pk)
     except client.TemporalUnavailable as exc:
         WorkflowConfig.objects.filter(pk=config.pk).update(schedule_error=str(exc.detail)[:500])
         config.refresh_from_db()
@@ -152,7 +148,7 @@ def config_delete(*, tenant: Tenant, actor: Actor, config: WorkflowConfig) -> No
     schedule is never left firing for a configuration that no longer exists."""
     try:
         if config.schedule_cron or config.schedule_error:  # a manual-only config never had one left behind
-            client.schedule_delete(_schema(), config.pk)
+            client.schedule_delete(current_schema(), config.pk)
     except client.TemporalUnavailable as exc:
         WorkflowConfig.objects.filter(pk=config.pk).update(schedule_error=str(exc.detail)[:500])
         raise client.TemporalUnavailable(
@@ -215,7 +211,7 @@ def _start(
     audit_changes: dict,
     workflow_id: str | None = None,
 ) -> WorkflowRun:
-    schema = _schema()
+    schema = current_schema()
     user_id = _user_id(actor)
     workflow_id = workflow_id or client.new_workflow_id(schema, config.pk if config else None)
     # the row exists before the workflow does, so the caller sees it at once; the workflow's first activity
@@ -305,7 +301,7 @@ def register_durable_kinds() -> None:
 def start_rule_actions(*, tenant: Tenant, rule_run) -> WorkflowRun:
     """Runs a durable rule's matched actions as the `rule_actions` workflow (ordered, retried, surviving worker
     restarts); the workflow id derives from the rule run, so a second start for it is refused by Temporal."""
-    workflow_id = f"wf-{_schema()}-rule-run-{rule_run.pk}"
+    workflow_id = f"wf-{current_schema()}-rule-run-{rule_run.pk}"
     existing = WorkflowRun.objects.filter(workflow_id=workflow_id).first()
     if existing is not None:
         return existing

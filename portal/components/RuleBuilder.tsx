@@ -19,6 +19,7 @@ import {
   type RuleLike,
   type RuleTestResult,
   type SampleEvent,
+  type SectionProps,
   buildRuleBody,
   initialDraft,
   shownErrorPaths,
@@ -98,6 +99,7 @@ export function RuleBuilder({
     if (structural) setError(null);
   };
   const disabled = readOnly || !onSubmit;
+  const section: SectionProps = { draft, update, errorsFor, disabled };
 
   // Every error path a control below shows; the rest go to the form-level alert.
   const shown = useMemo(
@@ -121,17 +123,10 @@ export function RuleBuilder({
             Rule saved.
           </div>
         ) : null}
-        <RuleDetails draft={draft} update={update} errorsFor={errorsFor} disabled={disabled} />
-        <RuleTrigger draft={draft} update={update} errorsFor={errorsFor} disabled={disabled} catalog={catalog} />
-        <RuleConditions draft={draft} update={update} errorsFor={errorsFor} disabled={disabled} />
-        <RuleActions
-          draft={draft}
-          update={update}
-          errorsFor={errorsFor}
-          disabled={disabled}
-          actionTypes={actionTypes}
-          catalog={catalog}
-        />
+        <RuleDetails {...section} />
+        <RuleTrigger {...section} catalog={catalog} />
+        <RuleConditions {...section} />
+        <RuleActions {...section} actionTypes={actionTypes} catalog={catalog} />
         {disabled ? null : (
           <div className="form-actions">
             <Button type="submit" variant="primary" busy={busy}>
