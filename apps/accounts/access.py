@@ -14,7 +14,6 @@ from apps.accounts import access_cache
 from apps.accounts.api_keys import api_key_lookup
 from apps.accounts.audit.services import Actor, platform_audit_record
 from apps.accounts.models import ApiKey, Domain, Membership, Tenant
-from apps.accounts.tokens import session_ended_key
 
 
 @dataclass(frozen=True)
@@ -101,9 +100,7 @@ class TenantResolutionMiddleware:
                 connection.set_schema_to_public()  # type: ignore[attr-defined]
         token = _bearer(request)
         jwt = _jwt_of(request, token) if token and not token.startswith("bzs_") else None
-        sid = jwt.get("sid") if jwt is not None else None
-        # the session-ended mark of the token comes in the same Redis round trip as the access generation
-        access_cache.request_begins(also=session_ended_key(sid) if sid and isinstance(sid, str) else None)
+        access_cache.request_begins()
         try:
             return self._resolve(request, token, jwt)
         finally:

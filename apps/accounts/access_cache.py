@@ -1,12 +1,14 @@
 """The rows every authenticated request looks up (the tenant of a domain or a token, the user, the user's role in
-the tenant, the API key), kept across requests in the process while a generation number in Redis stays the same.
+the tenant, the API key, whether a session ended), kept across requests in the process until something changes.
 
 Any change bearing on access (a tenant's status, slug or quota; a domain; a membership or role; a user's
-activity, password, superuser flag or token version; an API key's scopes, expiry or revocation) raises the
-generation once its transaction has committed (the signals below, and `access_changed()` where a queryset update
-bypasses them), and every process drops all its entries at its next request: a removal or suspension applies at
-once, everywhere. Each request reads the generation once (one Redis round trip instead of four queries). With
-Redis unreachable nothing is cached and every lookup is a query: slower, never stale.
+activity, password, superuser flag or token version; an API key's scopes, expiry or revocation; a logout) is
+published on a Redis channel once its transaction has committed (the signals below, and `access_changed()` where
+a queryset update bypasses them). Every process keeps one subscription to that channel and, at the start of each
+request, reads whatever has arrived on it without waiting (a poll of a socket, no round trip): the message of a
+change is in every subscriber's socket before the change's own request is answered, so a removal or suspension
+applies at once, everywhere. A process that is not subscribed (Redis unreachable, the subscription lost and made
+again) caches nothing and forgets what it had: slower, never stale.
 
 Entries are handed out as copies, so a request that changes its tenant or user object never changes another
 request's.
@@ -14,8 +16,10 @@ request's.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -30,66 +34,117 @@ from apps.accounts.models import ApiKey, Domain, Membership, Tenant, TenantQuota
 
 logger = logging.getLogger(__name__)
 
-GENERATION_KEY = "access:generation"
+CHANNEL = "access:changed"  # a key of the global cache: one channel per deployment's key prefix
+EVERYTHING = b"*"  # a message: forget every entry
+SESSION = b"session:"  # a message: that session ended (only its entry goes)
 MAX_ENTRIES = 50_000  # a full cache is emptied, never grown further
+SUBSCRIBE_TIMEOUT = 1.0  # seconds to wait for Redis to confirm the subscription
 
 _MISSING = object()
 T = TypeVar("T")
 
 _lock = threading.Lock()
 _entries: dict[tuple, object] = {}
-_generation: bytes | None = None
+_epoch = 0  # raised whenever entries are forgotten: a value loaded across a change is not kept
+_listener: _Listener | None = None
 _local = threading.local()  # whether this thread's current request may use the cache
 
 
 def _client():
     cache = caches["global"]
-    return cache.client.get_client(write=True), cache.make_key(GENERATION_KEY)  # type: ignore[attr-defined]
+    return cache.client.get_client(write=True), cache.make_key(CHANNEL)  # type: ignore[attr-defined]
 
 
-def request_begins(also: str | None = None) -> None:
-    """Called once at the start of a request: reads the generation, forgets everything if it moved. The request
-    uses the cache only if Redis answered.
+class _Listener:
+    """This process's subscription to the channel: one connection, read without blocking."""
 
-    `also` names one more key of the global cache that the request will ask about (the session-ended mark of its
-    JWT, apps.accounts.tokens): read in the same round trip, and answered by `prefetched(also)` until the request
-    ends."""
-    global _generation
+    def __init__(self) -> None:
+        client, channel = _client()
+        self.pid = os.getpid()  # a forked child makes its own (the parent's socket is the parent's)
+        self.missed = False
+        self.pubsub = client.pubsub()
+        try:
+            self.pubsub.subscribe(channel)
+            confirmed = self.pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT)
+            if not confirmed or confirmed.get("type") != "subscribe":
+                raise ConnectionError("Redis did not confirm the subscription to the access channel")
+            # redis-py reconnects and subscribes again by itself: what was published in between is lost to us
+            self.pubsub.connection.register_connect_callback(self._reconnected)
+        except BaseException:
+            self.close()
+            raise
 
+    def _reconnected(self, connection) -> None:
+        self.missed = True
+
+    def changes(self) -> list[bytes]:
+        """The messages that arrived since the last call (raises when the connection is broken)."""
+        received = []
+        while (message := self.pubsub.get_message(timeout=0.0)) is not None:
+            if message.get("type") == "message":
+                received.append(message["data"])
+        return received
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # already broken: nothing to close cleanly
+            self.pubsub.close()
+
+
+def request_begins() -> None:
+    """Called once at the start of a request: applies the changes published since the last request of this
+    process (subscribing first if it is not). The request uses the cache only if the subscription stands."""
     _local.usable = False
-    _local.prefetched = None
     if quotas.redis_paused():
         return
-    try:
-        client, key = _client()
-        if also is None:
-            current = client.get(key) or b"0"
-        else:
-            current, other = client.mget([key, caches["global"].make_key(also)])
-            current = current or b"0"
-            _local.prefetched = (also, other)
-    except Exception as exc:  # a dead Redis, a configuration without it: queries, as without a cache
-        quotas._redis_failed(exc)
-        return
     with _lock:
-        if current != _generation:
-            _entries.clear()
-            _generation = current
+        try:
+            received = _received()
+        except Exception as exc:  # a dead Redis, a configuration without it: queries, as without a cache
+            quotas._redis_failed(exc)
+            return
+        for change in received:
+            if change.startswith(SESSION):
+                _forget_session(change[len(SESSION) :].decode(errors="replace"))
+            else:
+                _clear()
     _local.usable = True
+
+
+def _received() -> list[bytes]:
+    """What arrived on the channel (the lock held). A subscription that broke, or that redis-py made again by
+    itself, may have missed messages: it is replaced by a new one, and every entry is forgotten."""
+    global _listener
+    listener = _listener
+    if listener is not None and listener.pid == os.getpid():
+        try:
+            received = listener.changes()
+            if not listener.missed:
+                return received
+        except Exception as exc:  # the connection broke: subscribe again, once, right now
+            logger.info("the access channel's subscription broke (%s): subscribing again", type(exc).__name__)
+        listener.close()
+    _listener = None
+    _clear()  # whatever changed while this process was not listening
+    _listener = _Listener()
+    return []
 
 
 def request_ends() -> None:
     _local.usable = False
-    _local.prefetched = None
 
 
-def prefetched(key: str) -> tuple[bool, bytes | None]:
-    """(True, the raw value or None when absent) if `request_begins(also=key)` read `key` for this request;
-    (False, None) if it did not (another key, or Redis did not answer)."""
-    seen = getattr(_local, "prefetched", None)
-    if seen is None or seen[0] != key:
-        return False, None
-    return True, seen[1]
+def _clear() -> None:
+    """Forgets every entry (the lock held)."""
+    global _epoch
+    _entries.clear()
+    _epoch += 1
+
+
+def _forget_session(sid: str) -> None:
+    """Forgets whether the session ended (the lock held); a lookup loading it meanwhile does not keep its answer."""
+    global _epoch
+    _entries.pop(("session_ended", sid), None)
+    _epoch += 1
 
 
 def lookup(key: tuple, load: Callable[[], T]) -> T:
@@ -99,11 +154,11 @@ def lookup(key: tuple, load: Callable[[], T]) -> T:
         return load()
     with _lock:
         value = _entries.get(key, _MISSING)
-        generation = _generation
+        epoch = _epoch
     if value is _MISSING:
         value = load()
         with _lock:
-            if generation == _generation:  # not if the generation moved while loading
+            if epoch == _epoch:  # not if something changed while loading
                 if len(_entries) >= MAX_ENTRIES:
                     _entries.clear()
                 _entries[key] = value
@@ -111,26 +166,32 @@ def lookup(key: tuple, load: Callable[[], T]) -> T:
 
 
 def access_changed() -> None:
-    """Forgets this process's entries now and raises the generation after the current transaction commits (at
-    once outside one), when every process forgets them."""
+    """Forgets this process's entries now and tells every process after the current transaction commits (at once
+    outside one)."""
     _forget()
-    transaction.on_commit(_bump)
+    transaction.on_commit(_publish)
+
+
+def session_ended(sid: str) -> None:
+    """Tells every process that a session ended (its mark is already in Redis: apps.accounts.tokens)."""
+    with _lock:
+        _forget_session(sid)
+    _publish(SESSION + sid.encode())
 
 
 def _forget() -> None:
-    global _generation
     with _lock:
-        _entries.clear()
-        _generation = None
+        _clear()
 
 
-def _bump() -> None:
-    _forget()  # again: a request of this process may have read the rows before the commit
+def _publish(change: bytes = EVERYTHING) -> None:
+    if change == EVERYTHING:
+        _forget()  # again: a request of this process may have read the rows before the commit
     try:
-        client, key = _client()
-        client.incr(key)
-    except Exception as exc:  # the other processes' entries go when Redis is back (they stop caching until then)
-        logger.warning("could not raise the access generation: %s", type(exc).__name__)
+        client, channel = _client()
+        client.publish(channel, change)
+    except Exception as exc:  # Redis unreachable: so it is for the subscriptions too, and each process forgets all
+        logger.warning("could not publish an access change: %s", type(exc).__name__)
 
 
 @receiver(post_save, sender=Tenant, dispatch_uid="access_cache.tenant_saved")

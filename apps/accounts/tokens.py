@@ -48,7 +48,7 @@ def tokens_revoke_all(*, user: User) -> int:
 
 
 def session_ended_key(sid: str) -> str:
-    """The global cache's key that marks the session ended (read with the access generation, apps.accounts.access)."""
+    """The global cache's key that marks the session ended."""
     return _ENDED.format(sid=sid)
 
 
@@ -59,6 +59,7 @@ def session_end(*, refresh: RefreshToken) -> None:
     if sid:
         lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
         caches["global"].set(session_ended_key(sid), 1, timeout=int(lifetime.total_seconds()) + 60)  # type: ignore[attr-defined]
+        access_cache.session_ended(sid)  # every process's cached answer for it goes
 
 
 class TenantJWTAuthentication(JWTAuthentication):
@@ -99,15 +100,15 @@ class TenantJWTAuthentication(JWTAuthentication):
 def _session_ended(sid: str) -> bool:
     """Whether logout ended the session. Redis being unreachable fails open (the token's own expiry still holds)
     and pauses these reads as the quota counters do, so that requests do not each wait for a connect timeout."""
-    key = session_ended_key(sid)
-    known, value = access_cache.prefetched(key)
-    if known:  # read at the start of the request, with the access generation
-        return value is not None
+    return access_cache.lookup(("session_ended", sid), lambda: _session_mark(sid))
+
+
+def _session_mark(sid: str) -> bool:
     if time.monotonic() < quotas._redis_down_until:
         return False
     try:
         cache = caches["global"]
-        return bool(cache.client.get_client(write=False).exists(cache.make_key(key)))  # type: ignore[attr-defined]
+        return bool(cache.client.get_client(write=False).exists(cache.make_key(session_ended_key(sid))))  # type: ignore[attr-defined]
     except Exception as exc:  # any cache failure: a configuration without it, a dead Redis
         quotas._redis_failed(exc)
         return False

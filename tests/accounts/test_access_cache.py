@@ -1,5 +1,5 @@
 """The access rows kept across requests (apps.accounts.access_cache): a change made anywhere applies at the next
-request, in this process and in the others (which learn of it from the generation in Redis)."""
+request, in this process and in the others (which learn of it on a Redis channel)."""
 
 import pytest
 from django.test import Client
@@ -14,15 +14,26 @@ MEMBERS = "/api/v1/members/"
 INVITE = "/api/v1/invitations/"
 
 
-def generation() -> int:
-    client, key = access_cache._client()
-    return int(client.get(key) or 0)
+class Probe:
+    """Another process's subscription to the channel."""
+
+    def __init__(self):
+        client, channel = access_cache._client()
+        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(channel)
+        assert self.pubsub.get_message(timeout=1.0) is None  # the confirmation, ignored
+
+    def received(self) -> list[bytes]:
+        messages = []
+        while (message := self.pubsub.get_message(timeout=0.2)) is not None:
+            messages.append(message["data"])
+        return messages
 
 
-def another_process_committed_a_change() -> None:
+def another_process_committed_a_change(change: bytes = b"*") -> None:
     """What `access_changed()` does in another process once its transaction commits."""
-    client, key = access_cache._client()
-    client.incr(key)
+    client, channel = access_cache._client()
+    client.publish(channel, change)
 
 
 @pytest.fixture
@@ -67,11 +78,11 @@ def test_a_removal_here_applies_at_once_and_tells_the_other_processes_on_commit(
     owner, member = make_member(tenant, "owner"), make_member(tenant, "member")
     client = Client(HTTP_HOST="localhost")
     assert client.get(MEMBERS, **bearer(member, tenant)).status_code == 200
-    before = generation()
+    other_process = Probe()
 
     membership_remove(membership=Membership.objects.get(user=member, tenant=tenant), actor=Actor.for_user(owner))
 
-    assert generation() > before
+    assert b"*" in other_process.received()
     assert client.get(MEMBERS, **bearer(member, tenant)).status_code == 403
 
 
@@ -125,3 +136,85 @@ def test_an_api_key_revoked_by_another_process_is_refused_at_the_next_request(ac
     another_process_committed_a_change()
 
     assert client.get(MEMBERS, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+
+
+def test_a_logout_in_another_process_ends_the_session_at_the_next_request(acme):
+    from django.core.cache import caches
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.accounts.tokens import session_ended_key, token_pair
+
+    member = make_member(acme, "member")
+    access = token_pair(user=member, tenant=acme)["access"]
+    client = Client(HTTP_HOST="localhost")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+    assert client.get(MEMBERS, **auth).status_code == 200
+    assert client.get(MEMBERS, **auth).status_code == 200  # "not ended" is now kept
+
+    # what apps.accounts.tokens.session_end does in another process
+    sid = AccessToken(access)["sid"]
+    caches["global"].set(session_ended_key(sid), 1, timeout=600)
+    another_process_committed_a_change(b"session:" + sid.encode())
+
+    assert client.get(MEMBERS, **auth).status_code == 401
+
+
+def test_a_logout_here_tells_the_other_processes(acme):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from apps.accounts.tokens import session_end, token_pair
+
+    member = make_member(acme, "member")
+    refresh = RefreshToken(token_pair(user=member, tenant=acme)["refresh"])
+    other_process = Probe()
+
+    session_end(refresh=refresh)
+
+    assert other_process.received() == [b"session:" + str(refresh["sid"]).encode()]
+
+
+def test_a_lost_subscription_forgets_everything_it_kept(acme):
+    """Redis dropped the subscription's connection (a restart, a network cut): what was published while it was
+    gone never arrives, so the process keeps nothing it had."""
+    member = make_member(acme, "member")
+    client = Client(HTTP_HOST="localhost")
+    auth = bearer(member, acme)
+    assert client.get(MEMBERS, **auth).status_code == 200
+
+    redis, _channel = access_cache._client()
+    redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.SUSPENDED)  # and its message is lost
+
+    response = client.get(MEMBERS, **auth)
+    assert response.status_code == 403
+    assert "suspended" in response.content.decode()
+    assert access_cache._listener is not None  # subscribed again at once: Redis itself never went away
+
+
+def test_without_redis_nothing_is_kept_and_every_request_reads_the_rows(acme):
+    """A process that cannot subscribe caches nothing: each request reads its rows (slower, never stale)."""
+    from django.test import override_settings
+
+    from apps.accounts import quotas
+
+    member = make_member(acme, "member")
+    client = Client(HTTP_HOST="localhost")
+    auth = bearer(member, acme)
+    assert client.get(MEMBERS, **auth).status_code == 200
+    dead = {
+        name: {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
+        }
+        for name in ("default", "global")
+    }
+    access_cache._listener = None  # as in a process started while Redis is away: it must subscribe, and cannot
+    try:
+        with override_settings(CACHES=dead):
+            Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.SUSPENDED)  # no message tells anyone
+            response = client.get(MEMBERS, **auth)
+    finally:
+        quotas._redis_down_until = 0.0  # the next test has Redis again
+    assert response.status_code == 403
+    assert "suspended" in response.content.decode()
