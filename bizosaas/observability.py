@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
+import copy
 import logging
+import logging.handlers
+import os
+import queue
 import re
+import threading
 import time
 import uuid
 from typing import Any
@@ -39,6 +45,54 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("fmt", "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s %(user)s")
         kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
         super().__init__(*args, **kwargs)
+
+
+class BackgroundHandler(logging.Handler):
+    """A stream handler (stderr) whose INFO and DEBUG lines are formatted and written by a thread of the process,
+    off the path of the request or task that logged them; warnings, errors and anything with a traceback are
+    written at once, in the caller's thread, so they are out before whatever follows them. The queue is bounded
+    (QUEUE_SIZE lines: past it a line is written in the caller's thread) and emptied at exit. Each process starts
+    its own thread when it first logs: a forked worker does not inherit its parent's."""
+
+    QUEUE_SIZE = 10_000
+
+    def __init__(self, stream=None):
+        super().__init__()
+        self.target = logging.StreamHandler(stream)
+        self._started = threading.Lock()
+        self._pid: int | None = None
+        self._queue: queue.Queue | None = None
+
+    def setFormatter(self, fmt) -> None:  # the thread formats: the target holds the formatter
+        super().setFormatter(fmt)
+        self.target.setFormatter(fmt)
+
+    def setStream(self, stream):
+        return self.target.setStream(stream)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING or record.exc_info or record.stack_info:
+            self.target.handle(record)
+            return
+        if record.args and not isinstance(record.msg, dict):
+            record = copy.copy(record)  # the arguments merged now: they may change once the caller goes on
+            record.msg, record.args = record.getMessage(), None
+        try:
+            self._queue_of_this_process().put_nowait(record)
+        except queue.Full:
+            self.target.handle(record)
+
+    def _queue_of_this_process(self) -> queue.Queue:
+        if self._pid == os.getpid() and self._queue is not None:
+            return self._queue
+        with self._started:
+            if self._pid != os.getpid() or self._queue is None:
+                lines: queue.Queue = queue.Queue(self.QUEUE_SIZE)
+                listener = logging.handlers.QueueListener(lines, self.target)
+                listener.start()
+                atexit.register(listener.stop)  # writes what is still queued
+                self._queue, self._pid = lines, os.getpid()
+        return self._queue
 
 
 def _user_label(user) -> str:

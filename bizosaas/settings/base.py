@@ -291,7 +291,7 @@ LOGGING = {
     },
     "handlers": {
         "default": {
-            "class": "logging.StreamHandler",
+            "class": "bizosaas.observability.BackgroundHandler",  # INFO lines written off the request's path
             "formatter": LOG_FORMAT,
             "filters": ["context"],
         },

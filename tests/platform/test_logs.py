@@ -164,3 +164,43 @@ def test_secrets_sent_through_the_platform_never_reach_the_logs(api, log_output,
     assert any(line["tenant"] == tenant.schema_name and line["user"] == str(owner.pk) for line in parsed)
     leaked = [secret[:8] + "…" for secret in secrets if secret in output]
     assert not leaked, f"secrets found in the logs: {leaked}"
+
+
+def test_the_background_handler_writes_info_off_the_callers_thread_and_warnings_at_once():
+    """The production handler (settings.LOGGING's default): INFO lines keep the caller's request id and the
+    arguments as they were when logged, and are written by the process's log thread; a warning is written before
+    the call returns."""
+    import threading
+
+    from bizosaas.observability import BackgroundHandler, request_id_var
+
+    assert settings.LOGGING["handlers"]["default"]["class"] == "bizosaas.observability.BackgroundHandler"
+    stream = io.StringIO()
+    handler = BackgroundHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("apps.example.background")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    writers: list[str] = []
+    write = stream.write
+    stream.write = lambda text: writers.append(threading.current_thread().name) or write(text)  # type: ignore[method-assign]
+    token = request_id_var.set("req-background-1")
+    try:
+        items = ["first"]
+        logger.info("items %s", items)
+        items.append("changed later")  # after the call: the line keeps what was logged
+        logger.warning("at once")
+        assert "at once" in stream.getvalue()  # written in this thread, before the call returned
+        handler._queue.join()  # the log thread has written everything queued
+    finally:
+        request_id_var.reset(token)
+        logger.removeHandler(handler)
+        logger.propagate = True
+    parsed = {line["message"]: line for line in lines(stream.getvalue())}
+    assert parsed["items ['first']"]["request_id"] == "req-background-1"
+    assert parsed["items ['first']"]["level"] == "INFO"
+    assert parsed["at once"]["level"] == "WARNING"
+    assert threading.current_thread().name in writers  # the warning
+    assert any(name != threading.current_thread().name for name in writers)  # the INFO line
