@@ -79,7 +79,10 @@ class _Listener:
 
     def changes(self) -> list[bytes]:
         """The messages that arrived since the last call (raises when the connection is broken)."""
-        received = []
+        received: list[bytes] = []
+        connection = self.pubsub.connection
+        if connection is None or not connection.can_read(timeout=0):  # the usual answer: one poll of the socket
+            return received
         while (message := self.pubsub.get_message(timeout=0.0)) is not None:
             if message.get("type") == "message":
                 received.append(message["data"])
