@@ -28,6 +28,7 @@ from apps.integrations.outbound import deliveries_attempt, deliveries_claim, due
 from apps.integrations.routing.models import PendingWork
 from apps.integrations.rules import ACTION_TYPES, ActionFailed, rule_applies
 from bizosaas import work
+from bizosaas.bulk import rows_update
 from bizosaas.durable import RULE_ACTIONS as DURABLE_RULE_ACTIONS
 from bizosaas.durable import start_or_queue
 from bizosaas.tenancy import current_schema
@@ -348,7 +349,7 @@ def _actions_succeeded(done: list[tuple[ActionRun, dict | None]], *, durable: bo
             status=run.status, finished_at=now, result=run.result, input=run.input, error=""
         )
     else:
-        ActionRun.objects.bulk_update([run for run, _ in done], ["status", "finished_at", "result", "input", "error"])
+        rows_update([run for run, _ in done], ["status", "finished_at", "result", "input", "error"])
     wanted = {(run.rule_run_id, run.position + 1) for run, _ in done}
     following = [
         (rule_run_id, pk)

@@ -29,6 +29,7 @@ from apps.integrations import queueing
 from apps.integrations.expressions import check_type_pattern, type_matches
 from apps.integrations.inbound import new_signing_secret
 from apps.integrations.models import Delivery, DeliveryAttempt, Event, Subscription
+from bizosaas.bulk import rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -369,7 +370,7 @@ def deliveries_attempt(deliveries: list[Delivery], *, trigger: str = "scheduled"
     elif succeeded:
         for delivery in succeeded:
             delivery.next_attempt_at = None
-        Delivery.objects.bulk_update(succeeded, [*_SUCCEEDED_FIELDS, "next_attempt_at"])
+        rows_update(succeeded, [*_SUCCEEDED_FIELDS, "next_attempt_at"])
     if succeeded:
         # healthy and stamped within the last second: nothing to write (the condition is checked in the database,
         # so a failure another worker recorded meanwhile is still cleared)
