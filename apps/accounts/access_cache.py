@@ -136,6 +136,12 @@ def request_ends() -> None:
     _local.usable = False
 
 
+def keep_nothing() -> None:
+    """What the current request looks up from now on is not kept: a load answered without Redis (failing open)
+    must not outlive the request."""
+    _local.usable = False
+
+
 def _clear() -> None:
     """Forgets every entry (the lock held)."""
     global _epoch
@@ -161,7 +167,8 @@ def lookup(key: tuple, load: Callable[[], T]) -> T:
     if value is _MISSING:
         value = load()
         with _lock:
-            if epoch == _epoch:  # not if something changed while loading
+            # not if something changed while loading, nor an answer its load gave without Redis (keep_nothing)
+            if epoch == _epoch and getattr(_local, "usable", False):
                 if len(_entries) >= MAX_ENTRIES:
                     _entries.clear()
                 _entries[key] = value

@@ -105,10 +105,12 @@ def _session_ended(sid: str) -> bool:
 
 def _session_mark(sid: str) -> bool:
     if time.monotonic() < quotas._redis_down_until:
+        access_cache.keep_nothing()  # failing open: this answer is for this request only
         return False
     try:
         cache = caches["global"]
         return bool(cache.client.get_client(write=False).exists(cache.make_key(session_ended_key(sid))))  # type: ignore[attr-defined]
     except Exception as exc:  # any cache failure: a configuration without it, a dead Redis
         quotas._redis_failed(exc)
+        access_cache.keep_nothing()
         return False

@@ -218,3 +218,37 @@ def test_without_redis_nothing_is_kept_and_every_request_reads_the_rows(acme):
         quotas._redis_down_until = 0.0  # the next test has Redis again
     assert response.status_code == 403
     assert "suspended" in response.content.decode()
+
+
+def test_a_session_check_that_failed_open_is_not_kept(acme):
+    """Redis did not answer whether the session ended (the request fails open): once it answers again, a logout
+    that happened meanwhile applies; the open answer was for that one request."""
+    from django.core.cache import caches
+    from django.test import override_settings
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.accounts import quotas
+    from apps.accounts.tokens import session_ended_key, token_pair
+
+    member = make_member(acme, "member")
+    access = token_pair(user=member, tenant=acme)["access"]
+    client = Client(HTTP_HOST="localhost")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {access}"}
+    assert client.get(MEMBERS, **auth).status_code == 200  # subscribed; this session's answer kept
+    sid = AccessToken(access)["sid"]
+    caches["global"].set(session_ended_key(sid), 1, timeout=600)  # the logout, told to every process
+    another_process_committed_a_change(b"session:" + sid.encode())
+    dead = {
+        name: {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
+        }
+        for name in ("default", "global")
+    }
+    try:
+        with override_settings(CACHES=dead):  # the mark cannot be read (the subscription itself still stands)
+            assert client.get(MEMBERS, **auth).status_code == 200  # failing open, as before
+    finally:
+        quotas._redis_down_until = 0.0
+    assert client.get(MEMBERS, **auth).status_code == 401
