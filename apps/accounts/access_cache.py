@@ -6,7 +6,8 @@ activity, password, superuser flag or token version; an API key's scopes, expiry
 published on a Redis channel once its transaction has committed (the signals below, and `access_changed()` where
 a queryset update bypasses them). Every process keeps one subscription to that channel and, at the start of each
 request, reads whatever has arrived on it without waiting (a poll of a socket, no round trip): the message of a
-change is in every subscriber's socket before the change's own request is answered, so a removal or suspension
+change is in every subscriber's socket before the change's own request is answered (the publisher waits for a
+second reply, which Redis sends only after it has written the subscribers' copies), so a removal or suspension
 applies at once, everywhere. A process that is not subscribed (Redis unreachable, the subscription lost and made
 again) caches nothing and forgets what it had: slower, never stale.
 
@@ -200,6 +201,9 @@ def _publish(change: bytes = EVERYTHING) -> None:
     try:
         client, channel = _client()
         client.publish(channel, change)
+        # Redis writes the subscribers' copies in the same pass as this reply, but maybe just after it: a second
+        # round trip returns only once that pass is over, so no request this change answers can outrun them
+        client.ping()
     except Exception as exc:  # Redis unreachable: so it is for the subscriptions too, and each process forgets all
         logger.warning("could not publish an access change: %s", type(exc).__name__)
 

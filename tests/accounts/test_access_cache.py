@@ -34,6 +34,7 @@ def another_process_committed_a_change(change: bytes = b"*") -> None:
     """What `access_changed()` does in another process once its transaction commits."""
     client, channel = access_cache._client()
     client.publish(channel, change)
+    client.ping()  # as access_cache._publish does: the subscribers' copies are written by the time it answers
 
 
 @pytest.fixture
