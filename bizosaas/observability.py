@@ -49,10 +49,11 @@ class JsonFormatter(_JsonFormatter):
 
 class BackgroundHandler(logging.Handler):
     """A stream handler (stderr) whose INFO and DEBUG lines are formatted and written by a thread of the process,
-    off the path of the request or task that logged them; warnings, errors and anything with a traceback are
-    written at once, in the caller's thread, so they are out before whatever follows them. The queue is bounded
-    (QUEUE_SIZE lines: past it a line is written in the caller's thread) and emptied at exit. Each process starts
-    its own thread when it first logs: a forked worker does not inherit its parent's."""
+        off the path of the request or task that logged them; warnings, errors and anything with a traceback are
+        written at once, in the caller's thread, so they are out before whatever follows them. The queue is bounded
+        (QUEUE_SIZE lines: past it a line is written in the caller's thread) and emptied at exit. Each process starts
+        its own thread when it first logs: a forked worker does not inherit its parent's. (The standard library's
+    QueueHandler formats each line in the caller's thread before queueing it; here the thread formats.)"""
 
     QUEUE_SIZE = 10_000
 

@@ -133,14 +133,13 @@ def _received() -> list[bytes]:
     return []
 
 
-def request_ends() -> None:
-    _local.usable = False
-
-
 def keep_nothing() -> None:
     """What the current request looks up from now on is not kept: a load answered without Redis (failing open)
     must not outlive the request."""
     _local.usable = False
+
+
+request_ends = keep_nothing  # after its end, a thread's lookups are not a request's
 
 
 def _clear() -> None:

@@ -12,6 +12,15 @@ from tests.factories import bearer, make_member, make_tenant
 
 MEMBERS = "/api/v1/members/"
 INVITE = "/api/v1/invitations/"
+# both caches pointed at a port nothing listens on
+UNREACHABLE_REDIS = {
+    name: {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
+    }
+    for name in ("default", "global")
+}
 
 
 class Probe:
@@ -202,17 +211,9 @@ def test_without_redis_nothing_is_kept_and_every_request_reads_the_rows(acme):
     client = Client(HTTP_HOST="localhost")
     auth = bearer(member, acme)
     assert client.get(MEMBERS, **auth).status_code == 200
-    dead = {
-        name: {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
-        }
-        for name in ("default", "global")
-    }
     access_cache._listener = None  # as in a process started while Redis is away: it must subscribe, and cannot
     try:
-        with override_settings(CACHES=dead):
+        with override_settings(CACHES=UNREACHABLE_REDIS):
             Tenant.objects.filter(pk=acme.pk).update(status=Tenant.Status.SUSPENDED)  # no message tells anyone
             response = client.get(MEMBERS, **auth)
     finally:
@@ -239,16 +240,9 @@ def test_a_session_check_that_failed_open_is_not_kept(acme):
     sid = AccessToken(access)["sid"]
     caches["global"].set(session_ended_key(sid), 1, timeout=600)  # the logout, told to every process
     another_process_committed_a_change(b"session:" + sid.encode())
-    dead = {
-        name: {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
-        }
-        for name in ("default", "global")
-    }
     try:
-        with override_settings(CACHES=dead):  # the mark cannot be read (the subscription itself still stands)
+        # the mark cannot be read (the subscription itself still stands)
+        with override_settings(CACHES=UNREACHABLE_REDIS):
             assert client.get(MEMBERS, **auth).status_code == 200  # failing open, as before
     finally:
         quotas._redis_down_until = 0.0
